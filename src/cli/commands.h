@@ -1,0 +1,12 @@
+// commands.h: one register_<cmd>() per src/cli/cmd_<cmd>.cpp; main.cpp only dispatches.
+// A subcommand exists in --help only when its file is built and registered here.
+#pragma once
+
+namespace CLI {
+class App;
+}
+
+namespace hrm::cli {
+void register_verify_fixture(CLI::App& app);
+void register_bench(CLI::App& app);
+}  // namespace hrm::cli

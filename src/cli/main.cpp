@@ -1,0 +1,36 @@
+// main.cpp: the hrm binary. Subcommand dispatch, thread set-up and the one place errors are printed.
+#include <ATen/Parallel.h>
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+#include <thread>
+
+#include "cli/commands.h"
+#include "core/check.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"hrm: the Hierarchical Reasoning Model (arXiv 2506.21734) in C++ on libtorch"};
+  app.require_subcommand(1);
+  int threads = 0;
+  app.add_option("--threads", threads, "CPU threads for torch (default: all cores of this machine)");
+  app.parse_complete_callback([&] {
+    unsigned n = threads > 0 ? static_cast<unsigned>(threads) : std::max(1u, std::thread::hardware_concurrency());
+    at::set_num_threads(static_cast<int>(n));
+  });
+
+  hrm::cli::register_verify_fixture(app);
+  hrm::cli::register_bench(app);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const hrm::Error& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 2;
+  } catch (const c10::Error& e) {
+    std::cerr << "error (libtorch): " << e.what_without_backtrace() << "\n";
+    return 2;
+  }
+  return 0;
+}
