@@ -1,0 +1,84 @@
+// arc_scoring.h: ARC scoring from saved evaluation outputs: un-augment, crop, vote, pass@k, and the
+// ARC Prize submission.json.
+// Mirrors arc_eval.ipynb (`test`, `inverse_aug`, `crop`) of sapientinc/HRM@42410da.
+// Differs: no torch and no notebook; predictions are plain arrays aligned with the stored test
+// split (row i = test example i), so a test input is identified by its position in its puzzle, not
+// by a hash of its un-augmented input (the notebook asserts when two test inputs of a task are
+// equal); every row's un-augmented input is checked against its original puzzle's, which catches
+// outputs from another dataset or a wrong augmentation name; the answers are also written as a
+// submission.json.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "data/arc.h"
+
+namespace hrm::arc {
+
+inline const std::vector<int> kPassKs = {1, 2, 10, 100, 1000};  // the notebook's Ks
+
+// The dataset's test split as scoring needs it: names, puzzle layout and row access.
+struct TestSplit {
+  std::vector<std::string> identifiers;     // identifiers.json
+  std::vector<int32_t> puzzle_identifiers;  // [puzzles]
+  std::vector<int32_t> puzzle_indices;      // [puzzles + 1]
+  int64_t num_examples = 0;
+  // Writes example `row`'s kSeqLen tokens (stored, PAD 0 / EOS 1 / colour + 2) to `out`.
+  std::function<void(int64_t row, int32_t* out)> input_row, label_row;
+};
+
+// Opens dataset_dir/test (set "all") and identifiers.json; rows stay memory-mapped.
+TestSplit load_test_split(const std::string& dataset_dir);
+
+// Evaluation outputs: `rows` rows, row i for test example i. Rows past the split's examples are
+// the padding of the last batch and must carry the blank identifier 0.
+struct Predictions {
+  int64_t rows = 0;
+  const int32_t* tokens = nullptr;              // [rows, kSeqLen] argmax tokens
+  const int32_t* puzzle_identifiers = nullptr;  // [rows], checked against the split's layout
+  const float* q_halt_logits = nullptr;         // [rows]
+};
+
+// One distinct (un-augmented, cropped) answer to a test input.
+struct Candidate {
+  Grid grid;
+  int64_t votes = 0;    // rows that gave this answer
+  double mean_q = 0;    // mean sigmoid(q_halt_logits) over those rows
+};
+
+struct TestInputResult {
+  Grid input, label;
+  std::vector<Candidate> ranked;  // by votes, then mean_q, then first appearance (stable)
+};
+
+struct TaskResult {
+  std::string task_id;
+  std::vector<TestInputResult> tests;  // in the task's test order
+};
+
+struct Score {
+  std::vector<int> ks;
+  std::vector<int64_t> tasks_correct;  // per k: tasks whose every test input has its label in the top k
+  std::vector<TaskResult> tasks;       // in the order of their original puzzles in the split
+  double pass_at(size_t i) const {     // fraction for ks[i]
+    return tasks.empty() ? 0.0 : static_cast<double>(tasks_correct[i]) / static_cast<double>(tasks.size());
+  }
+};
+
+// Votes every test input and counts pass@k. FormatError when the predictions do not fit the split
+// (row count, identifiers), a name has no original puzzle, or an un-augmented input differs.
+Score score(const TestSplit& split, const Predictions& preds, const std::vector<int>& ks = kPassKs);
+
+// "pass@1 40.25% (161/400)" lines, one per k.
+std::string summary(const Score& s);
+
+// The ARC Prize format: {task_id: [{"attempt_1": grid, "attempt_2": grid}, ...]}, one entry per
+// test input; attempt_2 repeats attempt_1 when there is only one candidate, and an empty crop is
+// written as [[0]] (a grid needs at least one cell).
+std::string submission_json(const Score& s);
+void write_submission(const std::string& path, const Score& s);  // atomically
+
+}  // namespace hrm::arc
