@@ -9,4 +9,5 @@ class App;
 namespace hrm::cli {
 void register_verify_fixture(CLI::App& app);
 void register_bench(CLI::App& app);
+void register_data(CLI::App& app);
 }  // namespace hrm::cli

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   });
 
   hrm::cli::register_verify_fixture(app);
+  hrm::cli::register_data(app);
   hrm::cli::register_bench(app);
 
   try {

@@ -1,0 +1,123 @@
+// cmd_data_info.cpp: `hrm data info DIR`: what a dataset directory holds, and one example as text.
+// No reference counterpart (the reference has only its builders' progress bars). Reads with the
+// same Dataset reader as training, so a dataset that `info` accepts is one the sampler can load.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <iostream>
+#include <optional>
+
+#include "cli/data_commands.h"
+#include "core/check.h"
+#include "data/dataset.h"
+#include "data/maze.h"
+
+namespace hrm::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using data::Dataset;
+using data::DatasetSet;
+
+// One character per token for the tasks the reference builds; nullopt: print numbers.
+std::optional<char> token_char(const data::DatasetMetadata& m, int32_t t) {
+  if (m.vocab_size == 11 && m.seq_len == 81) return t == 0 ? '?' : t == 1 ? '.' : static_cast<char>('0' + t - 1);  // Sudoku
+  if (m.vocab_size == data::maze::kVocabSize) return t >= 1 && t <= 5 ? data::maze::kCharset[t - 1] : '?';  // Maze
+  if (m.vocab_size == 12) return t == 0 ? '.' : t == 1 ? '|' : static_cast<char>('0' + t - 2);  // ARC: PAD . EOS |
+  return std::nullopt;
+}
+
+// Input and label side by side, as a grid when seq_len is a square.
+void print_example(const Dataset& d, const DatasetSet& s, int64_t example) {
+  const auto& m = d.metadata();
+  std::vector<int32_t> in(static_cast<size_t>(m.seq_len)), lab(in.size());
+  s.input_row(example, in.data());
+  s.label_row(example, lab.data());
+  int64_t side = 1;
+  while ((side + 1) * (side + 1) <= m.seq_len) ++side;
+  const int64_t width = side * side == m.seq_len ? side : m.seq_len;
+  auto cell = [&](int32_t t) {
+    const auto c = token_char(m, t);
+    return c ? std::string(1, *c) : fmt::format("{:>{}}", t, std::to_string(m.vocab_size - 1).size() + 1);
+  };
+  std::string head_in = "input", head_lab = "label";
+  const size_t col = static_cast<size_t>(width) * cell(0).size();
+  std::cout << head_in << std::string(col > head_in.size() ? col - head_in.size() : 1, ' ') << "   " << head_lab << "\n";
+  for (int64_t r = 0; r * width < m.seq_len; ++r) {
+    std::string a, b;
+    for (int64_t c = 0; c < width; ++c) {
+      a += cell(in[static_cast<size_t>(r * width + c)]);
+      b += cell(lab[static_cast<size_t>(r * width + c)]);
+    }
+    std::cout << a << "   " << b << "\n";
+  }
+  if (token_char(m, 0))
+    std::cout << (m.vocab_size == 11 ? "(digits; '.' blank, '?' PAD)\n"
+                  : m.vocab_size == 12 ? "(colours 0-9; '.' PAD, '|' EOS)\n"
+                                       : "('#' wall, ' ' open, S start, G goal, o path, '?' PAD)\n");
+}
+
+void print_split(const fs::path& dir, const std::string& split, const std::vector<std::string>& ids, int64_t example) {
+  const Dataset d = Dataset::open(dir, split);
+  const auto& m = d.metadata();
+  std::cout << "\n[" << split << "] " << data::metadata_to_json(m) << "\n";
+  uintmax_t total_bytes = 0;
+  for (const auto& s : d.sets()) {
+    std::cout << fmt::format("  set '{}': {} examples, {} puzzles, {} groups\n", s.name, s.examples(), s.puzzles(), s.groups());
+    for (const char* f : {"inputs", "labels", "puzzle_identifiers", "puzzle_indices", "group_indices"}) {
+      const fs::path p = d.split_dir() / (s.name + "__" + f + ".npy");
+      const npy::Array a = npy::Array::load(p.string());
+      std::string shape;
+      for (int64_t x : a.shape()) shape += (shape.empty() ? "" : ", ") + std::to_string(x);
+      const uintmax_t bytes = fs::file_size(p);
+      total_bytes += bytes;
+      std::cout << fmt::format("    {:<32} {:<4} {:<8} ({}) {} bytes\n", p.filename().string(), npy::descr(a.dtype()),
+                               npy::dtype_name(a.dtype()), shape, bytes);
+    }
+  }
+  std::cout << fmt::format("  on disk: {} bytes ({:.1f} MiB)\n", total_bytes, static_cast<double>(total_bytes) / (1 << 20));
+  if (d.sets().empty() || d.sets()[0].examples() == 0) return;
+  const DatasetSet& s = d.sets()[0];
+  if (example < 0 || example >= s.examples())
+    HRM_THROW(ConfigError, "--example ", example, " outside [0, ", s.examples(), ") of ", split, "/", s.name);
+  const auto it = std::upper_bound(s.puzzle_indices.begin(), s.puzzle_indices.end(), static_cast<int32_t>(example));
+  const int64_t puzzle = (it - s.puzzle_indices.begin()) - 1;
+  const int32_t id = s.puzzle_identifiers[static_cast<size_t>(puzzle)];
+  const auto git = std::upper_bound(s.group_indices.begin(), s.group_indices.end(), static_cast<int32_t>(puzzle));
+  std::cout << fmt::format("  example {} of set '{}': puzzle {} (identifier {} '{}'), group {}\n", example, s.name, puzzle, id,
+                           static_cast<size_t>(id) < ids.size() ? ids[static_cast<size_t>(id)] : "?",
+                           (git - s.group_indices.begin()) - 1);
+  print_example(d, s, example);
+}
+
+}  // namespace
+
+void register_data_info(CLI::App& data) {
+  auto* cmd = data.add_subcommand("info", "Counts, vocabulary, sequence length, dtypes and sizes on disk of a dataset, "
+                                          "and one example drawn as text");
+  auto dir = std::make_shared<std::string>();
+  auto split = std::make_shared<std::string>("all");
+  auto example = std::make_shared<int64_t>(0);
+  cmd->add_option("dir", *dir, "dataset directory (holds identifiers.json, train/, test/)")->required()->check(CLI::ExistingDirectory);
+  cmd->add_option("--split", *split, "train, test or all")->capture_default_str();
+  cmd->add_option("--example", *example, "index of the example to draw (in the first set of each split)")->capture_default_str();
+  cmd->callback([=] {
+    const fs::path root(*dir);
+    std::vector<std::string> ids;
+    if (fs::exists(root / "identifiers.json")) ids = data::read_identifiers(root);
+    std::cout << "dataset " << root.string() << ": " << ids.size() << " puzzle identifier names in identifiers.json\n";
+    std::vector<std::string> splits;
+    if (*split == "all") {
+      for (const char* s : {"train", "test"})
+        if (fs::exists(root / s / "dataset.json")) splits.push_back(s);
+      if (splits.empty()) HRM_THROW(FormatError, root.string(), ": no train/dataset.json or test/dataset.json");
+    } else {
+      splits.push_back(*split);
+    }
+    for (const auto& s : splits) print_split(root, s, ids, *example);
+  });
+}
+
+}  // namespace hrm::cli

@@ -1,0 +1,59 @@
+// cmd_data_maze.cpp: `hrm data maze OUT`: builds a maze dataset from the reference's CSVs
+// (--input DIR with train.csv and test.csv) or from mazes it generates (the default).
+// Mirrors dataset/build_maze_dataset.py's command line (--subsample-size, --aug); see build_maze.h.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <chrono>
+#include <iostream>
+#include <thread>
+
+#include "cli/data_commands.h"
+#include "data/build_maze.h"
+
+namespace hrm::cli {
+
+void register_data_maze(CLI::App& data) {
+  auto* cmd = data.add_subcommand(
+      "maze", "Build a 30x30 maze dataset (tokens '# SGo' -> 1..5) from the reference's CSVs (--input) or generate "
+              "Maze-Hard-like mazes: random walls, random start and goal, shortest path by BFS, kept when longer than "
+              "--min-path-length; no duplicates, no wall layout in both splits");
+  auto cfg = std::make_shared<data::MazeBuildConfig>();
+  auto subsample = std::make_shared<int64_t>(-1);
+  auto no_check = std::make_shared<bool>(false);
+  auto no_csv = std::make_shared<bool>(false);
+  cmd->add_option("output", cfg->output_dir, "output dataset directory (written atomically)")->required();
+  cmd->add_option("--input", cfg->input_dir, "directory with train.csv and test.csv (source,question,answer,rating); "
+                                             "without it the mazes are generated")
+      ->check(CLI::ExistingDirectory);
+  cmd->add_flag("--aug", cfg->aug, "add the 8 dihedral transforms of every training maze (one group per maze)");
+  cmd->add_option("--subsample-size", *subsample, "keep this many training mazes, drawn with --seed (default: all)");
+  cmd->add_option("--seed", cfg->seed, "seed of the generator and of --subsample-size")->capture_default_str();
+  cmd->add_flag("--no-check", *no_check, "do not check that each CSV answer is a shortest path");
+  cmd->add_option("--train-size", cfg->train_size, "generated training mazes")->capture_default_str();
+  cmd->add_option("--test-size", cfg->test_size, "generated test mazes")->capture_default_str();
+  cmd->add_option("--min-path-length", cfg->generator.min_path_length,
+                  "keep generated mazes whose shortest path is longer than this many moves (Maze-Hard: 110)")
+      ->capture_default_str();
+  cmd->add_option("--wall-min", cfg->generator.wall_min, "lowest fraction of wall cells")->capture_default_str();
+  cmd->add_option("--wall-max", cfg->generator.wall_max, "highest fraction of wall cells")->capture_default_str();
+  cmd->add_option("--side", cfg->generator.side, "side of generated mazes")->capture_default_str();
+  cmd->add_flag("--no-csv", *no_csv, "do not save the generated mazes as <output>/input/{train,test}.csv");
+  cmd->add_option("--threads", cfg->threads, "generator threads (default: all cores; output does not depend on it)");
+  cfg->threads = 0;
+  cmd->callback([=] {
+    data::MazeBuildConfig c = *cfg;
+    if (*subsample >= 0) c.subsample_size = *subsample;
+    c.check = !*no_check;
+    c.save_csv = !*no_csv;
+    if (c.threads <= 0) c.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    const auto t0 = std::chrono::steady_clock::now();
+    const data::MazeBuildSummary s = data::build_maze_dataset(c);
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::cout << fmt::format("wrote {}: train {} examples, test {} examples", c.output_dir, s.train_examples, s.test_examples);
+    if (c.input_dir.empty()) std::cout << fmt::format(" ({} generator attempts)", s.attempts);
+    std::cout << fmt::format(" in {:.1f} s\n", secs);
+  });
+}
+
+}  // namespace hrm::cli

@@ -1,0 +1,278 @@
+// maze.cpp: see maze.h.
+#include "data/maze.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <mutex>
+#include <thread>
+#include <unordered_set>
+
+#include "core/atomic_file.h"
+#include "core/check.h"
+#include "core/rng.h"
+
+namespace hrm::data::maze {
+namespace {
+
+int char_index(char c) {
+  const char* p = std::strchr(kCharset, c);
+  return (c != '\0' && p) ? static_cast<int>(p - kCharset) : -1;
+}
+
+std::string printable(char c) {
+  if (c >= 32 && c < 127) return std::string("'") + c + "'";
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "byte 0x%02x", static_cast<unsigned char>(c));
+  return buf;
+}
+
+// Breadth-first search from `from`; neighbours up, down, left, right. parent may be null.
+void bfs(const char* grid, int64_t side, int64_t from, std::vector<int32_t>& dist, std::vector<int32_t>* parent,
+         std::vector<int32_t>& queue) {
+  const int64_t n = side * side;
+  dist.assign(static_cast<size_t>(n), -1);
+  if (parent) parent->assign(static_cast<size_t>(n), -1);
+  queue.clear();
+  queue.push_back(static_cast<int32_t>(from));
+  dist[static_cast<size_t>(from)] = 0;
+  for (size_t h = 0; h < queue.size(); ++h) {
+    const int32_t c = queue[h];
+    const int64_t y = c / side, x = c % side;
+    const int64_t nb[4] = {y > 0 ? c - side : -1, y < side - 1 ? c + side : -1, x > 0 ? c - 1 : -1, x < side - 1 ? c + 1 : -1};
+    for (int64_t k : nb) {
+      if (k < 0 || grid[k] == '#' || dist[static_cast<size_t>(k)] >= 0) continue;
+      dist[static_cast<size_t>(k)] = dist[static_cast<size_t>(c)] + 1;
+      if (parent) (*parent)[static_cast<size_t>(k)] = c;
+      queue.push_back(static_cast<int32_t>(k));
+    }
+  }
+}
+
+}  // namespace
+
+// ---- CSV ------------------------------------------------------------------------------------
+
+std::vector<MazeRecord> parse_maze_csv(const std::string& text, const std::string& name) {
+  std::vector<MazeRecord> out;
+  size_t i = 0;
+  int64_t line = 1;
+  bool header = true;
+  while (i < text.size()) {
+    const int64_t record_line = line;
+    std::vector<std::string> fields;
+    std::string field;
+    bool in_quotes = false, quoted = false, end = false;
+    while (i < text.size() && !end) {
+      const char c = text[i];
+      if (in_quotes) {
+        if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') field += '"', i += 2;
+        else if (c == '"') in_quotes = false, ++i;
+        else field += c, line += (c == '\n'), ++i;
+      } else if (c == ',') {
+        fields.push_back(std::move(field));
+        field.clear();
+        quoted = false;
+        ++i;
+      } else if (c == '\n' || c == '\r') {
+        i += (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') ? 2 : 1;
+        ++line;
+        end = true;
+      } else if (c == '"') {
+        if (!field.empty() || quoted) HRM_THROW(FormatError, name, ":", line, ": unexpected '\"' inside an unquoted field");
+        in_quotes = quoted = true;
+        ++i;
+      } else {
+        field += c;
+        ++i;
+      }
+    }
+    if (in_quotes) HRM_THROW(FormatError, name, ":", record_line, ": quoted field not closed before the end of the file");
+    fields.push_back(std::move(field));
+    if (fields.size() == 1 && fields[0].empty() && !quoted) continue;  // blank line
+    if (header) {
+      header = false;  // the reference skips the first row whatever it holds
+      continue;
+    }
+    if (fields.size() != 4)
+      HRM_THROW(FormatError, name, ":", record_line, ": expected 4 fields (source,question,answer,rating), found ", fields.size());
+    out.push_back({fields[0], fields[1], fields[2], fields[3], record_line});
+  }
+  if (header) HRM_THROW(FormatError, name, ": empty file; expected a header row source,question,answer,rating");
+  return out;
+}
+
+std::vector<MazeRecord> read_maze_csv(const std::string& path) { return parse_maze_csv(read_file(path), path); }
+
+std::string format_maze_csv(const std::vector<MazeRecord>& records) {
+  std::string out = "source,question,answer,rating\n";
+  for (const auto& r : records) {
+    for (const std::string* f : {&r.source, &r.question, &r.answer, &r.rating})
+      HRM_CHECK(f->find_first_of(",\"\r\n") == std::string::npos, "maze CSV field needs quoting: ", *f);
+    out += r.source + "," + r.question + "," + r.answer + "," + r.rating + "\n";
+  }
+  return out;
+}
+
+// ---- checks ---------------------------------------------------------------------------------
+
+int64_t grid_side(const std::string& question) {
+  return static_cast<int64_t>(std::sqrt(static_cast<double>(question.size())));
+}
+
+std::vector<int32_t> bfs_distances(const std::string& grid, int64_t side, int64_t from) {
+  HRM_CHECK(static_cast<int64_t>(grid.size()) == side * side && from >= 0 && from < side * side, "bfs_distances: bad grid");
+  std::vector<int32_t> dist, queue;
+  bfs(grid.data(), side, from, dist, nullptr, queue);
+  return dist;
+}
+
+std::string wall_layout(const std::string& question) {
+  std::string w = question;
+  for (char& c : w)
+    if (c != '#') c = ' ';
+  return w;
+}
+
+std::vector<uint8_t> encode(const std::string& grid, const std::string& where) {
+  std::vector<uint8_t> t(grid.size());
+  for (size_t i = 0; i < grid.size(); ++i) {
+    const int k = char_index(grid[i]);
+    if (k < 0) HRM_THROW(FormatError, where, ": character ", printable(grid[i]), " at position ", i, " is not one of \"# SGo\"");
+    t[i] = static_cast<uint8_t>(k + 1);
+  }
+  return t;
+}
+
+int64_t check_maze(const MazeRecord& r, int64_t side, const std::string& name) {
+  const std::string where = name + ":" + std::to_string(r.line);
+  const size_t n = static_cast<size_t>(side * side);
+  if (side <= 0 || r.question.size() != n)
+    HRM_THROW(FormatError, where, ": question has ", r.question.size(), " characters; expected ", n, " (a ", side, "x", side, " grid)");
+  if (r.answer.size() != n)
+    HRM_THROW(FormatError, where, ": answer has ", r.answer.size(), " characters; expected ", n);
+  int64_t start = -1, goal = -1, marks = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const char q = r.question[i], a = r.answer[i];
+    if (char_index(q) < 0 || q == 'o')
+      HRM_THROW(FormatError, where, ": question character ", printable(q), " at position ", i, " is not one of \"# SG\"");
+    if (char_index(a) < 0) HRM_THROW(FormatError, where, ": answer character ", printable(a), " at position ", i, " is not one of \"# SGo\"");
+    if (q == 'S') {
+      if (start >= 0) HRM_THROW(FormatError, where, ": question has more than one start 'S' (positions ", start, " and ", i, ")");
+      start = static_cast<int64_t>(i);
+    }
+    if (q == 'G') {
+      if (goal >= 0) HRM_THROW(FormatError, where, ": question has more than one goal 'G' (positions ", goal, " and ", i, ")");
+      goal = static_cast<int64_t>(i);
+    }
+    if (a != q && !(q == ' ' && a == 'o'))
+      HRM_THROW(FormatError, where, ": answer has ", printable(a), " at position ", i, " where the question has ", printable(q),
+                "; expected the question with path cells marked 'o'");
+    marks += (a == 'o');
+  }
+  if (start < 0 || goal < 0) HRM_THROW(FormatError, where, ": question needs exactly one 'S' and one 'G'");
+  std::vector<int32_t> dist, queue;
+  bfs(r.question.data(), side, start, dist, nullptr, queue);
+  const int32_t shortest = dist[static_cast<size_t>(goal)];
+  if (shortest < 0) HRM_THROW(FormatError, where, ": the goal cannot be reached from the start");
+  std::string path_only = r.answer;  // walls everywhere except S, G and the marked cells
+  for (char& c : path_only)
+    if (c == ' ') c = '#';
+  bfs(path_only.data(), side, start, dist, nullptr, queue);
+  if (dist[static_cast<size_t>(goal)] != shortest || marks != shortest - 1)
+    HRM_THROW(FormatError, where, ": the answer's ", marks, " 'o' cells are not a shortest path from S to G (", shortest - 1,
+              " cells between S and G)");
+  return shortest;
+}
+
+// ---- generator ------------------------------------------------------------------------------
+
+std::optional<GeneratedMaze> try_generate(const GeneratorConfig& cfg, uint64_t attempt) {
+  const int64_t side = cfg.side, n = side * side;
+  thread_local std::vector<int32_t> cells, dist, parent, queue, far;
+  Rng rng = Rng::derive(cfg.seed, attempt);
+  const int64_t lo = std::llround(cfg.wall_min * static_cast<double>(n));
+  const int64_t hi = std::llround(cfg.wall_max * static_cast<double>(n));
+  const int64_t walls = rng.integers(lo, hi + 1);
+  std::string q(static_cast<size_t>(n), ' ');
+  cells.resize(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) cells[static_cast<size_t>(i)] = static_cast<int32_t>(i);
+  for (int64_t i = 0; i < walls; ++i) {  // partial Fisher-Yates: the first `walls` cells become walls
+    std::swap(cells[static_cast<size_t>(i)], cells[static_cast<size_t>(rng.integers(i, n))]);
+    q[static_cast<size_t>(cells[static_cast<size_t>(i)])] = '#';
+  }
+  const int64_t open = n - walls;  // cells[walls..n) are the open cells
+  if (open < 2) return std::nullopt;
+  const int32_t start = cells[static_cast<size_t>(walls + rng.integers(0, open))];
+  bfs(q.data(), side, start, dist, &parent, queue);
+  far.clear();
+  for (int32_t c : queue)  // BFS order: a deterministic order of the reachable cells
+    if (dist[static_cast<size_t>(c)] > cfg.min_path_length) far.push_back(c);
+  if (far.empty()) return std::nullopt;
+  const int32_t goal = far[static_cast<size_t>(rng.integers(0, static_cast<int64_t>(far.size())))];
+  GeneratedMaze m;
+  m.path_length = dist[static_cast<size_t>(goal)];
+  m.attempt = attempt;
+  q[static_cast<size_t>(start)] = 'S';
+  q[static_cast<size_t>(goal)] = 'G';
+  m.answer = q;
+  for (int32_t c = parent[static_cast<size_t>(goal)]; c != start; c = parent[static_cast<size_t>(c)]) m.answer[static_cast<size_t>(c)] = 'o';
+  m.question = std::move(q);
+  return m;
+}
+
+GeneratedSplits generate(const GeneratorConfig& cfg, int64_t train_size, int64_t test_size, int threads) {
+  const int64_t n = cfg.side * cfg.side;
+  if (cfg.side < 2 || cfg.side > 1000) HRM_THROW(ConfigError, "maze side must be in [2, 1000], got ", cfg.side);
+  if (!(cfg.wall_min >= 0 && cfg.wall_min <= cfg.wall_max && cfg.wall_max < 1))
+    HRM_THROW(ConfigError, "wall fractions must satisfy 0 <= wall_min <= wall_max < 1, got ", cfg.wall_min, " and ", cfg.wall_max);
+  if (cfg.min_path_length < 0 || cfg.min_path_length >= n - 1)
+    HRM_THROW(ConfigError, "min_path_length must be in [0, ", n - 2, "], got ", cfg.min_path_length);
+  if (train_size < 0 || test_size < 0) HRM_THROW(ConfigError, "train and test sizes must be >= 0");
+  threads = std::max(1, threads);
+
+  GeneratedSplits out;
+  std::unordered_set<std::string> seen, train_layouts;
+  // Blocks grow so that small requests stay cheap; the result does not depend on the block size.
+  uint64_t block_size = 1024;
+  constexpr uint64_t kMaxAttempts = uint64_t{1} << 36;
+  while (static_cast<int64_t>(out.train.size()) < train_size || static_cast<int64_t>(out.test.size()) < test_size) {
+    if (out.attempts >= kMaxAttempts)
+      HRM_THROW(Error, "maze generator: only ", out.train.size() + out.test.size(), " mazes after ", out.attempts,
+                " attempts; lower min_path_length or change the wall fractions");
+    // Threads evaluate a block of attempts; acceptance below runs in attempt order.
+    std::vector<std::vector<GeneratedMaze>> found(static_cast<size_t>(threads));
+    std::vector<std::thread> pool;
+    const uint64_t base = out.attempts;
+    for (int t = 0; t < threads; ++t)
+      pool.emplace_back([&, t] {
+        for (uint64_t a = base + static_cast<uint64_t>(t); a < base + block_size; a += static_cast<uint64_t>(threads))
+          if (auto m = try_generate(cfg, a)) found[static_cast<size_t>(t)].push_back(std::move(*m));
+      });
+    for (auto& th : pool) th.join();
+    std::vector<GeneratedMaze> block;
+    for (auto& f : found) block.insert(block.end(), std::make_move_iterator(f.begin()), std::make_move_iterator(f.end()));
+    std::sort(block.begin(), block.end(), [](const auto& a, const auto& b) { return a.attempt < b.attempt; });
+    out.attempts = base + block_size;
+    block_size = std::min<uint64_t>(block_size * 2, 1 << 16);
+    for (auto& m : block) {
+      const bool to_train = static_cast<int64_t>(out.train.size()) < train_size;
+      if (!seen.insert(m.question).second) continue;  // no duplicates
+      const std::string layout = wall_layout(m.question);
+      const uint64_t used = m.attempt + 1;
+      if (to_train) {
+        train_layouts.insert(layout);
+        out.train.push_back(std::move(m));
+      } else if (!train_layouts.count(layout)) {
+        out.test.push_back(std::move(m));
+      }
+      if (static_cast<int64_t>(out.train.size()) >= train_size && static_cast<int64_t>(out.test.size()) >= test_size) {
+        out.attempts = used;  // the attempts actually consumed
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace hrm::data::maze
