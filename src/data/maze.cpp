@@ -187,24 +187,55 @@ int64_t check_maze(const MazeRecord& r, int64_t side, const std::string& name) {
 
 // ---- generator ------------------------------------------------------------------------------
 
+namespace {
+
+// BFS over a grid padded with a border of walls (P = side + 2 columns), so the inner loop has no
+// bounds checks: the generator's hot spot. Neighbours in the order up, down, left, right.
+void padded_bfs(const std::vector<uint8_t>& wall, int64_t P, int32_t from, std::vector<int32_t>& dist,
+                std::vector<int32_t>& queue) {
+  dist.assign(wall.size(), -1);
+  queue.resize(wall.size());
+  const int32_t off[4] = {static_cast<int32_t>(-P), static_cast<int32_t>(P), -1, 1};
+  size_t head = 0, tail = 0;
+  queue[tail++] = from;
+  dist[static_cast<size_t>(from)] = 0;
+  while (head < tail) {
+    const int32_t c = queue[head++];
+    const int32_t d = dist[static_cast<size_t>(c)] + 1;
+    for (int32_t k : off) {
+      const size_t nb = static_cast<size_t>(c + k);
+      if (!wall[nb] && dist[nb] < 0) {
+        dist[nb] = d;
+        queue[tail++] = static_cast<int32_t>(nb);
+      }
+    }
+  }
+  queue.resize(tail);
+}
+
+}  // namespace
+
 std::optional<GeneratedMaze> try_generate(const GeneratorConfig& cfg, uint64_t attempt) {
-  const int64_t side = cfg.side, n = side * side;
-  thread_local std::vector<int32_t> cells, dist, parent, queue, far;
+  const int64_t side = cfg.side, n = side * side, P = side + 2;
+  thread_local std::vector<int32_t> cells, dist, queue, far;
+  thread_local std::vector<uint8_t> wall;
   Rng rng = Rng::derive(cfg.seed, attempt);
   const int64_t lo = std::llround(cfg.wall_min * static_cast<double>(n));
   const int64_t hi = std::llround(cfg.wall_max * static_cast<double>(n));
   const int64_t walls = rng.integers(lo, hi + 1);
-  std::string q(static_cast<size_t>(n), ' ');
+  auto padded = [P, side](int64_t cell) { return static_cast<int32_t>((cell / side + 1) * P + cell % side + 1); };
+  wall.assign(static_cast<size_t>(P * P), 1);
+  for (int64_t r = 0; r < side; ++r) std::fill_n(wall.begin() + (r + 1) * P + 1, side, uint8_t{0});
   cells.resize(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) cells[static_cast<size_t>(i)] = static_cast<int32_t>(i);
   for (int64_t i = 0; i < walls; ++i) {  // partial Fisher-Yates: the first `walls` cells become walls
     std::swap(cells[static_cast<size_t>(i)], cells[static_cast<size_t>(rng.integers(i, n))]);
-    q[static_cast<size_t>(cells[static_cast<size_t>(i)])] = '#';
+    wall[static_cast<size_t>(padded(cells[static_cast<size_t>(i)]))] = 1;
   }
   const int64_t open = n - walls;  // cells[walls..n) are the open cells
   if (open < 2) return std::nullopt;
-  const int32_t start = cells[static_cast<size_t>(walls + rng.integers(0, open))];
-  bfs(q.data(), side, start, dist, &parent, queue);
+  const int32_t start = padded(cells[static_cast<size_t>(walls + rng.integers(0, open))]);
+  padded_bfs(wall, P, start, dist, queue);
   far.clear();
   for (int32_t c : queue)  // BFS order: a deterministic order of the reachable cells
     if (dist[static_cast<size_t>(c)] > cfg.min_path_length) far.push_back(c);
@@ -213,11 +244,23 @@ std::optional<GeneratedMaze> try_generate(const GeneratorConfig& cfg, uint64_t a
   GeneratedMaze m;
   m.path_length = dist[static_cast<size_t>(goal)];
   m.attempt = attempt;
-  q[static_cast<size_t>(start)] = 'S';
-  q[static_cast<size_t>(goal)] = 'G';
-  m.answer = q;
-  for (int32_t c = parent[static_cast<size_t>(goal)]; c != start; c = parent[static_cast<size_t>(c)]) m.answer[static_cast<size_t>(c)] = 'o';
-  m.question = std::move(q);
+  m.question.assign(static_cast<size_t>(n), ' ');
+  for (int64_t i = 0; i < n; ++i)
+    if (wall[static_cast<size_t>(padded(i))]) m.question[static_cast<size_t>(i)] = '#';
+  auto unpadded = [P, side](int32_t c) { return static_cast<size_t>((c / P - 1) * side + c % P - 1); };
+  m.question[unpadded(start)] = 'S';
+  m.question[unpadded(goal)] = 'G';
+  m.answer = m.question;
+  // The path: from G step to the first neighbour (up, down, left, right) one move closer to S.
+  const int32_t off[4] = {static_cast<int32_t>(-P), static_cast<int32_t>(P), -1, 1};
+  for (int32_t c = goal; dist[static_cast<size_t>(c)] > 1;) {
+    for (int32_t k : off)
+      if (dist[static_cast<size_t>(c + k)] == dist[static_cast<size_t>(c)] - 1) {
+        c += k;
+        break;
+      }
+    m.answer[unpadded(c)] = 'o';
+  }
   return m;
 }
 
