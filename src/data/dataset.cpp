@@ -126,6 +126,8 @@ DatasetMetadata metadata_from_json(const std::string& text, const std::string& n
   if (!j.contains("mean_puzzle_examples") || !j["mean_puzzle_examples"].is_number())
     HRM_THROW(FormatError, name, ": key 'mean_puzzle_examples' must be a number");
   m.mean_puzzle_examples = j["mean_puzzle_examples"].get<double>();
+  if (!std::isfinite(m.mean_puzzle_examples) || m.mean_puzzle_examples < 0)
+    HRM_THROW(FormatError, name, ": key 'mean_puzzle_examples' must be a finite number >= 0");
   if (!j.contains("sets") || !j["sets"].is_array() || j["sets"].empty())
     HRM_THROW(FormatError, name, ": key 'sets' must be a non-empty list of set names");
   m.sets.clear();
@@ -161,7 +163,11 @@ std::string identifiers_to_json(const std::vector<std::string>& ids) {
 
 std::vector<std::string> read_identifiers(const fs::path& dataset_dir) {
   const std::string name = (dataset_dir / "identifiers.json").string();
-  const json j = parse_json(read_file(name), name);
+  return identifiers_from_json(read_file(name), name);
+}
+
+std::vector<std::string> identifiers_from_json(const std::string& text, const std::string& name) {
+  const json j = parse_json(text, name);
   if (!j.is_array()) HRM_THROW(FormatError, name, ": expected a JSON list of identifier names");
   std::vector<std::string> ids;
   for (size_t i = 0; i < j.size(); ++i) {

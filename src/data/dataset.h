@@ -45,6 +45,7 @@ std::string python_float_repr(double v);                   // 1.0, 5.28571428571
 
 std::string identifiers_to_json(const std::vector<std::string>& ids);  // json.dump of a list
 std::vector<std::string> read_identifiers(const fs::path& dataset_dir);  // dataset_dir/identifiers.json
+std::vector<std::string> identifiers_from_json(const std::string& text, const std::string& name);
 
 // One set of one split, as the reference's PuzzleDataset loads it.
 struct DatasetSet {
