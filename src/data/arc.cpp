@@ -157,13 +157,35 @@ Task load_task(const std::string& path) {
 
 // ---- augmentations ----------------------------------------------------------------------------
 
-Grid dihedral(const Grid& a, int trans_id) {
+namespace {
+
+// out[i][j] = colour[a[source of (i, j) under transform trans_id]]. Every dihedral transform is
+// affine in (i, j), so the source offsets of (0,0), (1,0) and (0,1) from dihedral::source_cell
+// give the whole map: a tight loop instead of a switch per cell (this is the builder's hot loop).
+Grid remap(const Grid& a, int trans_id, const std::array<uint8_t, 10>& colour) {
   HRM_CHECK(trans_id >= 0 && trans_id < hrm::dihedral::kCount, "dihedral transform id ", trans_id, " outside 0..7");
   const auto [rows, cols] = hrm::dihedral::output_shape(trans_id, a.rows, a.cols);
   Grid out(static_cast<int>(rows), static_cast<int>(cols));
-  hrm::dihedral::transform(a.cells.data(), a.rows, a.cols, trans_id, out.cells.data());
+  auto offset = [&](int64_t i, int64_t j) {
+    const auto [r, c] = hrm::dihedral::source_cell(trans_id, a.rows, a.cols, i, j);
+    return r * a.cols + c;
+  };
+  const int64_t base = offset(0, 0), di = offset(1, 0) - base, dj = offset(0, 1) - base;
+  uint8_t* o = out.cells.data();
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0, src = base + i * di; j < cols; ++j, src += dj) {
+      const uint8_t v = a.cells[static_cast<size_t>(src)];
+      HRM_CHECK(v < 10, "colour ", int(v), " outside 0..9");
+      *o++ = colour[v];
+    }
   return out;
 }
+
+constexpr std::array<uint8_t, 10> kIdentityColours{0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+
+}  // namespace
+
+Grid dihedral(const Grid& a, int trans_id) { return remap(a, trans_id, kIdentityColours); }
 
 int inverse_dihedral_id(int trans_id) {
   HRM_CHECK(trans_id >= 0 && trans_id < hrm::dihedral::kCount, "dihedral transform id ", trans_id, " outside 0..7");
@@ -186,21 +208,13 @@ Augmentation draw_augmentation(Rng& rng) {
   return aug;
 }
 
-Grid apply(const Grid& g, const Augmentation& aug) {
-  Grid mapped = g;
-  for (auto& v : mapped.cells) v = aug.colour_map[v];
-  return dihedral(mapped, aug.trans_id);
-}
+// A colour map acts per cell, so it commutes with moving cells: one remap does both.
+Grid apply(const Grid& g, const Augmentation& aug) { return remap(g, aug.trans_id, aug.colour_map); }
 
 Grid invert(const Grid& g, const Augmentation& aug) {
   std::array<uint8_t, 10> inverse{};
   for (int c = 0; c < 10; ++c) inverse[aug.colour_map[static_cast<size_t>(c)]] = static_cast<uint8_t>(c);
-  Grid out = dihedral(g, inverse_dihedral_id(aug.trans_id));
-  for (auto& v : out.cells) {
-    HRM_CHECK(v < 10, "colour ", int(v), " outside 0..9");
-    v = inverse[v];
-  }
-  return out;
+  return remap(g, inverse_dihedral_id(aug.trans_id), inverse);
 }
 
 Task apply(const Task& t, const Augmentation& aug) {
@@ -239,13 +253,18 @@ PuzzleName parse_puzzle_name(const std::string& name) {
   return out;
 }
 
-std::vector<Augmentation> draw_distinct_augmentations(const Task& task, int num_aug, Rng& rng) {
+std::vector<Augmentation> draw_distinct_augmentations(const Task& task, int num_aug, Rng& rng,
+                                                      std::vector<Task>* augmented) {
   std::vector<Augmentation> kept;
   if (num_aug <= 0) return kept;
   std::unordered_set<std::string> seen{content_key(task)};
   for (int trial = 0; trial < kAugmentRetriesFactor * num_aug; ++trial) {
     const Augmentation aug = draw_augmentation(rng);
-    if (seen.insert(content_key(apply(task, aug))).second) kept.push_back(aug);
+    Task t = apply(task, aug);
+    if (seen.insert(content_key(t)).second) {
+      kept.push_back(aug);
+      if (augmented) augmented->push_back(std::move(t));
+    }
     if (static_cast<int>(kept.size()) >= num_aug) break;
   }
   return kept;

@@ -99,8 +99,10 @@ PuzzleName parse_puzzle_name(const std::string& name);
 
 // Up to `num_aug` augmentations of `task` whose content differs from the original's and from each
 // other's (every pair compared as an unordered multiset, as puzzle_hash does), from at most
-// kAugmentRetriesFactor * num_aug draws of `rng`, in draw order.
-std::vector<Augmentation> draw_distinct_augmentations(const Task& task, int num_aug, Rng& rng);
+// kAugmentRetriesFactor * num_aug draws of `rng`, in draw order. `augmented` (optional) receives
+// the augmented tasks, which the dedup computes anyway.
+std::vector<Augmentation> draw_distinct_augmentations(const Task& task, int num_aug, Rng& rng,
+                                                      std::vector<Task>* augmented = nullptr);
 
 // ---- encoding ---------------------------------------------------------------------------------
 // Writes `g` (colour + 2) at top-left offset (row, col) of a PAD canvas, EOS on the row just below

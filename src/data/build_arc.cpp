@@ -43,6 +43,12 @@ struct Rows {
   std::vector<uint8_t> inputs, labels;  // [examples, kSeqLen]
   std::vector<int64_t> puzzle_sizes;
 
+  void reserve(size_t puzzles, size_t examples_per_puzzle) {
+    inputs.reserve(puzzles * examples_per_puzzle * kSeqLen);
+    labels.reserve(puzzles * examples_per_puzzle * kSeqLen);
+    puzzle_sizes.reserve(puzzles);
+  }
+
   void add(const Pair& p, int row, int col) {
     const size_t off = inputs.size();
     inputs.resize(off + kSeqLen);
@@ -79,9 +85,13 @@ std::vector<const Pair*> train_pairs(const Task& t, bool evaluation) {
 TaskOutput process_task(const SourceTask& st, uint64_t index, const BuildConfig& cfg) {
   TaskOutput out;
   Rng aug_rng = Rng::derive(cfg.seed, stream(kAugment, index));
-  out.augs = draw_distinct_augmentations(st.task, cfg.num_aug, aug_rng);
+  std::vector<Task> augmented;
+  out.augs = draw_distinct_augmentations(st.task, cfg.num_aug, aug_rng, &augmented);
+  const size_t puzzles = out.augs.size() + 1;
+  out.train.reserve(puzzles, train_pairs(st.task, st.evaluation).size());
+  if (st.evaluation) out.test.reserve(puzzles, st.task.test.size());
   for (size_t j = 0; j <= out.augs.size(); ++j) {
-    const Task t = j == 0 ? st.task : apply(st.task, out.augs[j - 1]);
+    const Task& t = j == 0 ? st.task : augmented[j - 1];
     // Train: random offsets for all examples but one (no_aug_id), drawn per puzzle.
     Rng rng = Rng::derive(cfg.seed, stream(kTranslate, index), j);
     const std::vector<const Pair*> pairs = train_pairs(t, st.evaluation);
