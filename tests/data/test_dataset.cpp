@@ -274,7 +274,9 @@ TEST(DatasetWriter, InterruptedBuildLeavesNothingAndOldOutputSurvivesUntilCommit
   std::vector<std::string> names;
   for (const auto& e : fs::directory_iterator(root)) names.push_back(e.path().filename().string());
   EXPECT_EQ(names, (std::vector<std::string>{"ds"})) << "no temporary directory may remain";
-  write_small(root / "ds", 400);  // a committed rebuild replaces it
+  fs::create_directories(root / ".ds.tmp-99999999-0" / "train");  // left by a killed build (no such pid)
+  write_small(root / "ds", 400);  // a committed rebuild replaces it and removes the stale temporary
+  EXPECT_FALSE(fs::exists(root / ".ds.tmp-99999999-0"));
   EXPECT_EQ(Dataset::open(root / "ds", "train").metadata().vocab_size, 400);
   fs::remove_all(root);
 }
