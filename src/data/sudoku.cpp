@@ -298,7 +298,7 @@ Shuffle draw_shuffle(Rng& rng) {
   return s;
 }
 
-Grid apply(const Shuffle& s, const Grid& g) {
+Grid apply_shuffle(const Shuffle& s, const Grid& g) {
   Grid x = g;
   if (s.transpose)
     for (int r = 0; r < 9; ++r)

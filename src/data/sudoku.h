@@ -67,7 +67,7 @@ struct Shuffle {
 // Draws in the reference's order: digits, transpose (uniform() < 0.5), bands, rows per band,
 // stacks, columns per stack.
 Shuffle draw_shuffle(Rng& rng);
-Grid apply(const Shuffle& s, const Grid& g);
+Grid apply_shuffle(const Shuffle& s, const Grid& g);
 
 struct Generated {
   Grid puzzle{};

@@ -129,7 +129,7 @@ TEST(SudokuRating, ZeroForSinglesOnlyAndUnchangedByRelabellingDigits) {
     const sd::Grid p = sd::parse_grid(l, "hardest");
     const int64_t r = sd::rating(p);
     total += r;
-    for (int k = 0; k < 3; ++k) EXPECT_EQ(sd::rating(sd::apply(digits_only(rng), p)), r) << l;
+    for (int k = 0; k < 3; ++k) EXPECT_EQ(sd::rating(sd::apply_shuffle(digits_only(rng), p)), r) << l;
   }
   EXPECT_GT(total, 8) << "the hardest puzzles need guesses";
 }
@@ -141,7 +141,7 @@ TEST(SudokuShuffle, KeepsValidityUniquenessAndClueCount) {
     const sd::Grid sol = sd::solve(p, 2).solution;
     for (int k = 0; k < 20; ++k) {
       const sd::Shuffle s = sd::draw_shuffle(rng);
-      const sd::Grid p2 = sd::apply(s, p), sol2 = sd::apply(s, sol);
+      const sd::Grid p2 = sd::apply_shuffle(s, p), sol2 = sd::apply_shuffle(s, sol);
       ASSERT_TRUE(sd::is_solution(sol2)) << sd::to_string(sol2);
       ASSERT_TRUE(sd::agrees(p2, sol2));
       ASSERT_EQ(sd::clue_count(p2), sd::clue_count(p));
@@ -176,7 +176,7 @@ TEST(SudokuShuffle, DrawsTheReferencesStructure) {
   transpose_only.transpose = true;
   sd::Grid g{};
   g[1] = 4;  // row 0, column 1 -> row 1, column 0
-  EXPECT_EQ(sd::apply(transpose_only, g)[9], 4);
+  EXPECT_EQ(sd::apply_shuffle(transpose_only, g)[9], 4);
 }
 
 TEST(SudokuParse, ErrorsNameThePlaceAndWhatWasExpected) {

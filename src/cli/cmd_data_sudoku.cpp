@@ -1,0 +1,85 @@
+// cmd_data_sudoku.cpp: `hrm data sudoku OUT`: builds a Sudoku dataset from the reference's CSVs
+// (--train/--test), from puzzle lists it solves itself (--input), or from puzzles it generates
+// (--generate). Mirrors dataset/build_sudoku_dataset.py's command line (--subsample-size,
+// --min-difficulty, --num-aug); see build_sudoku.h and docs/SUDOKU.md.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <chrono>
+#include <iostream>
+#include <map>
+#include <thread>
+
+#include "cli/data_commands.h"
+#include "data/build_sudoku.h"
+
+namespace hrm::cli {
+
+void register_data_sudoku(CLI::App& data) {
+  auto* cmd = data.add_subcommand(
+      "sudoku", "Build a Sudoku dataset (token = digit + 1, vocab 11, seq_len 81; a group per puzzle: the puzzle, then "
+                "--num-aug shuffled copies in train) from the reference's CSVs, from puzzle lists it solves itself, or "
+                "from puzzles it generates");
+  auto cfg = std::make_shared<data::SudokuBuildConfig>();
+  auto subsample = std::make_shared<int64_t>(-1);
+  auto min_difficulty = std::make_shared<int64_t>(-1);
+  auto train_size = std::make_shared<int64_t>(-1);
+  auto test_size = std::make_shared<int64_t>(-1);
+  auto no_csv = std::make_shared<bool>(false);
+  auto on_invalid = std::make_shared<data::OnInvalid>(data::OnInvalid::kError);
+  const std::map<std::string, data::OnInvalid> on_invalid_names{{"skip", data::OnInvalid::kSkip},
+                                                                {"error", data::OnInvalid::kError}};
+  cmd->add_option("output", cfg->output_dir, "output dataset directory (written atomically)")->required();
+  auto* train = cmd->add_option("--train", cfg->train_input,
+                                "training puzzles: the reference's CSV (source,question,answer,rating; header row) or a "
+                                "puzzle list (81 cells a line, '.' or '0' blank, '#' comments)")
+                    ->check(CLI::ExistingFile);
+  auto* test = cmd->add_option("--test", cfg->test_input, "test puzzles (same formats as --train)")->check(CLI::ExistingFile);
+  train->needs(test);
+  test->needs(train);
+  auto* input = cmd->add_option("--input", cfg->inputs,
+                                "puzzle lists or CSVs pooled, stripped of exact repeats and split by --train-size/--test-size")
+                    ->check(CLI::ExistingFile);
+  auto* generate = cmd->add_option("--generate", cfg->generate, "generate this many new unique puzzles, split by --train-size/--test-size");
+  input->excludes(train)->excludes(test)->excludes(generate);
+  generate->excludes(train)->excludes(test);
+  cmd->add_option("--min-rating", cfg->min_rating, "--generate: lowest rating of a generated puzzle (guesses, see docs/SUDOKU.md)")
+      ->capture_default_str();
+  cmd->add_option("--train-size", *train_size, "--input/--generate: training puzzles, drawn with --seed");
+  cmd->add_option("--test-size", *test_size, "--input/--generate: test puzzles (default: all the others)");
+  cmd->add_option("--subsample-size", *subsample, "keep this many training puzzles, drawn with --seed (default: all)");
+  cmd->add_option("--min-difficulty", *min_difficulty,
+                  "keep puzzles rated >= this: the CSV's rating column, or the computed rating of listed puzzles");
+  cmd->add_option("--num-aug", cfg->num_aug, "shuffled copies of each training puzzle")->capture_default_str();
+  cmd->add_option("--seed", cfg->seed, "seed of every random draw (subsample, split, shuffles, generator)")->capture_default_str();
+  cmd->add_option("--on-invalid", *on_invalid, "a listed puzzle with no or several solutions: skip (and count) or error")
+      ->transform(CLI::CheckedTransformer(on_invalid_names))
+      ->default_str("error");
+  cmd->add_flag("--no-csv", *no_csv, "do not save each split's puzzles as <output>/input/{train,test}.csv");
+  cmd->add_option("--threads", cfg->threads, "worker threads (default: all cores; output does not depend on it)");
+  cfg->threads = 0;
+  cmd->callback([=] {
+    data::SudokuBuildConfig c = *cfg;
+    if (*subsample >= 0) c.subsample_size = *subsample;
+    if (*min_difficulty >= 0) c.min_difficulty = *min_difficulty;
+    if (*train_size >= 0) c.train_size = *train_size;
+    if (*test_size >= 0) c.test_size = *test_size;
+    c.on_invalid = *on_invalid;
+    c.save_csv = !*no_csv;
+    if (c.threads <= 0) c.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    const auto t0 = std::chrono::steady_clock::now();
+    const data::SudokuBuildSummary s = data::build_sudoku_dataset(c);
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::cout << fmt::format("read {} puzzles", s.read);
+    if (s.duplicates) std::cout << fmt::format(", {} repeats dropped", s.duplicates);
+    if (s.unsolvable || s.multiple)
+      std::cout << fmt::format(", skipped {} without and {} with several solutions", s.unsolvable, s.multiple);
+    if (s.below_min_difficulty) std::cout << fmt::format(", {} below --min-difficulty", s.below_min_difficulty);
+    std::cout << fmt::format("\nwrote {}: train {} puzzles ({} examples, mean rating {:.1f}), test {} puzzles "
+                             "({} examples, mean rating {:.1f}) in {:.1f} s\n",
+                             c.output_dir, s.train_puzzles, s.train_examples, s.mean_train_rating, s.test_puzzles,
+                             s.test_examples, s.mean_test_rating, secs);
+  });
+}
+
+}  // namespace hrm::cli

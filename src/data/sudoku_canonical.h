@@ -1,0 +1,18 @@
+// sudoku_canonical.h: a canonical form of Sudoku puzzles under the reference's shuffles, so that
+// "no test puzzle in training" can mean "not even a shuffled copy of one".
+// No counterpart in sapientinc/HRM@42410da: its data set card states that Sudoku-Extreme's train
+// and test sets are "mathematically inequivalent"; this is the check that makes our recipe so.
+#pragma once
+
+#include "data/sudoku.h"
+
+namespace hrm::sudoku {
+
+// The minimal-lexicographic ("minlex") member of the puzzle's class under the group that
+// draw_shuffle samples: transpose, band and in-band row permutations, stack and in-stack column
+// permutations, and relabelling of the digits; blanks compare below digits. Two puzzles are
+// shuffles of each other exactly when their canonical forms are equal. Exact search, row by row,
+// keeping every partial transform that ties for the smallest rows so far (typically < 1 ms).
+Grid canonical_form(const Grid& g);
+
+}  // namespace hrm::sudoku
