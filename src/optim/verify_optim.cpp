@@ -16,8 +16,8 @@ namespace hrm::optim {
 
 namespace {
 
-// No fmt here: inside hrm_torch, <fmt/format.h> resolves to libtorch's bundled fmt headers, which do
-// not match the Debian libfmt that is linked.
+// concat/snprintf rather than fmt: this file then does not depend on which fmt (libtorch bundles its
+// own headers) the include path resolves to.
 using detail::concat;
 
 std::string sci(double x, const char* spec = "%.3e") {
