@@ -1,0 +1,37 @@
+// cmd_verify_fixture.cpp: `hrm verify-fixture DIR...` recomputes reference fixtures and compares.
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+#include "cli/commands.h"
+#include "core/check.h"
+#include "train/verify_fixture.h"
+
+namespace hrm::cli {
+
+void register_verify_fixture(CLI::App& app) {
+  auto* cmd = app.add_subcommand("verify-fixture",
+                                 "Recompute a reference fixture folder (config.json, weights.pt, batch.pt, ...) and "
+                                 "compare every tensor; exits non-zero on any mismatch or missing piece");
+  auto dirs = std::make_shared<std::vector<std::string>>();
+  auto device = std::make_shared<std::string>("cpu");
+  auto quiet = std::make_shared<bool>(false);
+  cmd->add_option("dirs", *dirs, "fixture folders")->required()->check(CLI::ExistingDirectory);
+  cmd->add_option("--device", *device, "cpu or cuda[:N]")->capture_default_str();
+  cmd->add_flag("--quiet", *quiet, "print only failures and the summary");
+  cmd->callback([=] {
+    int failed = 0;
+    for (const auto& dir : *dirs) {
+      auto report = verify_fixture(dir, VerifyOptions{torch::Device(*device)});
+      for (const auto& line : report.lines)
+        if (!*quiet || line.find("FAIL") != std::string::npos || line.rfind("MISSING", 0) == 0)
+          std::cout << line << "\n";
+      std::cout << dir << ": " << report.checked << " checked, " << report.failed << " failed, " << report.missing
+                << " missing: " << (report.ok() ? "OK" : "MISMATCH") << "\n";
+      if (!report.ok()) ++failed;
+    }
+    if (failed) throw hrm::Error(std::to_string(failed) + " fixture folder(s) did not match the reference");
+  });
+}
+
+}  // namespace hrm::cli

@@ -1,0 +1,69 @@
+// layers.h: the reference's building blocks.
+// Mirrors models/layers.py and models/common.py of sapientinc/HRM@42410da: trunc_normal_init_,
+// CastedLinear, CastedEmbedding, RotaryEmbedding (rotate_half, apply_rotary_pos_emb), SwiGLU, rms_norm.
+// Attention lives in attention.h (the one device/version seam).
+// Differences: initialisation takes an explicit generator (the reference draws from torch's
+// global one); RoPE tables are plain members, not buffers (the reference's are non-persistent,
+// so neither appears in a state dict).
+#pragma once
+
+#include <torch/nn/module.h>
+#include <torch/nn/pimpl.h>
+#include <torch/types.h>
+
+#include <string>
+#include <utility>
+
+namespace hrm {
+
+using CosSin = std::pair<torch::Tensor, torch::Tensor>;
+
+torch::ScalarType dtype_from_name(const std::string& name);  // "bfloat16" | "float32" | "float16"
+
+// JAX's truncated normal on [lower, upper] (in std units) with the std corrected so that the
+// truncated distribution has std `std` (torch.nn.init.trunc_normal_ does not correct it).
+torch::Tensor& trunc_normal_init_(torch::Tensor& tensor, double std, at::Generator gen, double lower = -2.0,
+                                  double upper = 2.0);
+
+// Float32 master weight, cast to the input's dtype at use (the reference's CastedLinear).
+struct CastedLinearImpl : torch::nn::Module {
+  CastedLinearImpl(int64_t in_features, int64_t out_features, bool bias, at::Generator gen);
+  torch::Tensor forward(const torch::Tensor& input);
+  torch::Tensor weight, bias;
+};
+TORCH_MODULE(CastedLinear);
+
+struct CastedEmbeddingImpl : torch::nn::Module {
+  CastedEmbeddingImpl(int64_t num_embeddings, int64_t embedding_dim, double init_std, torch::ScalarType cast_to,
+                      at::Generator gen);
+  torch::Tensor forward(const torch::Tensor& input);
+  torch::Tensor embedding_weight;
+  torch::ScalarType cast_to;
+};
+TORCH_MODULE(CastedEmbedding);
+
+// cos/sin tables [max_position_embeddings, dim] in float32, the frequency table concatenated twice.
+struct RotaryEmbeddingImpl : torch::nn::Module {
+  RotaryEmbeddingImpl(int64_t dim, int64_t max_position_embeddings, double base);
+  CosSin forward() const { return {cos_cached, sin_cached}; }
+  void _apply_device(torch::Device device);  // tables follow the model's device
+  torch::Tensor cos_cached, sin_cached;
+};
+TORCH_MODULE(RotaryEmbedding);
+
+torch::Tensor rotate_half(const torch::Tensor& x);
+// q, k: [B, S, heads, head_dim]; cos, sin: [S, head_dim]. Computed in cos's dtype (float32), as the reference.
+std::pair<torch::Tensor, torch::Tensor> apply_rotary_pos_emb(const torch::Tensor& q, const torch::Tensor& k,
+                                                             const torch::Tensor& cos, const torch::Tensor& sin);
+
+struct SwiGLUImpl : torch::nn::Module {
+  SwiGLUImpl(int64_t hidden_size, int64_t intermediate_size, at::Generator gen);
+  torch::Tensor forward(const torch::Tensor& x);
+  CastedLinear gate_up_proj = nullptr, down_proj = nullptr;
+};
+TORCH_MODULE(SwiGLU);
+
+// x / sqrt(mean(x^2) + eps) in float32, no weight; returns the input's dtype.
+torch::Tensor rms_norm(const torch::Tensor& hidden_states, double variance_epsilon);
+
+}  // namespace hrm

@@ -1,0 +1,28 @@
+// bench_model.h: throughput of one ACT segment (forward, and forward+backward) for a config.
+#pragma once
+
+#include <string>
+
+#include <torch/types.h>
+
+#include "model/config.h"
+
+namespace hrm {
+
+struct BenchModelOptions {
+  HRMConfig config;
+  torch::Device device = torch::kCPU;
+  int warmup = 2, iters = 5;
+};
+
+struct BenchModelResult {
+  double forward_ms = 0, train_ms = 0;          // median per ACT segment
+  double forward_tokens_per_s = 0, train_tokens_per_s = 0;
+  int64_t parameters = 0;
+};
+
+// Runs the ACT loss head on random inputs: `forward` in eval mode without grad; `train` in train
+// mode (the target-Q forward included) with backward. Times are medians over `iters` segments.
+BenchModelResult bench_model(const BenchModelOptions& opts);
+
+}  // namespace hrm

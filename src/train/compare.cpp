@@ -1,0 +1,57 @@
+// compare.cpp: see compare.h.
+#include "train/compare.h"
+
+#include <torch/torch.h>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+namespace hrm {
+
+CompareResult compare_tensors(const std::string& name, const torch::Tensor& got_in, const torch::Tensor& want_in,
+                              Tolerance tol) {
+  CompareResult r;
+  r.name = name;
+  r.tol = tol;
+  if (!got_in.defined() || !want_in.defined()) {
+    r.detail = got_in.defined() ? "missing in the fixture" : "not computed";
+    return r;
+  }
+  auto got = got_in.detach().to(torch::kCPU);
+  auto want = want_in.detach().to(torch::kCPU);
+  if (got.sizes() != want.sizes()) {
+    r.detail = fmt::format("shape {} != expected {}", fmt::join(got.sizes(), "x"), fmt::join(want.sizes(), "x"));
+    return r;
+  }
+  const bool exact = !want.is_floating_point();
+  if (exact) r.tol = Tolerance{0, 0};
+  auto g = got.to(torch::kFloat64).flatten(), w = want.to(torch::kFloat64).flatten();
+  auto diff = (g - w).abs();
+  if (g.numel() == 0) {
+    r.pass = true;
+    return r;
+  }
+  r.max_abs = diff.max().item<double>();
+  auto rel = diff / w.abs();
+  rel = torch::where(w.abs() > 0, rel, torch::zeros_like(rel));
+  r.max_rel = rel.max().item<double>();
+  auto bad = (diff > r.tol.atol + r.tol.rtol * w.abs()) | (g.isnan() != w.isnan());
+  r.pass = !bad.any().item<bool>();
+  if (!r.pass) {
+    const int64_t first = bad.nonzero()[0][0].item<int64_t>();
+    std::string side;
+    for (int64_t i = first; i < std::min<int64_t>(first + 5, g.numel()); ++i)
+      side += fmt::format(" [{}] {:.8g} vs {:.8g};", i, g[i].item<double>(), w[i].item<double>());
+    r.detail = fmt::format("first mismatch at flat index {}:{}", first, side);
+  }
+  return r;
+}
+
+std::string format_result(const CompareResult& r) {
+  std::string s = fmt::format("{:<58} max_abs {:<11.3e} max_rel {:<11.3e} tol(atol {:.0e}, rtol {:.0e})  {}", r.name,
+                              r.max_abs, r.max_rel, r.tol.atol, r.tol.rtol, r.pass ? "PASS" : "FAIL");
+  if (!r.pass && !r.detail.empty()) s += "\n    " + r.detail;
+  return s;
+}
+
+}  // namespace hrm

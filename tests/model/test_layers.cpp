@@ -1,0 +1,88 @@
+// Tests for src/model/layers.cpp and attention.cpp: each op against its formula.
+#include <gtest/gtest.h>
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/torch.h>
+
+#include <cmath>
+
+#include "model/attention.h"
+#include "model/layers.h"
+
+namespace {
+at::Generator gen(uint64_t seed) { return at::make_generator<at::CPUGeneratorImpl>(seed); }
+}  // namespace
+
+TEST(TruncNormal, HasTheRequestedStdAndStaysWithinTwoStd) {
+  auto t = torch::empty({400000});
+  hrm::trunc_normal_init_(t, 0.5, gen(1));
+  // JAX corrects the std of the truncated distribution; torch's trunc_normal_ would give ~0.44.
+  EXPECT_NEAR(t.std().item<double>(), 0.5, 0.005);
+  EXPECT_NEAR(t.mean().item<double>(), 0.0, 0.005);
+  const double bound = 2 * 0.5 / 0.87962566103423978;  // 2 * comp_std
+  EXPECT_LE(t.abs().max().item<double>(), bound + 1e-6);
+  EXPECT_GT(t.abs().max().item<double>(), 0.9 * bound);
+}
+
+TEST(TruncNormal, SameSeedSameValuesZeroStdGivesZeros) {
+  auto a = torch::empty({100}), b = torch::empty({100}), z = torch::ones({10});
+  hrm::trunc_normal_init_(a, 1.0, gen(7));
+  hrm::trunc_normal_init_(b, 1.0, gen(7));
+  EXPECT_TRUE(torch::equal(a, b));
+  hrm::trunc_normal_init_(z, 0.0, gen(7));
+  EXPECT_EQ(z.abs().sum().item<double>(), 0.0);
+}
+
+TEST(RoPE, MatchesTheRotationFormulaPerPair) {
+  const int64_t S = 5, D = 8, H = 2;
+  hrm::RotaryEmbedding rope(D, S, 10000.0);
+  auto [cos, sin] = rope->forward();
+  ASSERT_EQ(cos.sizes(), (std::vector<int64_t>{S, D}));
+  auto q = torch::randn({1, S, H, D}, torch::kFloat64).to(torch::kFloat32);
+  auto k = torch::randn({1, S, H, D});
+  auto [qe, ke] = hrm::apply_rotary_pos_emb(q, k, cos, sin);
+  // Rotate-half convention: dims i and i + D/2 form a pair rotated by angle pos * theta^(-2i/D).
+  for (int64_t pos = 0; pos < S; ++pos)
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t i = 0; i < D / 2; ++i) {
+        const double ang = pos * std::pow(10000.0, -2.0 * i / D);
+        const double x1 = q[0][pos][h][i].item<double>(), x2 = q[0][pos][h][i + D / 2].item<double>();
+        EXPECT_NEAR(qe[0][pos][h][i].item<double>(), x1 * std::cos(ang) - x2 * std::sin(ang), 1e-5);
+        EXPECT_NEAR(qe[0][pos][h][i + D / 2].item<double>(), x2 * std::cos(ang) + x1 * std::sin(ang), 1e-5);
+      }
+}
+
+TEST(RoPE, KeepsTheInputDtype) {
+  hrm::RotaryEmbedding rope(8, 4, 10000.0);
+  auto [cos, sin] = rope->forward();
+  auto q = torch::randn({2, 4, 3, 8}).to(torch::kBFloat16);
+  auto [qe, ke] = hrm::apply_rotary_pos_emb(q, q, cos, sin);
+  EXPECT_EQ(qe.scalar_type(), torch::kBFloat16);
+}
+
+TEST(Attention, MathPathEqualsScaledDotProductAttention) {
+  auto q = torch::randn({2, 7, 4, 16}), k = torch::randn({2, 7, 4, 16}), v = torch::randn({2, 7, 4, 16});
+  auto a = hrm::attention(q, k, v, hrm::AttentionBackend::sdpa);
+  auto b = hrm::attention(q, k, v, hrm::AttentionBackend::math);
+  EXPECT_TRUE(torch::allclose(a, b, 1e-5, 1e-5)) << (a - b).abs().max().item<double>();
+  // Non-causal: the first position attends to the last.
+  auto v2 = v.clone();
+  v2.index_put_({torch::indexing::Slice(), 6}, 100.0);
+  EXPECT_FALSE(torch::allclose(hrm::attention(q, k, v2).select(1, 0), a.select(1, 0)));
+}
+
+TEST(RmsNorm, NormalisesInFloat32AndKeepsDtype) {
+  auto x = torch::randn({3, 5, 64}) * 7;
+  auto y = hrm::rms_norm(x, 1e-5);
+  auto rms = y.square().mean(-1).sqrt();
+  EXPECT_TRUE(torch::allclose(rms, torch::ones_like(rms), 1e-4, 1e-4));
+  EXPECT_EQ(hrm::rms_norm(x.to(torch::kBFloat16), 1e-5).scalar_type(), torch::kBFloat16);
+}
+
+TEST(SwiGLU, IsDownOfSiluGateTimesUp) {
+  hrm::SwiGLU mlp(16, 256, gen(3));
+  auto x = torch::randn({2, 3, 16});
+  auto gu = torch::matmul(x, mlp->gate_up_proj->weight.t());
+  auto expected = torch::matmul(torch::silu(gu.narrow(-1, 0, 256)) * gu.narrow(-1, 256, 256), mlp->down_proj->weight.t());
+  EXPECT_TRUE(torch::allclose(mlp->forward(x), expected, 1e-5, 1e-5));
+}
