@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <caffe2/serialize/inline_container.h>
+#include <dirent.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -32,17 +34,29 @@ const std::string kPrefix = "_orig_mod.";
 
 // ---- helpers ------------------------------------------------------------------------------------
 
+// A flat scratch directory. Not fs::remove_all: libtorch.so exports its own std::filesystem
+// symbols, and its remove_all crashes (a null call) when it interposes libstdc++'s.
 struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string name = "hrm_test_io_" + std::to_string(::getpid()) + "_" +
-                       ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    path = fs::temp_directory_path() / name;
-    fs::remove_all(path);
-    fs::create_directories(path);
+  std::string path;
+  explicit TempDir(const std::string& tag = "") {
+    path = (fs::temp_directory_path() / ("hrm_test_io_" + std::to_string(::getpid()) + "_" +
+                                         ::testing::UnitTest::GetInstance()->current_test_info()->name() + tag))
+               .string();
+    clear();
+    ::mkdir(path.c_str(), 0755);
   }
-  ~TempDir() { fs::remove_all(path); }
-  std::string file(const std::string& name) const { return (path / name).string(); }
+  ~TempDir() { clear(); }
+  void clear() const {
+    if (DIR* d = ::opendir(path.c_str())) {
+      while (const dirent* e = ::readdir(d)) {
+        std::string n = e->d_name;
+        if (n != "." && n != "..") std::remove((path + "/" + n).c_str());
+      }
+      ::closedir(d);
+    }
+    ::rmdir(path.c_str());
+  }
+  std::string file(const std::string& name) const { return path + "/" + name; }
 };
 
 std::vector<std::string> pt_files(const std::string& dir) {
@@ -171,7 +185,7 @@ std::map<std::string, PyDump> run_python(const std::vector<std::string>& args) {
   std::string py = python_exe();
   if (!fs::exists(py))
     throw std::runtime_error("Python with torch not found at " + py + " (set HRM_VENV or run scripts/setup.sh)");
-  TempDir tmp;
+  TempDir tmp("_py");
   std::string script = tmp.file("torch_file_check.py");
   std::ofstream(script) << kPythonScript;
   std::string cmd = "'" + py + "' '" + script + "'";
@@ -499,7 +513,8 @@ TEST(DamagedFiles, BadPickleContentNamesOpcodeOffsetOrGlobal) {
   expect_format_error(f, {"os.system", "byte 2"});
   write_archive(f, "\x80\x02].", {});
   expect_format_error(f, {"list", "expected a dict"});
-  write_archive(f, "\x80\x02}X\x01\x00\x00\x00" "aK\x05s.", {});
+  const char int_value[] = "\x80\x02}X\x01\x00\x00\x00" "aK\x05s.";  // {'a': 5}
+  write_archive(f, std::string(int_value, sizeof int_value - 1), {});
   expect_format_error(f, {"'a'", "int"});
 }
 

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "core/check.h"
 #include "io/pickler.h"
@@ -133,7 +134,7 @@ TEST(Pickler, OutputRoundTripsThroughTheUnpickler) {
   p.mark();
   p.str("t");
   p.tuple_begin(5);
-  for (int64_t v : {1, -2, 300, 1LL << 33, -(1LL << 50)}) p.integer(v);
+  for (int64_t v : std::vector<int64_t>{1, -2, 300, 1LL << 33, -(1LL << 50)}) p.integer(v);
   p.tuple_end(5);
   p.str("b");
   p.boolean(true);
