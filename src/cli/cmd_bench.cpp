@@ -5,7 +5,10 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "core/check.h"
 #include "train/bench_model.h"
+
+#include <ATen/Parallel.h>
 
 namespace hrm::cli {
 
