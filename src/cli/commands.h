@@ -10,4 +10,6 @@ namespace hrm::cli {
 void register_verify_fixture(CLI::App& app);
 void register_bench(CLI::App& app);
 void register_data(CLI::App& app);
+void register_train(CLI::App& app);
+void register_eval(CLI::App& app);
 }  // namespace hrm::cli

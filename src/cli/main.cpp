@@ -19,8 +19,10 @@ int main(int argc, char** argv) {
   });
 
   hrm::cli::register_verify_fixture(app);
-  hrm::cli::register_data(app);
   hrm::cli::register_bench(app);
+  hrm::cli::register_data(app);
+  hrm::cli::register_train(app);
+  hrm::cli::register_eval(app);
 
   try {
     app.parse(argc, argv);

@@ -278,16 +278,27 @@ SolveResult solve(const Grid& puzzle, int64_t limit) {
 
 int64_t rating(const Grid& puzzle) { return solve(puzzle, 2).guesses; }
 
+namespace {
+// Rng::permutation(N) without its heap vector (same draws): a million shuffles per build.
+template <int N>
+std::array<int, N> permutation(Rng& rng) {
+  std::array<int, N> p{};
+  for (int i = 0; i < N; ++i) p[i] = i;
+  for (int i = N; i > 1; --i) std::swap(p[i - 1], p[rng.below(static_cast<uint64_t>(i))]);
+  return p;
+}
+}  // namespace
+
 Shuffle draw_shuffle(Rng& rng) {
   Shuffle s;
-  const auto digits = rng.permutation(9);
+  const auto digits = permutation<9>(rng);
   for (int i = 0; i < 9; ++i) s.digit_map[i + 1] = static_cast<uint8_t>(digits[i] + 1);
   s.transpose = rng.uniform() < 0.5;
   auto line_perm = [&rng] {  // bands then rows within each band (or stacks then columns)
     std::array<int, 9> perm{};
-    const auto blocks = rng.permutation(3);
+    const auto blocks = permutation<3>(rng);
     for (int b = 0; b < 3; ++b) {
-      const auto inner = rng.permutation(3);
+      const auto inner = permutation<3>(rng);
       for (int j = 0; j < 3; ++j) perm[b * 3 + j] = static_cast<int>(blocks[b] * 3 + inner[j]);
     }
     return perm;

@@ -9,6 +9,7 @@
 #include <map>
 #include <set>
 
+#include "cli/cli_run.h"
 #include "core/atomic_file.h"
 #include "core/check.h"
 #include "data/build_arc.h"
@@ -250,6 +251,25 @@ TEST(ArcBuild, BadTaskFileIsAnErrorNamingItAndLeavesNoOutput) {
   EXPECT_THROW(build_dataset(cfg), FormatError);  // the same task id twice
   cfg.dataset_dirs = {(tmp.path() / "missing").string()};
   EXPECT_THROW(build_dataset(cfg), ConfigError);
+}
+
+TEST(ArcCli, DataArcBuildsAndReportsBadInputFromTheBinary) {
+  TempDir tmp;
+  const auto dirs = stage_fixture_tasks(tmp.path());
+  const std::string out = (tmp.path() / "out").string();
+  const auto r = testing::run_hrm({"data", "arc", out, "--dataset-dirs", dirs[0], dirs[1], "--num-aug", "2", "--threads", "2"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("] total puzzles: 5"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("Total puzzle IDs (including <blank>): 22"), std::string::npos) << r.output;
+  EXPECT_EQ(data::read_identifiers(out).size(), 22u);
+
+  write(tmp.path() / "bad/training/x.json", R"({"train": [{"input": [[1]], "output": [[12]]}], "test": []})");
+  const auto bad = testing::run_hrm({"data", "arc", out, "--dataset-dirs", (tmp.path() / "bad").string()});
+  EXPECT_NE(bad.status, 0);
+  EXPECT_NE(bad.output.find("error: "), std::string::npos) << bad.output;
+  EXPECT_NE(bad.output.find("bad/training/x.json: train[0].output[0][0]: expected a colour 0..9, got 12"), std::string::npos)
+      << bad.output;
+  EXPECT_EQ(data::read_identifiers(out).size(), 22u) << "a failed build leaves the previous dataset alone";
 }
 
 }  // namespace

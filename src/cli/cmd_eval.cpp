@@ -1,0 +1,99 @@
+// cmd_eval.cpp: `hrm eval checkpoint=PATH [save_outputs=[...]] [key=value ...]`, the reference's
+// evaluate.py: reads all_config.yaml beside the checkpoint, builds the model, loads the weights
+// (with or without `_orig_mod.`), evaluates the whole test split and prints the metrics; the outputs
+// named in save_outputs go to step_N_all_preds.0 beside the checkpoint.
+// Differs: other config keys may be overridden (e.g. device=cpu for a run trained on CUDA, or
+// data_path when the dataset moved); EMA is off (the checkpoint already holds the weights to use).
+#include <CLI/CLI.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+
+#include "cli/commands.h"
+#include "core/check.h"
+#include "train/checkpoint.h"
+#include "train/pretrain_config.h"
+#include "train/train_loop.h"
+
+namespace fs = std::filesystem;
+
+namespace hrm::cli {
+namespace {
+
+void run_eval(const std::vector<std::string>& args) {
+  std::string checkpoint;
+  std::string save_outputs = "[inputs, labels, puzzle_identifiers, logits, q_halt_logits, q_continue_logits]";
+  std::vector<std::string> overrides;
+  for (const auto& a : args) {
+    if (a.rfind("checkpoint=", 0) == 0)
+      checkpoint = a.substr(11);
+    else if (a.rfind("save_outputs=", 0) == 0)
+      save_outputs = a.substr(13);
+    else
+      overrides.push_back(a);
+  }
+  if (checkpoint.empty()) HRM_THROW(ConfigError, "hrm eval: checkpoint=PATH is required (a step_N file of a run)");
+  if (!fs::is_regular_file(checkpoint)) HRM_THROW(Error, "checkpoint '", checkpoint, "' is not a file");
+  const std::string run_dir = fs::path(checkpoint).parent_path().string();
+
+  train::ConfigBuilder builder;
+  builder.merge_file((fs::path(run_dir.empty() ? "." : run_dir) / "all_config.yaml").string());
+  builder.set("eval_save_outputs", save_outputs, "save_outputs=" + save_outputs);
+  for (const auto& o : overrides) builder.merge_override(o);
+  train::PretrainConfig config = builder.build();
+  config.checkpoint_path = run_dir;
+  config.ema = false;
+  config.resume.reset();
+
+  // Dataloader (the training split only for its metadata, as evaluate.py), then the model.
+  const data::Dataset train_data = data::Dataset::open(config.data_path, "train");
+  const data::Dataset eval_data = data::Dataset::open(config.data_path, "test");
+  train::TrainState state = train::init_train_state(config, train_data.metadata());
+  train::load_model_checkpoint(checkpoint, state.model);
+  state.step = 0;
+  const std::string name = fs::path(checkpoint).filename().string();
+  if (name.rfind("step_", 0) == 0) {
+    try {
+      state.step = std::stoll(name.substr(5));
+    } catch (const std::exception&) {
+    }
+  }
+
+  std::cout << "Starting evaluation" << std::endl;
+  state.model->eval();
+  const train::EvalMetrics metrics = train::evaluate(config, state, eval_data, config.checkpoint_path);
+  nlohmann::ordered_json j = nlohmann::ordered_json::object();
+  for (const auto& [set, values] : metrics) {
+    std::cout << set << ":";
+    for (const auto& [k, v] : values) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.6f", v);
+      std::cout << " " << k << " " << buf;
+      j[set][k] = v;
+    }
+    std::cout << "\n";
+  }
+  std::cout << j.dump() << std::endl;
+  if (!config.eval_save_outputs.empty())
+    std::cout << "outputs: " << (fs::path(run_dir) / ("step_" + std::to_string(state.step) + "_all_preds.0")).string()
+              << std::endl;
+}
+
+}  // namespace
+
+void register_eval(CLI::App& app) {
+  auto* cmd = app.add_subcommand(
+      "eval",
+      "Evaluate a checkpoint on its dataset's test split (the reference's evaluate.py): hrm eval "
+      "checkpoint=RUN_DIR/step_N [save_outputs=[inputs,labels,puzzle_identifiers,logits,q_halt_logits,"
+      "q_continue_logits]] [key=value ...]. Reads RUN_DIR/all_config.yaml; prints the metrics per set.");
+  auto args = std::make_shared<std::vector<std::string>>();
+  cmd->add_option("args", *args, "checkpoint=PATH, save_outputs=[...], config overrides key=value")->required();
+  cmd->callback([=] { run_eval(*args); });
+}
+
+}  // namespace hrm::cli

@@ -1,0 +1,395 @@
+// train_loop.cpp: see train_loop.h (pretrain.py). Functions appear in the reference's order.
+#include "train/train_loop.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <numeric>
+#include <ostream>
+
+#include "core/check.h"
+#include "optim/lr_schedule.h"
+#include "optim/sign_sgd.h"
+#include "train/checkpoint.h"
+
+namespace fs = std::filesystem;
+
+namespace hrm::train {
+namespace {
+
+bool is_loss(const std::string& name) {  // the reference: k.endswith("loss")
+  return name.size() >= 4 && name.compare(name.size() - 4, 4, "loss") == 0;
+}
+
+// The step's metrics sorted by name (the reference sorts before stacking).
+Metrics sorted_metrics(const Metrics& m) {
+  Metrics s = m;
+  std::sort(s.begin(), s.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  return s;
+}
+
+// Train metrics averaged over a log interval; read from the device once per interval.
+struct MetricsAccumulator {
+  std::vector<std::string> names;
+  torch::Tensor sum;
+  int64_t steps = 0, skipped = 0;
+  double lr = 0;
+
+  void add(const TrainMetrics& m) {
+    if (!sum.defined() || names != m.names) {
+      names = m.names;
+      sum = torch::zeros_like(m.values);
+    }
+    sum += m.values;
+    ++steps;
+    lr = m.lr;
+  }
+  bool pending() const { return steps > 0 || skipped > 0; }
+  MetricValues take() {
+    MetricValues out;
+    if (steps > 0) {
+      torch::Tensor host = (sum / static_cast<double>(steps)).cpu();  // note: a device-to-host sync point
+      for (size_t i = 0; i < names.size(); ++i) out.emplace_back(names[i], host[static_cast<int64_t>(i)].item<double>());
+      out.emplace_back("train/lr", lr);
+    }
+    if (skipped > 0) out.emplace_back("train/nonfinite_steps", static_cast<double>(skipped));
+    sum.zero_();
+    steps = skipped = 0;
+    return out;
+  }
+};
+
+std::string fmt_value(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.4f", v);
+  return buf;
+}
+
+}  // namespace
+
+torch::Device parse_device(const std::string& name) {
+  torch::Device device = torch::kCPU;
+  try {
+    device = torch::Device(name);
+  } catch (const c10::Error&) {
+    HRM_THROW(ConfigError, "device '", name, "': expected cpu, cuda or cuda:N");
+  }
+  if (device.is_cuda()) {
+    if (!torch::cuda::is_available())
+      HRM_THROW(ConfigError, "device '", name, "': CUDA is not available in this build or on this machine (use device=cpu)");
+    const int64_t n = static_cast<int64_t>(torch::cuda::device_count());
+    if (device.has_index() && device.index() >= n)
+      HRM_THROW(ConfigError, "device '", name, "': this machine has ", n, " CUDA device(s)");
+  } else if (!device.is_cpu()) {
+    HRM_THROW(ConfigError, "device '", name, "': expected cpu, cuda or cuda:N");
+  }
+  return device;
+}
+
+ACTLossHead create_model(const PretrainConfig& config, const data::DatasetMetadata& train_metadata,
+                         torch::Device device) {
+  HRMConfig model_cfg = config.arch;
+  model_cfg.batch_size = static_cast<int>(config.global_batch_size);  // world_size 1
+  model_cfg.vocab_size = static_cast<int>(train_metadata.vocab_size);
+  model_cfg.seq_len = static_cast<int>(train_metadata.seq_len);
+  model_cfg.num_puzzle_identifiers = static_cast<int>(train_metadata.num_puzzle_identifiers);
+  model_cfg.validate();
+  // The reference seeds torch's global generator with config.seed before building the model.
+  ACTLossHead model(HRMACTV1(model_cfg, static_cast<uint64_t>(config.seed)), model_cfg.loss_type);
+  model->model->to_device(device);
+  return model;
+}
+
+TrainState init_train_state(const PretrainConfig& config, const data::DatasetMetadata& train_metadata) {
+  TrainState state;
+  state.device = parse_device(config.device);
+  // Estimated total training steps
+  state.total_steps = optim::total_steps(config.epochs, train_metadata.total_groups,
+                                         train_metadata.mean_puzzle_examples, config.global_batch_size);
+  state.model = create_model(config, train_metadata, state.device);
+  std::vector<torch::Tensor> params;
+  for (auto& p : state.model->named_parameters()) {
+    state.param_names.push_back(p.key());
+    params.push_back(p.value());
+  }
+  // lr=0 here: it is set by the scheduler at every step (optimizers[0], the sign-SGD, is a function).
+  state.adam = std::make_unique<optim::AdamATan2>(
+      params, optim::AdamATan2Options{0.0, config.beta1, config.beta2, config.weight_decay});
+  if (config.ema) state.ema = std::make_unique<Ema>(*state.model, config.ema_rate);
+  return state;
+}
+
+double compute_lr(double base_lr, const PretrainConfig& config, const TrainState& state) {
+  return optim::cosine_schedule_with_warmup_lr(state.step, base_lr, std::llround(static_cast<double>(config.lr_warmup_steps)),
+                                               state.total_steps, config.lr_min_ratio);
+}
+
+Batch to_device(const data::Batch& batch, torch::Device device) {
+  auto tensor = [&](const std::vector<int32_t>& v, std::vector<int64_t> shape) {
+    HRM_CHECK(static_cast<int64_t>(v.size()) == std::accumulate(shape.begin(), shape.end(), int64_t{1}, std::multiplies<>()),
+              "batch of ", v.size(), " values does not fill shape ", torch::IntArrayRef(shape));
+    return torch::from_blob(const_cast<int32_t*>(v.data()), shape, torch::kInt32).clone().to(device);
+  };
+  return Batch{tensor(batch.inputs, {batch.rows, batch.seq_len}), tensor(batch.labels, {batch.rows, batch.seq_len}),
+               tensor(batch.puzzle_identifiers, {batch.rows})};
+}
+
+StepResult train_step(ACTLossHead& model, optim::AdamATan2& adam, Carry& carry, const Batch& batch,
+                      int64_t global_batch_size, const StepOptions& opts) {
+  StepResult r;
+  // Forward
+  r.out = model->forward(carry, batch);
+  ((1.0 / static_cast<double>(global_batch_size)) * r.out.loss).backward();
+
+  auto& puzzle_emb = model->model->inner->puzzle_emb;
+  const bool sparse = puzzle_emb && puzzle_emb->local_weights.defined() && puzzle_emb->local_weights.grad().defined();
+  if (opts.skip_nonfinite) {
+    std::vector<torch::Tensor> finite{torch::isfinite(r.out.loss).all()};
+    for (const auto& p : adam.params())
+      if (p.grad().defined()) finite.push_back(torch::isfinite(p.grad()).all());
+    if (sparse) finite.push_back(torch::isfinite(puzzle_emb->local_weights.grad()).all());
+    r.finite = torch::stack(finite).all().item<bool>();  // note: a device-to-host sync point
+  }
+
+  // Apply optimizer: optimizers[0] (sign-SGD on the puzzle embeddings), then optimizers[1] (AdamATan2).
+  if (r.finite) {
+    if (sparse)
+      optim::sparse_sign_sgd_step(puzzle_emb->weights, puzzle_emb->local_weights.grad(), puzzle_emb->local_ids,
+                                  opts.puzzle_emb_lr, opts.puzzle_emb_weight_decay);
+    adam.step(opts.lr);
+  }
+  adam.zero_grad();
+  if (puzzle_emb) puzzle_emb->local_weights = torch::Tensor();
+
+  carry = r.out.new_carry;
+  // A non-finite step may have left NaN in z_H/z_L: every row restarts from H_init/L_init next step.
+  if (!r.finite) carry.halted = torch::ones_like(carry.halted);
+  return r;
+}
+
+std::optional<TrainMetrics> train_batch(const PretrainConfig& config, TrainState& state, const data::Batch& batch) {
+  state.step += 1;
+  if (state.step > state.total_steps) return std::nullopt;  // At most train_total_steps
+
+  // To device
+  const Batch b = to_device(batch, state.device);
+  // Init carry if it is None
+  if (!state.carry) state.carry = state.model->initial_carry(b);
+
+  StepOptions opts;
+  opts.puzzle_emb_lr = compute_lr(config.puzzle_emb_lr, config, state);
+  opts.lr = compute_lr(config.lr, config, state);
+  opts.puzzle_emb_weight_decay = config.puzzle_emb_weight_decay;
+  StepResult r = train_step(state.model, *state.adam, *state.carry, b, batch.effective_rows, opts);
+  if (!r.finite) {
+    ++state.nonfinite_in_row;
+    ++state.nonfinite_total;
+    return std::nullopt;
+  }
+  state.nonfinite_in_row = 0;
+  if (state.ema) state.ema->update();
+
+  // Reduce metrics: losses / global batch size, the others / count (on the device, no sync).
+  TrainMetrics m;
+  m.lr = opts.lr;
+  const Metrics sorted = sorted_metrics(r.out.metrics);
+  torch::Tensor count = metric(sorted, "count").to(torch::kFloat64).clamp_min(1);  // Avoid NaNs
+  std::vector<torch::Tensor> values;
+  for (const auto& [name, v] : sorted) {
+    m.names.push_back("train/" + name);
+    values.push_back(is_loss(name) ? v.to(torch::kFloat64) / static_cast<double>(batch.effective_rows)
+                                   : v.to(torch::kFloat64) / count);
+  }
+  m.values = torch::stack(values);
+  return m;
+}
+
+EvalMetrics evaluate(const PretrainConfig& config, TrainState& state, const data::Dataset& eval_data,
+                     const std::optional<std::string>& save_dir) {
+  EmaScope ema_weights(state.ema.get());  // outside inference mode: it writes the parameters
+  c10::InferenceMode inference;
+  const auto& sets = eval_data.metadata().sets;
+  data::SamplerConfig sc;
+  sc.seed = static_cast<uint64_t>(config.seed);
+  sc.global_batch_size = config.global_batch_size;
+  sc.test_set_mode = true;
+  sc.epochs_per_iter = 1;
+  data::PuzzleSampler sampler(eval_data, sc);
+
+  const auto& wanted = config.eval_save_outputs;
+  auto want = [&](const std::string& k) { return std::find(wanted.begin(), wanted.end(), k) != wanted.end(); };
+  std::vector<std::pair<std::string, std::vector<torch::Tensor>>> all_preds;
+  auto keep = [&](const std::string& k, const torch::Tensor& v) {
+    auto it = std::find_if(all_preds.begin(), all_preds.end(), [&](const auto& p) { return p.first == k; });
+    if (it == all_preds.end()) {
+      all_preds.emplace_back(k, std::vector<torch::Tensor>{});
+      it = all_preds.end() - 1;
+    }
+    it->second.push_back(v.cpu());  // Move to CPU for saving GPU memory
+  };
+
+  std::vector<std::string> metric_keys;
+  std::vector<torch::Tensor> metric_values(sets.size());  // per set, [metrics] float64 on the device
+  data::Batch db;
+  while (sampler.next(db)) {
+    const Batch batch = to_device(db, state.device);
+    Carry carry = state.model->initial_carry(batch);
+    LossHeadOutput out;
+    // Forward until every row halted (exactly halt_max_steps segments in evaluation).
+    while (true) {
+      out = state.model->forward(carry, batch);
+      carry = out.new_carry;
+      if (out.all_halted.item<bool>()) break;  // note: a device-to-host sync point, once per segment
+    }
+    for (const char* k : {"inputs", "labels", "puzzle_identifiers"})
+      if (want(k)) keep(k, k == std::string("inputs") ? batch.inputs : k == std::string("labels") ? batch.labels : batch.puzzle_identifiers);
+    for (const auto& k : wanted) {
+      if (k == "logits") keep(k, out.outputs.logits);
+      if (k == "q_halt_logits") keep(k, out.outputs.q_halt_logits);
+      if (k == "q_continue_logits") keep(k, out.outputs.q_continue_logits);
+    }
+    // Aggregate
+    const size_t set_id = static_cast<size_t>(std::find(sets.begin(), sets.end(), db.set_name) - sets.begin());
+    HRM_CHECK(set_id < sets.size(), "test batch of unknown set '", db.set_name, "'");
+    const Metrics sorted = sorted_metrics(out.metrics);
+    std::vector<torch::Tensor> values;
+    if (metric_keys.empty())
+      for (const auto& kv : sorted) metric_keys.push_back(kv.first);
+    for (const auto& kv : sorted) values.push_back(kv.second.to(torch::kFloat64));
+    torch::Tensor v = torch::stack(values);
+    metric_values[set_id] = metric_values[set_id].defined() ? metric_values[set_id] + v : v;
+  }
+
+  if (!all_preds.empty() && save_dir) {
+    io::StateDict preds;
+    for (auto& [k, v] : all_preds) preds.emplace_back(k, torch::cat(v, 0));
+    fs::create_directories(*save_dir);
+    io::save_torch_file((fs::path(*save_dir) / ("step_" + std::to_string(state.step) + "_all_preds.0")).string(), preds);
+  }
+
+  // Postprocess: every metric / count, per set (sets without batches are left out).
+  EvalMetrics result;
+  for (size_t s = 0; s < sets.size(); ++s) {
+    if (!metric_values[s].defined()) continue;
+    const torch::Tensor host = metric_values[s].cpu();  // note: a device-to-host sync point
+    double count = 0;
+    for (size_t i = 0; i < metric_keys.size(); ++i)
+      if (metric_keys[i] == "count") count = host[static_cast<int64_t>(i)].item<double>();
+    MetricValues mv;
+    for (size_t i = 0; i < metric_keys.size(); ++i)
+      if (metric_keys[i] != "count") mv.emplace_back(metric_keys[i], host[static_cast<int64_t>(i)].item<double>() / count);
+    result.emplace_back(sets[s], mv);
+  }
+  return result;
+}
+
+TrainState run_pretrain(PretrainConfig config, std::ostream& out, const TrainHooks& hooks) {
+  fill_names(config);
+  const std::string run_dir = *config.checkpoint_path;
+  out << "Config (saved as " << (fs::path(run_dir) / "all_config.yaml").string() << "):\n" << to_yaml(config) << std::flush;
+
+  // Dataset
+  const int64_t train_epochs_per_iter = config.epochs_per_iter();
+  const int64_t total_iters = config.epochs / train_epochs_per_iter;
+  const data::Dataset train_data = data::Dataset::open(config.data_path, "train");
+  const data::Dataset eval_data = data::Dataset::open(config.data_path, "test");
+  data::SamplerConfig sc;
+  sc.seed = static_cast<uint64_t>(config.seed);
+  sc.global_batch_size = config.global_batch_size;
+  sc.test_set_mode = false;
+  sc.epochs_per_iter = train_epochs_per_iter;
+  data::PuzzleSampler train_sampler(train_data, sc);
+
+  // Train state
+  TrainState state = init_train_state(config, train_data.metadata());
+  if (config.resume) {
+    const int64_t expected_total = state.total_steps;
+    train_sampler.restore(load_train_state(train_state_path(run_dir), state));
+    if (state.total_steps != expected_total)
+      out << "note: the saved run planned " << state.total_steps << " steps, this config " << expected_total
+          << "; continuing with " << expected_total << "\n";
+    state.total_steps = expected_total;
+    out << "Resuming " << run_dir << " at step " << state.step << " (iteration " << state.iter << " of " << total_iters
+        << ")\n";
+  }
+  save_all_config(config, run_dir);
+
+  MetricsLog log(run_dir, config.resume ? std::optional<int64_t>(state.step) : std::nullopt);
+  if (!config.resume) {
+    int64_t num_params = 0;
+    for (const auto& p : state.model->parameters()) num_params += p.numel();
+    log.write(0, {{"num_params", static_cast<double>(num_params)}});
+  }
+  Progress progress(out, state.total_steps, state.step, ::isatty(STDOUT_FILENO) != 0);
+  MetricsAccumulator acc;
+  std::optional<int64_t> last_checkpoint_step;
+  if (config.resume) last_checkpoint_step = state.step;
+  auto flush_metrics = [&] {
+    if (!acc.pending()) return;
+    const MetricValues m = acc.take();
+    log.write(state.step, m);
+    progress.metrics(state.step, m);
+  };
+
+  // Training Loop
+  for (int64_t iter = state.iter; iter < total_iters; ++iter) {
+    progress.message("Epoch " + std::to_string(iter * train_epochs_per_iter));
+
+    // Train Iter
+    state.model->train();
+    data::Batch batch;
+    while (train_sampler.next(batch)) {
+      if (hooks.before_step) hooks.before_step(state);
+      const int64_t skipped_before = state.nonfinite_total;
+      std::optional<TrainMetrics> metrics = train_batch(config, state, batch);
+      if (state.nonfinite_total > skipped_before) ++acc.skipped;
+      if (state.nonfinite_in_row >= config.max_nonfinite_steps) {
+        flush_metrics();
+        progress.finish();
+        HRM_THROW(Error, "training stopped at step ", state.step, ": ", state.nonfinite_in_row,
+                  " steps in a row had a non-finite loss or gradient (max_nonfinite_steps=", config.max_nonfinite_steps,
+                  "); they updated nothing. ",
+                  last_checkpoint_step ? "The last good checkpoint (step " + std::to_string(*last_checkpoint_step) +
+                                             ") is intact in " + run_dir + "; `hrm train resume=" + run_dir +
+                                             "` continues from it (e.g. with a lower lr)."
+                                       : std::string("No checkpoint was written yet."));
+      }
+      if (metrics) acc.add(*metrics);
+      progress.step(state.step);
+      if (acc.steps + acc.skipped >= config.log_interval) flush_metrics();
+    }
+    flush_metrics();
+
+    // Evaluation
+    state.model->eval();
+    const EvalMetrics eval_metrics = evaluate(config, state, eval_data, run_dir);
+    MetricValues flat;
+    for (const auto& [set, mv] : eval_metrics) {
+      std::string line = "eval " + set + " at step " + std::to_string(state.step) + ":";
+      for (const auto& [k, v] : mv) {
+        flat.emplace_back(set + "/" + k, v);
+        line += " " + k + " " + fmt_value(v);
+      }
+      progress.message(line);
+    }
+    log.write(state.step, flat);
+
+    // Checkpointing: the model as the reference (every eval or the last), the training state always.
+    state.iter = iter + 1;
+    if (config.checkpoint_every_eval || iter == total_iters - 1) {
+      EmaScope ema_weights(state.ema.get());
+      save_model_checkpoint(model_checkpoint_path(run_dir, state.step), state.model);
+    }
+    save_train_state(run_dir, state, train_sampler.state());
+    last_checkpoint_step = state.step;
+    if (hooks.after_checkpoint) hooks.after_checkpoint(state);
+  }
+  progress.finish();
+  return state;
+}
+
+}  // namespace hrm::train

@@ -1,0 +1,108 @@
+// train_loop.h: the training driver of `hrm train`: train state, one training step, evaluation,
+// and the train/eval/checkpoint loop.
+// Mirrors pretrain.py of sapientinc/HRM@42410da (TrainState, create_model, init_train_state,
+// compute_lr, train_batch, evaluate, launch) with the same statement order and metric names.
+// Differs: one process (no torch.distributed); no torch.compile; the device comes from the config;
+// the full training state is checkpointed at every evaluation (checkpoint.h) and resumable; a
+// non-finite loss or gradient skips the step (no optimizer update) and training stops after
+// max_nonfinite_steps of them in a row; optional EMA weights (ema.h) for evaluation and saving;
+// train metrics are averaged on the device over log_interval steps and read once per interval.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <functional>
+#include <iosfwd>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "data/dataset.h"
+#include "data/puzzle_dataset.h"
+#include "model/losses.h"
+#include "optim/adam_atan2.h"
+#include "train/ema.h"
+#include "train/pretrain_config.h"
+#include "train/progress.h"
+
+namespace hrm::train {
+
+struct TrainState {  // pretrain.py TrainState, plus what a resumable checkpoint needs
+  ACTLossHead model = nullptr;
+  std::unique_ptr<optim::AdamATan2> adam;  // optimizers[1]: every parameter
+  std::vector<std::string> param_names;    // adam's parameters, in order
+  std::optional<Carry> carry;              // None until the first training batch
+  int64_t step = 0;
+  int64_t total_steps = 0;
+  std::unique_ptr<Ema> ema;  // when config.ema
+  int64_t iter = 0;          // train/eval iterations completed
+  int64_t nonfinite_in_row = 0, nonfinite_total = 0;
+  torch::Device device = torch::kCPU;
+};
+
+torch::Device parse_device(const std::string& name);  // cpu | cuda | cuda:N (ConfigError if unavailable)
+
+// create_model: the arch config with batch_size = global_batch_size and vocab_size, seq_len,
+// num_puzzle_identifiers from the training metadata; HRM ACT v1 inside ACTLossHead, on the device.
+ACTLossHead create_model(const PretrainConfig& config, const data::DatasetMetadata& train_metadata,
+                         torch::Device device);
+// init_train_state: total_steps as the reference estimates it, the model, AdamATan2 (lr set per step).
+TrainState init_train_state(const PretrainConfig& config, const data::DatasetMetadata& train_metadata);
+
+// compute_lr: the warm-up + cosine schedule at train_state.step (1-based inside train_batch).
+double compute_lr(double base_lr, const PretrainConfig& config, const TrainState& state);
+
+// A sampler batch as model tensors on `device` (int32).
+Batch to_device(const data::Batch& batch, torch::Device device);
+
+struct StepOptions {
+  double lr = 0, puzzle_emb_lr = 0;  // this step's scheduled learning rates
+  double puzzle_emb_weight_decay = 0;
+  bool skip_nonfinite = true;  // check loss and gradients (one host sync) and skip the update if not finite
+};
+
+struct StepResult {
+  LossHeadOutput out;   // of the forward (carry already moved into `carry`)
+  bool finite = true;   // false: no parameter was updated and every carry row restarts next step
+};
+
+// One iteration of train_batch after the carry exists, as the reference runs it: forward of the
+// loss head, backward of loss / global_batch_size, the sign-SGD step on the puzzle embeddings,
+// the AdamATan2 step, gradients cleared. `carry` is replaced by the new carry.
+StepResult train_step(ACTLossHead& model, optim::AdamATan2& adam, Carry& carry, const Batch& batch,
+                      int64_t global_batch_size, const StepOptions& opts);
+
+// Metric names of a training step, sorted (the reference sorts the keys before stacking).
+struct TrainMetrics {
+  std::vector<std::string> names;  // "train/accuracy", "train/count", ... (without train/lr)
+  torch::Tensor values;            // [names] float64 on the device, normalised as the reference
+  double lr = 0;
+};
+
+// train_batch: step += 1; nothing more once step > total_steps (returns nullopt); creates the carry
+// on the first batch; runs train_step with compute_lr; counts non-finite steps (nullopt too).
+std::optional<TrainMetrics> train_batch(const PretrainConfig& config, TrainState& state, const data::Batch& batch);
+
+// Per set: metric name -> value (sums over the set's batches divided by count, as the reference).
+using EvalMetrics = std::vector<std::pair<std::string, MetricValues>>;
+
+// evaluate: every test batch from a fresh carry until all rows halted, in inference mode, with the
+// EMA weights when present. Writes `step_<N>_all_preds.0` in save_dir when eval_save_outputs is
+// non-empty and save_dir is given.
+EvalMetrics evaluate(const PretrainConfig& config, TrainState& state, const data::Dataset& eval_data,
+                     const std::optional<std::string>& save_dir);
+
+// Test hooks into run_pretrain (no effect when empty).
+struct TrainHooks {
+  std::function<void(TrainState&)> before_step;           // e.g. inject a NaN
+  std::function<void(TrainState&)> after_checkpoint;      // e.g. simulate a crash
+};
+
+// launch(): the whole run. Prints the resolved config, saves all_config.yaml, trains
+// epochs/eval_interval iterations of eval_interval epochs each, evaluating and checkpointing after
+// each. With config.resume, continues from DIR/train_state.pt. Returns the final train state.
+// Throws hrm::Error when max_nonfinite_steps non-finite steps happen in a row.
+TrainState run_pretrain(PretrainConfig config, std::ostream& out, const TrainHooks& hooks = {});
+
+}  // namespace hrm::train

@@ -1,0 +1,64 @@
+// test_cmd_eval.cpp: tests src/cli/cmd_eval.cpp through the built binary: `hrm eval checkpoint=PATH`
+// reads all_config.yaml beside the checkpoint, prints the metrics per set (equal to the training
+// run's final evaluation of the same weights) and saves the reference's step_N_all_preds.0.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/cli_run.h"
+#include "io/torch_file.h"
+#include "train/tiny_task.h"
+
+namespace hrm::train {
+namespace {
+
+namespace fs = std::filesystem;
+using hrm::testing::run_hrm;
+using testing::TempDir;
+
+TEST(CmdEval, PrintsTheMetricsOfASavedCheckpoint) {
+  TempDir dir("cmd_eval");
+  testing::write_tiny_dataset(dir.path / "data");
+  const fs::path run = dir.path / "run";
+  std::vector<std::string> args{"train"};
+  for (const auto& o : testing::tiny_overrides(dir.path / "data", run)) args.push_back(o);
+  args.push_back("epochs=2");
+  args.push_back("eval_interval=2");
+  const auto trained = run_hrm(args);
+  ASSERT_EQ(trained.status, 0) << trained.output;
+
+  const auto r = run_hrm({"eval", "checkpoint=" + (run / "step_8").string()});
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("Starting evaluation\n"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("all: accuracy "), std::string::npos) << r.output;
+  // The JSON line of the metrics, and the final evaluation logged by the training run.
+  nlohmann::json printed;
+  std::istringstream lines(r.output);
+  for (std::string line; std::getline(lines, line);)
+    if (line.rfind("{\"all\"", 0) == 0) printed = nlohmann::json::parse(line);
+  ASSERT_TRUE(printed.is_object()) << r.output;
+  nlohmann::json logged;
+  std::ifstream log(run / "metrics.jsonl");
+  for (std::string line; std::getline(log, line);)
+    if (line.find("all/exact_accuracy") != std::string::npos) logged = nlohmann::json::parse(line);
+  for (const char* k : {"accuracy", "exact_accuracy", "lm_loss", "q_halt_accuracy", "q_halt_loss", "steps"})
+    EXPECT_DOUBLE_EQ(printed["all"][k].get<double>(), logged[std::string("all/") + k].get<double>()) << k;
+
+  const auto preds = io::load_torch_file((run / "step_8_all_preds.0").string());
+  std::vector<std::string> keys;
+  for (const auto& [k, v] : preds) keys.push_back(k);
+  EXPECT_EQ(keys, (std::vector<std::string>{"inputs", "labels", "puzzle_identifiers", "logits", "q_halt_logits",
+                                            "q_continue_logits"}));
+}
+
+TEST(CmdEval, MissingCheckpointIsAnError) {
+  const auto r = run_hrm({"eval", "save_outputs=[]"});
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("checkpoint=PATH is required"), std::string::npos) << r.output;
+}
+
+}  // namespace
+}  // namespace hrm::train

@@ -1,0 +1,146 @@
+// test_checkpoint.cpp: tests src/train/checkpoint.cpp: step_N holds the reference's state-dict keys
+// with the `_orig_mod.` prefix and loads back; the reference's own checkpoints load; a run stopped
+// after an evaluation and resumed from train_state.pt ends bit-identical to an uninterrupted run
+// (weights, puzzle embeddings, optimizer moments, EMA); a damaged train state names the missing key.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "core/atomic_file.h"
+#include "core/check.h"
+#include "io/state_dict.h"
+#include "io/torch_file.h"
+#include "test_paths.h"
+#include "train/checkpoint.h"
+#include "train/tiny_task.h"
+#include "train/train_loop.h"
+
+namespace hrm::train {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::TempDir;
+using testing::tiny_config;
+using testing::write_tiny_dataset;
+
+struct Crash {};  // thrown by a hook to stop a run the way a kill would, right after a checkpoint
+
+class Checkpoint : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    data_ = new TempDir("checkpoint_data");
+    write_tiny_dataset(data_->path / "tiny");
+  }
+  static void TearDownTestSuite() { delete data_; }
+  static fs::path data() { return data_->path / "tiny"; }
+  static TempDir* data_;
+};
+TempDir* Checkpoint::data_ = nullptr;
+
+std::map<std::string, torch::Tensor> as_map(const io::StateDict& sd) { return {sd.begin(), sd.end()}; }
+
+TEST_F(Checkpoint, ModelFileHasTheReferenceKeysWithTheCompiledPrefixAndLoadsBack) {
+  TempDir run("ckpt_model");
+  const PretrainConfig config = tiny_config(data(), run.path);
+  const auto meta = data::Dataset::open(config.data_path, "train").metadata();
+  TrainState a = init_train_state(config, meta);
+  const std::string path = model_checkpoint_path(run.path.string(), 42);
+  EXPECT_EQ(fs::path(path).filename(), "step_42");
+  save_model_checkpoint(path, a.model);
+  const io::StateDict file = io::load_torch_file(path);
+  const io::StateDict ours = io::state_dict(*a.model);
+  ASSERT_EQ(file.size(), ours.size());
+  for (size_t i = 0; i < file.size(); ++i) {
+    EXPECT_EQ(file[i].first, "_orig_mod." + ours[i].first);
+    EXPECT_TRUE(torch::equal(file[i].second, ours[i].second)) << ours[i].first;
+  }
+  PretrainConfig other_seed = config;
+  other_seed.seed = 7;
+  TrainState b = init_train_state(other_seed, meta);
+  load_model_checkpoint(path, b.model);
+  const auto loaded = as_map(io::state_dict(*b.model));
+  for (const auto& [k, v] : ours) EXPECT_TRUE(torch::equal(v, loaded.at(k))) << k;
+}
+
+TEST_F(Checkpoint, LoadsTheReferencesCompiledCheckpoint) {
+  // The hrm-tiny fixture's weights saved by the reference (PyTorch 1.13, torch.compile'd model).
+  const std::string dir = std::string(HRM_SHARED_DIR) + "/fixtures";
+  const auto cfg = nlohmann::json::parse(read_file(dir + "/hrm-tiny/config.json"));
+  HRMConfig model_cfg = HRMConfig::from_json(cfg["model"]);
+  ACTLossHead model(HRMACTV1(model_cfg, 0), "stablemax_cross_entropy");
+  load_model_checkpoint(dir + "/checkpoints/hrm-tiny/step_compiled_fp32_torch113.pt", model);
+  const auto want = as_map(io::load_torch_file(dir + "/hrm-tiny/weights.pt"));
+  for (const auto& [k, v] : io::state_dict(*model)) EXPECT_TRUE(torch::equal(v, want.at(k))) << k;
+}
+
+// Everything that must continue exactly: weights and buffers, optimizer state, EMA, counters.
+void expect_same_training_state(const fs::path& a, const fs::path& b) {
+  const auto sa = as_map(io::load_torch_file((a / "train_state.pt").string()));
+  const auto sb = as_map(io::load_torch_file((b / "train_state.pt").string()));
+  ASSERT_EQ(sa.size(), sb.size());
+  int weights = 0;
+  for (const auto& [k, v] : sa) {
+    ASSERT_TRUE(sb.count(k)) << k;
+    EXPECT_TRUE(torch::equal(v, sb.at(k))) << k << " differs between the uninterrupted and the resumed run";
+    weights += k.rfind("weights.", 0) == 0;
+  }
+  EXPECT_GT(weights, 10);
+}
+
+TEST_F(Checkpoint, ResumedRunEndsBitIdenticalToAnUninterruptedOne) {
+  TempDir a("ckpt_full"), b("ckpt_resumed");
+  const std::vector<std::string> extra = {"epochs=4", "eval_interval=1", "ema=True"};
+  std::ostringstream out;
+  run_pretrain(tiny_config(data(), a.path, extra), out);
+
+  TrainHooks crash;
+  crash.after_checkpoint = [](TrainState& s) {
+    if (s.iter == 2) throw Crash{};
+  };
+  EXPECT_THROW(run_pretrain(tiny_config(data(), b.path, extra), out, crash), Crash);
+  EXPECT_TRUE(fs::exists(b.path / "step_8"));
+  EXPECT_FALSE(fs::exists(b.path / "step_16"));
+
+  std::vector<std::string> resume = extra;
+  resume.push_back("resume=" + b.path.string());
+  const PretrainConfig resumed = load_pretrain_config(std::nullopt, [&] {
+    auto o = testing::tiny_overrides(data(), b.path);
+    o.insert(o.end(), resume.begin(), resume.end());
+    return o;
+  }());
+  TrainState end = run_pretrain(resumed, out);
+  EXPECT_EQ(end.step, 16);
+  expect_same_training_state(a.path, b.path);
+  const auto fa = as_map(io::load_torch_file((a.path / "step_16").string()));
+  const auto fb = as_map(io::load_torch_file((b.path / "step_16").string()));
+  for (const auto& [k, v] : fa) EXPECT_TRUE(torch::equal(v, fb.at(k))) << k;
+  EXPECT_NE(out.str().find("Resuming"), std::string::npos);
+}
+
+TEST_F(Checkpoint, DamagedTrainStateNamesTheMissingKey) {
+  TempDir run("ckpt_damaged");
+  const PretrainConfig config = tiny_config(data(), run.path, {"epochs=2", "eval_interval=2"});
+  std::ostringstream out;
+  run_pretrain(config, out);
+  io::StateDict st = io::load_torch_file((run.path / "train_state.pt").string());
+  io::StateDict damaged;
+  for (const auto& kv : st)
+    if (kv.first != "sampler.position") damaged.push_back(kv);
+  io::save_torch_file((run.path / "train_state.pt").string(), damaged);
+  TrainState state = init_train_state(config, data::Dataset::open(config.data_path, "train").metadata());
+  try {
+    load_train_state(train_state_path(run.path.string()), state);
+    FAIL() << "no error";
+  } catch (const FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("'sampler.position'"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(load_train_state((run.path / "nothing.pt").string(), state), Error);
+}
+
+}  // namespace
+}  // namespace hrm::train

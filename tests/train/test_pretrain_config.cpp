@@ -1,0 +1,226 @@
+// test_pretrain_config.cpp: tests src/train/pretrain_config.cpp: the built-in defaults are the
+// reference's yaml values (and configs/*.yaml load to exactly them), overrides and interpolation,
+// unknown keys name the nearest valid key, type errors name the type, all_config.yaml round-trips
+// and reads the reference's own all_config.yaml layout, resume=DIR.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "core/atomic_file.h"
+#include "core/check.h"
+#include "test_paths.h"
+#include "train/pretrain_config.h"
+#include "train/tiny_task.h"
+
+namespace hrm::train {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::TempDir;
+
+PretrainConfig with(const std::vector<std::string>& overrides) { return load_pretrain_config(std::nullopt, overrides); }
+
+std::string error_of(const std::vector<std::string>& overrides) {
+  try {
+    with(overrides);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(PretrainConfig, DefaultsAreTheReferenceYamlValues) {
+  const PretrainConfig c = with({});
+  EXPECT_EQ(c.data_path, "data/arc-aug-1000");
+  EXPECT_EQ(c.global_batch_size, 768);
+  EXPECT_EQ(c.epochs, 100000);
+  EXPECT_EQ(c.eval_interval, 10000);
+  EXPECT_TRUE(c.checkpoint_every_eval);
+  EXPECT_DOUBLE_EQ(c.lr, 1e-4);
+  EXPECT_DOUBLE_EQ(c.lr_min_ratio, 1.0);
+  EXPECT_EQ(c.lr_warmup_steps, 2000);
+  EXPECT_DOUBLE_EQ(c.beta1, 0.9);
+  EXPECT_DOUBLE_EQ(c.beta2, 0.95);
+  EXPECT_DOUBLE_EQ(c.weight_decay, 0.1);
+  EXPECT_DOUBLE_EQ(c.puzzle_emb_weight_decay, 0.1);
+  EXPECT_DOUBLE_EQ(c.puzzle_emb_lr, 1e-2);
+  EXPECT_EQ(c.seed, 0);
+  EXPECT_TRUE(c.eval_save_outputs.empty());
+  EXPECT_FALSE(c.project_name || c.run_name || c.checkpoint_path);
+  EXPECT_EQ(c.arch_name, "hrm.hrm_act_v1@HierarchicalReasoningModel_ACTV1");
+  EXPECT_EQ(c.loss_name, "losses@ACTLossHead");
+  EXPECT_EQ(c.arch.loss_type, "stablemax_cross_entropy");
+  EXPECT_DOUBLE_EQ(c.arch.halt_exploration_prob, 0.1);
+  EXPECT_EQ(c.arch.halt_max_steps, 16);
+  EXPECT_EQ(c.arch.H_cycles, 2);
+  EXPECT_EQ(c.arch.L_cycles, 2);
+  EXPECT_EQ(c.arch.H_layers, 4);
+  EXPECT_EQ(c.arch.L_layers, 4);
+  EXPECT_EQ(c.arch.hidden_size, 512);
+  EXPECT_EQ(c.arch.num_heads, 8);
+  EXPECT_DOUBLE_EQ(c.arch.expansion, 4.0);
+  EXPECT_EQ(c.arch.puzzle_emb_ndim, 512);
+  EXPECT_EQ(c.arch.pos_encodings, "rope");
+  // hrm's own keys
+  EXPECT_EQ(c.device, "cpu");
+  EXPECT_FALSE(c.ema);
+  EXPECT_DOUBLE_EQ(c.ema_rate, 0.999);
+}
+
+TEST(PretrainConfig, ConfigsYamlFilesLoadToTheBuiltInDefaults) {
+  ConfigBuilder from_file;
+  from_file.merge_file(std::string(HRM_SOURCE_DIR) + "/configs/cfg_pretrain.yaml");
+  EXPECT_EQ(to_yaml(from_file.build()), to_yaml(ConfigBuilder().build()));
+}
+
+TEST(PretrainConfig, OverridesSetTopLevelAndArchKeys) {
+  const PretrainConfig c = with({"lr=7e-5", "epochs=20000", "eval_interval=2000", "arch.L_cycles=8", "ema=True",
+                                 "eval_save_outputs=[inputs, logits]", "run_name=my run", "device=cuda:1"});
+  EXPECT_DOUBLE_EQ(c.lr, 7e-5);
+  EXPECT_EQ(c.epochs, 20000);
+  EXPECT_EQ(c.eval_interval, 2000);
+  EXPECT_EQ(c.arch.L_cycles, 8);
+  EXPECT_TRUE(c.ema);
+  EXPECT_EQ(c.eval_save_outputs, (std::vector<std::string>{"inputs", "logits"}));
+  EXPECT_EQ(c.run_name, "my run");
+  EXPECT_EQ(c.device, "cuda:1");
+  EXPECT_EQ(with({"eval_interval=null"}).epochs_per_iter(), 100000);
+}
+
+TEST(PretrainConfig, PuzzleEmbNdimFollowsHiddenSizeUnlessSet) {
+  EXPECT_EQ(with({"arch.hidden_size=256", "arch.num_heads=4"}).arch.puzzle_emb_ndim, 256);
+  EXPECT_EQ(with({"arch.puzzle_emb_ndim=0", "arch.hidden_size=256", "arch.num_heads=4"}).arch.puzzle_emb_ndim, 0);
+}
+
+TEST(PretrainConfig, UnknownKeyNamesTheNearestValidKey) {
+  const std::string e1 = error_of({"lrr=1e-4"});
+  EXPECT_NE(e1.find("'lrr'"), std::string::npos) << e1;
+  EXPECT_NE(e1.find("did you mean 'lr'"), std::string::npos) << e1;
+  const std::string e2 = error_of({"arch.L_cycle=8"});
+  EXPECT_NE(e2.find("did you mean 'arch.L_cycles'"), std::string::npos) << e2;
+  const std::string e3 = error_of({"eval_intervall=5"});
+  EXPECT_NE(e3.find("did you mean 'eval_interval'"), std::string::npos) << e3;
+  EXPECT_NE(error_of({"arch.batch_size=4"}).find("global_batch_size"), std::string::npos);
+  EXPECT_NE(error_of({"lr"}).find("key=value"), std::string::npos);
+}
+
+TEST(PretrainConfig, WrongTypeNamesTheExpectedType) {
+  const std::string e1 = error_of({"epochs=many"});
+  EXPECT_NE(e1.find("'epochs'"), std::string::npos) << e1;
+  EXPECT_NE(e1.find("expected an integer"), std::string::npos) << e1;
+  EXPECT_NE(error_of({"lr=fast"}).find("expected a number"), std::string::npos);
+  EXPECT_NE(error_of({"ema=maybe"}).find("expected a boolean"), std::string::npos);
+  EXPECT_NE(error_of({"eval_save_outputs=logits"}).find("expected a list"), std::string::npos);
+  const std::string e2 = error_of({"arch.hidden_size=big"});
+  EXPECT_NE(e2.find("arch.hidden_size"), std::string::npos) << e2;
+  EXPECT_NE(e2.find("integer"), std::string::npos) << e2;
+}
+
+TEST(PretrainConfig, ValuesOutOfRangeAreErrors) {
+  EXPECT_NE(error_of({"epochs=10", "eval_interval=3"}).find("must divide epochs"), std::string::npos);
+  EXPECT_NE(error_of({"device=tpu"}).find("device"), std::string::npos);
+  EXPECT_NE(error_of({"eval_save_outputs=[preds]"}).find("unknown output 'preds'"), std::string::npos);
+  EXPECT_NE(error_of({"arch.pos_encodings=alibi"}).find("rope, learned"), std::string::npos);
+  EXPECT_NE(error_of({"arch.name=other@Model"}).find("only"), std::string::npos);
+  EXPECT_NE(error_of({"global_batch_size=0"}).find("must be > 0"), std::string::npos);
+}
+
+TEST(PretrainConfig, YamlFloatIsPythonReprInPyYamlForm) {
+  EXPECT_EQ(yaml_float(1e-4), "0.0001");
+  EXPECT_EQ(yaml_float(1e-5), "1.0e-05");
+  EXPECT_EQ(yaml_float(7e-5), "7.0e-05");
+  EXPECT_EQ(yaml_float(0.1), "0.1");
+  EXPECT_EQ(yaml_float(0.95), "0.95");
+  EXPECT_EQ(yaml_float(4.0), "4.0");
+  EXPECT_EQ(yaml_float(10000.0), "10000.0");
+  EXPECT_EQ(yaml_float(1e16), "1.0e+16");
+  EXPECT_EQ(yaml_float(0.30000000000000004), "0.30000000000000004");
+}
+
+TEST(PretrainConfig, AllConfigYamlRoundTripsInTheReferenceLayout) {
+  TempDir dir("cfg_roundtrip");
+  PretrainConfig c =
+      with({"lr=7e-5", "arch.hidden_size=64", "arch.num_heads=2", "eval_save_outputs=[logits]", "ema=True"});
+  fill_names(c);
+  save_all_config(c, dir.path.string());
+  const std::string text = read_file((dir.path / "all_config.yaml").string());
+  EXPECT_EQ(text.rfind("arch:\n", 0), 0u) << text;
+  EXPECT_NE(text.find("  loss:\n    loss_type: \"stablemax_cross_entropy\"\n    name: \"losses@ACTLossHead\"\n"),
+            std::string::npos) << text;
+  EXPECT_NE(text.find("\nlr: 7.0e-05\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("\nproject_name: \"Arc-aug-1000 ACT-torch\"\n"), std::string::npos) << text;
+  ConfigBuilder back;
+  back.merge_file((dir.path / "all_config.yaml").string());
+  EXPECT_EQ(to_yaml(back.build()), text);
+}
+
+TEST(PretrainConfig, ReadsTheReferencesAllConfigYaml) {
+  // The layout of yaml.dump(config.model_dump()) in the reference's save_code_and_config.
+  TempDir dir("cfg_reference");
+  write_file_atomic((dir.path / "all_config.yaml").string(), R"(arch:
+  H_cycles: 2
+  H_layers: 4
+  L_cycles: 2
+  L_layers: 4
+  expansion: 4
+  halt_exploration_prob: 0.1
+  halt_max_steps: 16
+  hidden_size: 512
+  loss:
+    loss_type: stablemax_cross_entropy
+    name: losses@ACTLossHead
+  name: hrm.hrm_act_v1@HierarchicalReasoningModel_ACTV1
+  num_heads: 8
+  pos_encodings: rope
+  puzzle_emb_ndim: 512
+beta1: 0.9
+beta2: 0.95
+checkpoint_every_eval: true
+checkpoint_path: checkpoints/Sudoku-extreme-1k-aug-1000 ACT-torch/HierarchicalReasoningModel_ACTV1 amber-owl
+data_path: data/sudoku-extreme-1k-aug-1000
+epochs: 20000
+eval_interval: 2000
+eval_save_outputs: []
+global_batch_size: 768
+lr: 7.0e-05
+lr_min_ratio: 1.0
+lr_warmup_steps: 2000
+project_name: Sudoku-extreme-1k-aug-1000 ACT-torch
+puzzle_emb_lr: 7.0e-05
+puzzle_emb_weight_decay: 1.0
+run_name: HierarchicalReasoningModel_ACTV1 amber-owl
+seed: 0
+weight_decay: 1.0
+)");
+  ConfigBuilder b;
+  b.merge_file((dir.path / "all_config.yaml").string());
+  const PretrainConfig c = b.build();
+  EXPECT_EQ(c.epochs, 20000);
+  EXPECT_DOUBLE_EQ(c.lr, 7e-5);
+  EXPECT_DOUBLE_EQ(c.weight_decay, 1.0);
+  EXPECT_EQ(c.arch.puzzle_emb_ndim, 512);
+  EXPECT_EQ(c.run_name, "HierarchicalReasoningModel_ACTV1 amber-owl");
+}
+
+TEST(PretrainConfig, ResumeStartsFromTheRunsAllConfigYaml) {
+  TempDir dir("cfg_resume");
+  PretrainConfig saved = with({"epochs=40", "eval_interval=10", "lr=3e-4"});
+  save_all_config(saved, dir.path.string());
+  const PretrainConfig c = with({"resume=" + dir.path.string(), "lr=1e-4"});
+  EXPECT_EQ(c.epochs, 40);
+  EXPECT_DOUBLE_EQ(c.lr, 1e-4);  // a later override still wins
+  EXPECT_EQ(c.checkpoint_path, dir.path.string());
+  EXPECT_EQ(c.resume, dir.path.string());
+  EXPECT_THROW(load_pretrain_config(std::string("x.yaml"), {"resume=" + dir.path.string()}), ConfigError);
+}
+
+TEST(PretrainConfig, FillNamesAsTheReference) {
+  PretrainConfig c = with({"data_path=data/sudoku-extreme-1k-aug-1000"});
+  fill_names(c);
+  EXPECT_EQ(c.project_name, "Sudoku-extreme-1k-aug-1000 ACT-torch");
+  EXPECT_EQ(c.run_name->rfind("HierarchicalReasoningModel_ACTV1 ", 0), 0u);
+  EXPECT_EQ(*c.checkpoint_path, "checkpoints/" + *c.project_name + "/" + *c.run_name);
+}
+
+}  // namespace
+}  // namespace hrm::train
