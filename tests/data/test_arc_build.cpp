@@ -7,11 +7,13 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "cli/cli_run.h"
 #include "core/atomic_file.h"
 #include "core/check.h"
+#include "data/arc_scoring.h"
 #include "data/build_arc.h"
 #include "data/dataset.h"
 #include "test_paths.h"
@@ -251,6 +253,50 @@ TEST(ArcBuild, BadTaskFileIsAnErrorNamingItAndLeavesNoOutput) {
   EXPECT_THROW(build_dataset(cfg), FormatError);  // the same task id twice
   cfg.dataset_dirs = {(tmp.path() / "missing").string()};
   EXPECT_THROW(build_dataset(cfg), ConfigError);
+}
+
+// Scores a split with its own labels as the predictions: every task must be right, and the
+// submission must hold each task's test outputs; with the inputs as predictions, tasks whose
+// outputs differ from their inputs are wrong.
+void check_scoring_with_labels(const fs::path& dir, const std::map<std::string, SourceTask>& tasks) {
+  const TestSplit split = load_test_split(dir.string());
+  std::vector<int32_t> labels(static_cast<size_t>(split.num_examples) * kSeqLen), inputs(labels.size());
+  std::vector<int32_t> ids(static_cast<size_t>(split.num_examples));
+  for (int64_t e = 0; e < split.num_examples; ++e) {
+    split.label_row(e, labels.data() + e * kSeqLen);
+    split.input_row(e, inputs.data() + e * kSeqLen);
+  }
+  for (size_t p = 0; p + 1 < split.puzzle_indices.size(); ++p)
+    for (int32_t e = split.puzzle_indices[p]; e < split.puzzle_indices[p + 1]; ++e) ids[e] = split.puzzle_identifiers[p];
+  const std::vector<float> q(ids.size(), 0.f);
+  const Score right = score(split, {split.num_examples, labels.data(), ids.data(), q.data()});
+  ASSERT_EQ(right.tasks.size(), 2u);
+  EXPECT_EQ(right.tasks_correct, (std::vector<int64_t>{2, 2, 2, 2, 2}));
+  const auto sub = nlohmann::json::parse(submission_json(right));
+  for (const auto& [id, attempts] : sub.items()) {
+    const auto& test = tasks.at(id).task.test;
+    ASSERT_EQ(attempts.size(), test.size());
+    for (size_t j = 0; j < test.size(); ++j) {
+      const Grid& g = test[j].output;
+      ASSERT_EQ(attempts[j]["attempt_1"].size(), static_cast<size_t>(g.rows));
+      for (int r = 0; r < g.rows; ++r)
+        for (int c = 0; c < g.cols; ++c) EXPECT_EQ(attempts[j]["attempt_1"][r][c].get<int>(), g.at(r, c));
+    }
+  }
+  const Score wrong = score(split, {split.num_examples, inputs.data(), ids.data(), q.data()});
+  EXPECT_EQ(wrong.tasks_correct[0], 0);
+}
+
+TEST(ArcBuild, ScoringTheTestSplitWithItsOwnLabelsGivesFullMarks) {
+  TempDir tmp;
+  BuildConfig cfg;
+  cfg.dataset_dirs = stage_fixture_tasks(tmp.path());
+  cfg.output_dir = (tmp.path() / "out").string();
+  cfg.num_aug = 4;
+  build_dataset(cfg);
+  const auto tasks = tasks_by_id(cfg.dataset_dirs);
+  check_scoring_with_labels(cfg.output_dir, tasks);
+  check_scoring_with_labels(kFixture, tasks);  // the reference's names and augmentations
 }
 
 TEST(ArcCli, DataArcBuildsAndReportsBadInputFromTheBinary) {
