@@ -71,6 +71,7 @@ void print_split(const fs::path& dir, const std::string& split, const std::vecto
       const npy::Array a = npy::Array::load(p.string());
       std::string shape;
       for (int64_t x : a.shape()) shape += (shape.empty() ? "" : ", ") + std::to_string(x);
+      if (a.shape().size() == 1) shape += ",";  // Python's tuple repr, as numpy prints shapes
       const uintmax_t bytes = fs::file_size(p);
       total_bytes += bytes;
       std::cout << fmt::format("    {:<32} {:<4} {:<8} ({}) {} bytes\n", p.filename().string(), npy::descr(a.dtype()),
