@@ -7,7 +7,6 @@
 
 #include <chrono>
 #include <iostream>
-#include <map>
 #include <thread>
 
 #include "cli/data_commands.h"
@@ -26,9 +25,7 @@ void register_data_sudoku(CLI::App& data) {
   auto train_size = std::make_shared<int64_t>(-1);
   auto test_size = std::make_shared<int64_t>(-1);
   auto no_csv = std::make_shared<bool>(false);
-  auto on_invalid = std::make_shared<data::OnInvalid>(data::OnInvalid::kError);
-  const std::map<std::string, data::OnInvalid> on_invalid_names{{"skip", data::OnInvalid::kSkip},
-                                                                {"error", data::OnInvalid::kError}};
+  auto on_invalid = std::make_shared<std::string>("error");
   cmd->add_option("output", cfg->output_dir, "output dataset directory (written atomically)")->required();
   auto* train = cmd->add_option("--train", cfg->train_input,
                                 "training puzzles: the reference's CSV (source,question,answer,rating; header row) or a "
@@ -38,7 +35,7 @@ void register_data_sudoku(CLI::App& data) {
   train->needs(test);
   test->needs(train);
   auto* input = cmd->add_option("--input", cfg->inputs,
-                                "puzzle lists or CSVs pooled, stripped of exact repeats and split by --train-size/--test-size")
+                                "puzzle lists or CSVs, pooled, cleared of repeats and shuffled copies, split by --train-size/--test-size")
                     ->check(CLI::ExistingFile);
   auto* generate = cmd->add_option("--generate", cfg->generate, "generate this many new unique puzzles, split by --train-size/--test-size");
   input->excludes(train)->excludes(test)->excludes(generate);
@@ -53,8 +50,8 @@ void register_data_sudoku(CLI::App& data) {
   cmd->add_option("--num-aug", cfg->num_aug, "shuffled copies of each training puzzle")->capture_default_str();
   cmd->add_option("--seed", cfg->seed, "seed of every random draw (subsample, split, shuffles, generator)")->capture_default_str();
   cmd->add_option("--on-invalid", *on_invalid, "a listed puzzle with no or several solutions: skip (and count) or error")
-      ->transform(CLI::CheckedTransformer(on_invalid_names))
-      ->default_str("error");
+      ->check(CLI::IsMember({"skip", "error"}))
+      ->capture_default_str();
   cmd->add_flag("--no-csv", *no_csv, "do not save each split's puzzles as <output>/input/{train,test}.csv");
   cmd->add_option("--threads", cfg->threads, "worker threads (default: all cores; output does not depend on it)");
   cfg->threads = 0;
@@ -64,7 +61,7 @@ void register_data_sudoku(CLI::App& data) {
     if (*min_difficulty >= 0) c.min_difficulty = *min_difficulty;
     if (*train_size >= 0) c.train_size = *train_size;
     if (*test_size >= 0) c.test_size = *test_size;
-    c.on_invalid = *on_invalid;
+    c.on_invalid = *on_invalid == "skip" ? data::OnInvalid::kSkip : data::OnInvalid::kError;
     c.save_csv = !*no_csv;
     if (c.threads <= 0) c.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     const auto t0 = std::chrono::steady_clock::now();
