@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -306,9 +307,24 @@ void SplitWriter::add_example(const int32_t* input, const int32_t* label) {
 }
 
 void SplitWriter::add_example(const uint8_t* input, const uint8_t* label) {
-  scratch_in_.assign(input, input + seq_len_);
-  scratch_lab_.assign(label, label + seq_len_);
-  add_example(scratch_in_.data(), scratch_lab_.data());
+  if (vocab_size_ > 256) {  // wider dtype on disk: widen, then the int32 path narrows
+    scratch_in_.assign(input, input + seq_len_);
+    scratch_lab_.assign(label, label + seq_len_);
+    return add_example(scratch_in_.data(), scratch_lab_.data());
+  }
+  // uint8 on disk (the builders' hot path): check the range, write the bytes as they are.
+  HRM_CHECK(puzzle_open_, "SplitWriter::add_example outside a puzzle");
+  HRM_CHECK(examples_ < INT32_MAX, "more than 2^31 examples: int32 puzzle_indices cannot address them");
+  const uint8_t max_in = *std::max_element(input, input + seq_len_), max_lab = *std::max_element(label, label + seq_len_);
+  if (max_in >= vocab_size_ || max_lab >= vocab_size_) {
+    scratch_in_.assign(input, input + seq_len_);
+    check_tokens(scratch_in_.data(), "input");
+    scratch_lab_.assign(label, label + seq_len_);
+    check_tokens(scratch_lab_.data(), "label");
+  }
+  inputs_->append_raw(input, 1);
+  labels_->append_raw(label, 1);
+  ++examples_;
 }
 
 void SplitWriter::add_group(const GroupBuffer& g) {

@@ -251,6 +251,10 @@ TEST(DatasetWriter, RejectsTokensOutsideTheVocabularyAndEmptyGroups) {
   const int32_t bad[2] = {1, 6}, ok[2] = {1, 5};
   EXPECT_THROW(s.add_example(bad, ok), Error);
   s.add_example(ok, ok);
+  const uint8_t bad8[2] = {1, 6}, ok8[2] = {1, 5};  // the uint8 fast path checks too
+  EXPECT_THROW(s.add_example(ok8, bad8), Error);
+  s.add_example(ok8, ok8);
+  EXPECT_EQ(s.examples(), 2);
   s.begin_group();
   EXPECT_THROW(s.begin_group(), Error);  // the previous group has no puzzles
   fs::remove_all(root);
