@@ -6,6 +6,7 @@
 // the same bytes on any machine.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <utility>
 #include <vector>

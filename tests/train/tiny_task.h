@@ -6,6 +6,9 @@
 // examples with the blank identifier. Written with data::DatasetWriter, as the builders do.
 #pragma once
 
+#include <cstdlib>
+#include <stdexcept>
+
 #include <unistd.h>
 
 #include <filesystem>
@@ -28,9 +31,16 @@ inline std::vector<int32_t> tiny_label(const std::vector<int32_t>& in) {
   return lab;
 }
 
+// Not fs::remove_all: libtorch.so exports its own std::filesystem symbols, and its remove_all
+// crashes (a null call) when it interposes libstdc++'s.
+inline void remove_tree(const fs::path& p) {
+  const std::string cmd = "rm -rf '" + p.string() + "'";
+  if (std::system(cmd.c_str()) != 0) throw std::runtime_error("cannot remove " + p.string());
+}
+
 // Writes the dataset to `dir` (replacing it).
 inline void write_tiny_dataset(const fs::path& dir, int train_groups = 32, int test_examples = 16) {
-  fs::remove_all(dir);
+  remove_tree(dir);
   Rng rng(1234);
   auto example = [&] {
     std::vector<int32_t> in(8);
@@ -101,10 +111,10 @@ struct TempDir {
   fs::path path;
   explicit TempDir(const std::string& name) {
     path = fs::temp_directory_path() / ("hrm_test_" + name + "_" + std::to_string(::getpid()));
-    fs::remove_all(path);
+    remove_tree(path);
     fs::create_directories(path);
   }
-  ~TempDir() { fs::remove_all(path); }
+  ~TempDir() { remove_tree(path); }
 };
 
 }  // namespace hrm::train::testing
