@@ -353,12 +353,16 @@ void solve_puzzles(std::vector<SudokuPuzzle>& puzzles, OnInvalid on_invalid, int
 
 void write_sudoku_split(SplitWriter& split, const std::vector<SudokuPuzzle>& puzzles, int64_t num_aug, uint64_t seed,
                         int threads) {
+  struct Group {  // (1 + num_aug) examples of 81 uint8 tokens, inputs then labels
+    std::vector<uint8_t> inputs, labels;
+  };
   auto make_group = [&](int64_t g) {
     const SudokuPuzzle& p = puzzles[static_cast<size_t>(g)];
     HRM_CHECK(p.solved, p.where, ": puzzle written before it was solved");
-    GroupBuffer group(sd::kCells);
+    Group group;
+    group.inputs.resize(static_cast<size_t>((num_aug + 1) * sd::kCells));
+    group.labels.resize(group.inputs.size());
     Rng rng = Rng::derive(seed, kAugStream, static_cast<uint64_t>(g));
-    std::array<uint8_t, sd::kCells> in{}, out{};
     for (int64_t a = 0; a <= num_aug; ++a) {
       sd::Grid q = p.puzzle, s = p.solution;
       if (a > 0) {  // the reference: index 0 is the puzzle unchanged, then shuffled copies
@@ -366,14 +370,19 @@ void write_sudoku_split(SplitWriter& split, const std::vector<SudokuPuzzle>& puz
         q = sd::apply_shuffle(sh, q);
         s = sd::apply_shuffle(sh, s);
       }
+      uint8_t* in = &group.inputs[static_cast<size_t>(a * sd::kCells)];
+      uint8_t* out = &group.labels[static_cast<size_t>(a * sd::kCells)];
       for (int i = 0; i < sd::kCells; ++i) in[i] = static_cast<uint8_t>(q[i] + 1), out[i] = static_cast<uint8_t>(s[i] + 1);
-      group.begin_puzzle(0);
-      group.add_example(in.data(), out.data());
     }
     return group;
   };
-  ordered_parallel<GroupBuffer>(static_cast<int64_t>(puzzles.size()), threads, make_group,
-                                [&](GroupBuffer&& g) { split.add_group(g); });
+  ordered_parallel<Group>(static_cast<int64_t>(puzzles.size()), threads, make_group, [&](Group&& g) {
+    split.begin_group();
+    for (size_t off = 0; off < g.inputs.size(); off += sd::kCells) {
+      split.begin_puzzle(0);  // one example per puzzle, identifier 0 (<blank>)
+      split.add_example(&g.inputs[off], &g.labels[off]);
+    }
+  });
 }
 
 std::string format_sudoku_csv(const std::vector<SudokuPuzzle>& puzzles) {
