@@ -32,33 +32,42 @@ Metrics sorted_metrics(const Metrics& m) {
   return s;
 }
 
-// Train metrics averaged over a log interval; read from the device once per interval.
+// Train metrics over a log interval, read from the device once per interval. Normalised as the
+// reference does per step, but over the interval's totals: losses / (global batch size x steps),
+// the others / total count. With log_interval=1 this is exactly the reference's per-step value.
 struct MetricsAccumulator {
   std::vector<std::string> names;
-  torch::Tensor sum;
-  int64_t steps = 0, skipped = 0;
+  torch::Tensor sum;  // raw sums, float64 on the device
+  int64_t steps = 0, skipped = 0, rows = 0;
   double lr = 0;
 
   void add(const TrainMetrics& m) {
     if (!sum.defined() || names != m.names) {
       names = m.names;
-      sum = torch::zeros_like(m.values);
+      sum = torch::zeros_like(m.raw);
     }
-    sum += m.values;
+    sum += m.raw;
     ++steps;
+    rows += m.global_batch_size;
     lr = m.lr;
   }
   bool pending() const { return steps > 0 || skipped > 0; }
   MetricValues take() {
     MetricValues out;
     if (steps > 0) {
-      torch::Tensor host = (sum / static_cast<double>(steps)).cpu();  // note: a device-to-host sync point
-      for (size_t i = 0; i < names.size(); ++i) out.emplace_back(names[i], host[static_cast<int64_t>(i)].item<double>());
+      const torch::Tensor host = sum.cpu();  // note: a device-to-host sync point
+      double count = 0;
+      for (size_t i = 0; i < names.size(); ++i)
+        if (names[i] == "train/count") count = host[static_cast<int64_t>(i)].item<double>();
+      for (size_t i = 0; i < names.size(); ++i) {
+        const double v = host[static_cast<int64_t>(i)].item<double>();
+        out.emplace_back(names[i], is_loss(names[i]) ? v / static_cast<double>(rows) : v / std::max(count, 1.0));
+      }
       out.emplace_back("train/lr", lr);
     }
     if (skipped > 0) out.emplace_back("train/nonfinite_steps", static_cast<double>(skipped));
-    sum.zero_();
-    steps = skipped = 0;
+    if (sum.defined()) sum.zero_();
+    steps = skipped = rows = 0;
     return out;
   }
 };
@@ -196,14 +205,18 @@ std::optional<TrainMetrics> train_batch(const PretrainConfig& config, TrainState
   // Reduce metrics: losses / global batch size, the others / count (on the device, no sync).
   TrainMetrics m;
   m.lr = opts.lr;
+  m.global_batch_size = batch.effective_rows;
   const Metrics sorted = sorted_metrics(r.out.metrics);
-  torch::Tensor count = metric(sorted, "count").to(torch::kFloat64).clamp_min(1);  // Avoid NaNs
-  std::vector<torch::Tensor> values;
+  std::vector<torch::Tensor> raw;
   for (const auto& [name, v] : sorted) {
     m.names.push_back("train/" + name);
-    values.push_back(is_loss(name) ? v.to(torch::kFloat64) / static_cast<double>(batch.effective_rows)
-                                   : v.to(torch::kFloat64) / count);
+    raw.push_back(v.to(torch::kFloat64));
   }
+  m.raw = torch::stack(raw);  // [M]
+  const torch::Tensor count = metric(sorted, "count").to(torch::kFloat64).clamp_min(1);  // Avoid NaNs
+  std::vector<torch::Tensor> values;
+  for (size_t i = 0; i < sorted.size(); ++i)
+    values.push_back(is_loss(sorted[i].first) ? raw[i] / static_cast<double>(batch.effective_rows) : raw[i] / count);
   m.values = torch::stack(values);
   return m;
 }

@@ -6,7 +6,7 @@
 // the full training state is checkpointed at every evaluation (checkpoint.h) and resumable; a
 // non-finite loss or gradient skips the step (no optimizer update) and training stops after
 // max_nonfinite_steps of them in a row; optional EMA weights (ema.h) for evaluation and saving;
-// train metrics are averaged on the device over log_interval steps and read once per interval.
+// train metrics are summed on the device over log_interval steps and read once per interval.
 #pragma once
 
 #include <torch/torch.h>
@@ -77,6 +77,8 @@ StepResult train_step(ACTLossHead& model, optim::AdamATan2& adam, Carry& carry, 
 struct TrainMetrics {
   std::vector<std::string> names;  // "train/accuracy", "train/count", ... (without train/lr)
   torch::Tensor values;            // [names] float64 on the device, normalised as the reference
+  torch::Tensor raw;               // [names] float64 on the device, the loss head's sums
+  int64_t global_batch_size = 0;   // the divisor of the losses
   double lr = 0;
 };
 

@@ -28,11 +28,11 @@ std::map<std::string, torch::Tensor> load(const fs::path& p) {
 
 TEST(CmdTrain, RunKilledWithSigkillAndResumedEndsWithTheUninterruptedWeights) {
   TempDir dir("cmd_train_kill");
-  testing::write_tiny_dataset(dir.path / "data", /*train_groups=*/256);
+  testing::write_tiny_dataset(dir.path / "data", /*train_groups=*/128);
   auto args = [&](const fs::path& run) {
     std::vector<std::string> a{"train"};
     for (const auto& o : testing::tiny_overrides(dir.path / "data", run)) a.push_back(o);
-    // 8 epochs of 32 steps, evaluated and checkpointed every 2 epochs: 4 iterations of 64 steps.
+    // 8 epochs of 16 steps, evaluated and checkpointed every 2 epochs: 4 iterations of 32 steps.
     for (const char* o : {"epochs=8", "eval_interval=2", "log_interval=16"}) a.push_back(o);
     return a;
   };
@@ -40,7 +40,7 @@ TEST(CmdTrain, RunKilledWithSigkillAndResumedEndsWithTheUninterruptedWeights) {
 
   const auto r = run_hrm(args(full));
   ASSERT_EQ(r.status, 0) << r.output;
-  ASSERT_TRUE(fs::exists(full / "step_256")) << r.output;
+  ASSERT_TRUE(fs::exists(full / "step_128")) << r.output;
 
   // Start the same run, wait for its first checkpoint, then kill it partway through the next iteration.
   const pid_t pid = spawn_hrm(args(killed), (dir.path / "killed.log").string());
@@ -53,15 +53,15 @@ TEST(CmdTrain, RunKilledWithSigkillAndResumedEndsWithTheUninterruptedWeights) {
   int status = 0;
   ASSERT_EQ(::waitpid(pid, &status, 0), pid);
   ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "the run ended before it was killed";
-  ASSERT_FALSE(fs::exists(killed / "step_256")) << "the run finished before it was killed";
+  ASSERT_FALSE(fs::exists(killed / "step_128")) << "the run finished before it was killed";
   ASSERT_TRUE(fs::exists(killed / "train_state.pt"));
 
   const auto resumed = run_hrm({"train", "resume=" + killed.string()});
   ASSERT_EQ(resumed.status, 0) << resumed.output;
   EXPECT_NE(resumed.output.find("Resuming"), std::string::npos) << resumed.output;
-  ASSERT_TRUE(fs::exists(killed / "step_256")) << resumed.output;
+  ASSERT_TRUE(fs::exists(killed / "step_128")) << resumed.output;
 
-  const auto want = load(full / "step_256"), got = load(killed / "step_256");
+  const auto want = load(full / "step_128"), got = load(killed / "step_128");
   ASSERT_EQ(want.size(), got.size());
   for (const auto& [k, v] : want) EXPECT_TRUE(torch::equal(v, got.at(k))) << k;
   const auto want_state = load(full / "train_state.pt"), got_state = load(killed / "train_state.pt");

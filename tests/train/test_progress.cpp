@@ -3,6 +3,7 @@
 // the resumed checkpoint's step on resume).
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
