@@ -108,7 +108,9 @@ void Progress::finish() {
 MetricsLog::MetricsLog(const std::string& dir, std::optional<int64_t> keep_up_to_step)
     : path_((fs::path(dir) / "metrics.jsonl").string()) {
   fs::create_directories(dir);
-  if (keep_up_to_step && fs::exists(path_)) {
+  if (!keep_up_to_step) {
+    write_file_atomic(path_, "");
+  } else if (fs::exists(path_)) {
     std::istringstream in(read_file(path_));
     std::string line, kept;
     while (std::getline(in, line)) {

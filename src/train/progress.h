@@ -53,8 +53,8 @@ class Progress {
 // metrics.jsonl: one JSON object per line {"step": N, "<name>": value, ...}, appended and flushed.
 class MetricsLog {
  public:
-  // Opens DIR/metrics.jsonl for appending; when resuming, lines with a step after `keep_up_to_step`
-  // (written after the checkpoint the run resumes from) are dropped first, atomically.
+  // Starts DIR/metrics.jsonl afresh; or, when resuming (keep_up_to_step given), keeps the lines up to
+  // that step and drops the later ones (written after the checkpoint the run resumes from), atomically.
   MetricsLog(const std::string& dir, std::optional<int64_t> keep_up_to_step);
   void write(int64_t step, const MetricValues& m);
   const std::string& path() const { return path_; }

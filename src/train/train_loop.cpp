@@ -318,6 +318,9 @@ TrainState run_pretrain(PretrainConfig config, std::ostream& out, const TrainHoo
   data::PuzzleSampler train_sampler(train_data, sc);
 
   // Train state
+  if (!config.resume && fs::exists(train_state_path(run_dir)))
+    HRM_THROW(ConfigError, "checkpoint_path '", run_dir, "' already holds a run (train_state.pt): continue it with resume=",
+              run_dir, " or choose another checkpoint_path");
   TrainState state = init_train_state(config, train_data.metadata());
   if (config.resume) {
     const int64_t expected_total = state.total_steps;

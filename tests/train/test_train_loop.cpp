@@ -272,6 +272,13 @@ TEST_F(TrainLoop, RunWritesConfigMetricsAndCheckpoints) {
   }
   EXPECT_TRUE(has_train && has_eval);
   EXPECT_EQ(lines, 1 + 16 + 2);  // num_params, one per step (log_interval=1), one per evaluation
+  // The run directory is not overwritten by a new run.
+  try {
+    run_pretrain(tiny_config(data(), run.path), out);
+    FAIL() << "a second run overwrote the first";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("resume="), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace
