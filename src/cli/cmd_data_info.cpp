@@ -12,6 +12,7 @@
 #include "cli/data_commands.h"
 #include "core/check.h"
 #include "data/dataset.h"
+#include "data/render_text.h"
 #include "data/maze.h"
 
 namespace hrm::cli {
@@ -21,42 +22,15 @@ namespace fs = std::filesystem;
 using data::Dataset;
 using data::DatasetSet;
 
-// One character per token for the tasks the reference builds; nullopt: print numbers.
-std::optional<char> token_char(const data::DatasetMetadata& m, int32_t t) {
-  if (m.vocab_size == 11 && m.seq_len == 81) return t == 0 ? '?' : t == 1 ? '.' : static_cast<char>('0' + t - 1);  // Sudoku
-  if (m.vocab_size == data::maze::kVocabSize) return t >= 1 && t <= 5 ? data::maze::kCharset[t - 1] : '?';  // Maze
-  if (m.vocab_size == 12) return t == 0 ? '.' : t == 1 ? '|' : static_cast<char>('0' + t - 2);  // ARC: PAD . EOS |
-  return std::nullopt;
-}
-
 // Input and label side by side, as a grid when seq_len is a square.
 void print_example(const Dataset& d, const DatasetSet& s, int64_t example) {
   const auto& m = d.metadata();
   std::vector<int32_t> in(static_cast<size_t>(m.seq_len)), lab(in.size());
   s.input_row(example, in.data());
   s.label_row(example, lab.data());
-  int64_t side = 1;
-  while ((side + 1) * (side + 1) <= m.seq_len) ++side;
-  const int64_t width = side * side == m.seq_len ? side : m.seq_len;
-  auto cell = [&](int32_t t) {
-    const auto c = token_char(m, t);
-    return c ? std::string(1, *c) : fmt::format("{:>{}}", t, std::to_string(m.vocab_size - 1).size() + 1);
-  };
-  std::string head_in = "input", head_lab = "label";
-  const size_t col = static_cast<size_t>(width) * cell(0).size();
-  std::cout << head_in << std::string(col > head_in.size() ? col - head_in.size() : 1, ' ') << "   " << head_lab << "\n";
-  for (int64_t r = 0; r * width < m.seq_len; ++r) {
-    std::string a, b;
-    for (int64_t c = 0; c < width; ++c) {
-      a += cell(in[static_cast<size_t>(r * width + c)]);
-      b += cell(lab[static_cast<size_t>(r * width + c)]);
-    }
-    std::cout << a << "   " << b << "\n";
-  }
-  if (token_char(m, 0))
-    std::cout << (m.vocab_size == 11 ? "(digits; '.' blank, '?' PAD)\n"
-                  : m.vocab_size == 12 ? "(colours 0-9; '.' PAD, '|' EOS)\n"
-                                       : "('#' wall, ' ' open, S start, G goal, o path, '?' PAD)\n");
+  std::cout << data::render_side_by_side(m, {{"input", in, {}}, {"label", lab, {}}});
+  const std::string l = data::legend(m);
+  if (!l.empty()) std::cout << l << "\n";
 }
 
 void print_split(const fs::path& dir, const std::string& split, const std::vector<std::string>& ids, int64_t example) {

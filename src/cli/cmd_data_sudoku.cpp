@@ -1,7 +1,8 @@
 // cmd_data_sudoku.cpp: `hrm data sudoku OUT`: builds a Sudoku dataset from the reference's CSVs
 // (--train/--test), from puzzle lists it solves itself (--input), or from puzzles it generates
 // (--generate). Mirrors dataset/build_sudoku_dataset.py's command line (--subsample-size,
-// --min-difficulty, --num-aug); see build_sudoku.h and docs/SUDOKU.md.
+// --min-difficulty, --num-aug); see build_sudoku.h and docs/SUDOKU.md. --size 4 or 6 generates
+// small Sudoku instead (mini_sudoku.h), the task of the demo and of the learning test.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
@@ -10,7 +11,9 @@
 #include <thread>
 
 #include "cli/data_commands.h"
+#include "core/check.h"
 #include "data/build_sudoku.h"
+#include "data/mini_sudoku.h"
 
 namespace hrm::cli {
 
@@ -53,9 +56,38 @@ void register_data_sudoku(CLI::App& data) {
       ->check(CLI::IsMember({"skip", "error"}))
       ->capture_default_str();
   cmd->add_flag("--no-csv", *no_csv, "do not save each split's puzzles as <output>/input/{train,test}.csv");
+  auto size = std::make_shared<int>(9);
+  auto blanks = std::make_shared<int>(-1);
+  cmd->add_option("--size", *size,
+                  "9: Sudoku proper; 4 or 6: generate small Sudoku (2x2 or 2x3 boxes; token = digit + 1, vocab size + 2) "
+                  "split by --train-size/--test-size, with no test solution grid in training")
+      ->check(CLI::IsMember({4, 6, 9}))
+      ->capture_default_str();
+  cmd->add_option("--blanks", *blanks, "--size 4|6: blank cells per puzzle, kept while the solution stays unique "
+                                       "(default size*size/2 + 2)");
   cmd->add_option("--threads", cfg->threads, "worker threads (default: all cores; output does not depend on it)");
   cfg->threads = 0;
   cmd->callback([=] {
+    if (*size != 9) {
+      for (const char* opt : {"--train", "--test", "--input", "--generate", "--min-rating", "--subsample-size",
+                              "--min-difficulty", "--num-aug", "--on-invalid", "--no-csv"})
+        if (cmd->count(opt)) HRM_THROW(ConfigError, "hrm data sudoku --size ", *size, ": ", opt, " applies to 9x9 Sudoku only");
+      data::MiniSudokuBuildConfig m;
+      m.output_dir = cfg->output_dir;
+      m.size = *size;
+      m.blanks = *blanks;
+      m.seed = cfg->seed;
+      if (*train_size >= 0) m.train_size = *train_size;
+      if (*test_size >= 0) m.test_size = *test_size;
+      const auto t0 = std::chrono::steady_clock::now();
+      const data::MiniSudokuBuildSummary s = data::build_mini_sudoku_dataset(m);
+      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      std::cout << fmt::format("wrote {}: {}x{} Sudoku, train {} puzzles, test {} puzzles (solution grids not in train), "
+                               "{:.1f} blanks on average, in {:.1f} s\n",
+                               m.output_dir, m.size, m.size, s.train_puzzles, s.test_puzzles, s.mean_blanks, secs);
+      return;
+    }
+    if (cmd->count("--blanks")) HRM_THROW(ConfigError, "hrm data sudoku: --blanks applies to --size 4|6 only");
     data::SudokuBuildConfig c = *cfg;
     if (*subsample >= 0) c.subsample_size = *subsample;
     if (*min_difficulty >= 0) c.min_difficulty = *min_difficulty;

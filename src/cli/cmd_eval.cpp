@@ -14,6 +14,7 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/show_puzzles.h"
 #include "core/check.h"
 #include "train/checkpoint.h"
 #include "train/pretrain_config.h"
@@ -28,14 +29,27 @@ void run_eval(const std::vector<std::string>& args) {
   std::string checkpoint;
   std::string save_outputs = "[inputs, labels, puzzle_identifiers, logits, q_halt_logits, q_continue_logits]";
   std::vector<std::string> overrides;
+  int show = 0;
   for (const auto& a : args) {
     if (a.rfind("checkpoint=", 0) == 0)
       checkpoint = a.substr(11);
+    else if (a.rfind("show=", 0) == 0) {
+      try {
+        show = std::stoi(a.substr(5));
+      } catch (const std::exception&) {
+        show = -1;
+      }
+      if (show < 0) HRM_THROW(ConfigError, "hrm eval: show=", a.substr(5), ": expected a count >= 0 of puzzles to draw");
+    }
     else if (a.rfind("save_outputs=", 0) == 0)
       save_outputs = a.substr(13);
     else
       overrides.push_back(a);
   }
+  if (show > 0)
+    for (const char* k : {"inputs", "labels", "logits"})
+      if (save_outputs.find(k) == std::string::npos)
+        HRM_THROW(ConfigError, "hrm eval: show=N needs '", k, "' in save_outputs (got ", save_outputs, ")");
   if (checkpoint.empty()) HRM_THROW(ConfigError, "hrm eval: checkpoint=PATH is required (a step_N file of a run)");
   if (!fs::is_regular_file(checkpoint)) HRM_THROW(Error, "checkpoint '", checkpoint, "' is not a file");
   const std::string run_dir = fs::path(checkpoint).parent_path().string();
@@ -78,9 +92,9 @@ void run_eval(const std::vector<std::string>& args) {
     std::cout << "\n";
   }
   std::cout << j.dump() << std::endl;
-  if (!config.eval_save_outputs.empty())
-    std::cout << "outputs: " << (fs::path(run_dir) / ("step_" + std::to_string(state.step) + "_all_preds.0")).string()
-              << std::endl;
+  const std::string preds = (fs::path(run_dir) / ("step_" + std::to_string(state.step) + "_all_preds.0")).string();
+  if (!config.eval_save_outputs.empty()) std::cout << "outputs: " << preds << std::endl;
+  if (show > 0) show_puzzles(preds, eval_data.metadata(), show, std::cout);
 }
 
 }  // namespace
@@ -90,9 +104,10 @@ void register_eval(CLI::App& app) {
       "eval",
       "Evaluate a checkpoint on its dataset's test split (the reference's evaluate.py): hrm eval "
       "checkpoint=RUN_DIR/step_N [save_outputs=[inputs,labels,puzzle_identifiers,logits,q_halt_logits,"
-      "q_continue_logits]] [key=value ...]. Reads RUN_DIR/all_config.yaml; prints the metrics per set.");
+      "q_continue_logits]] [show=N] [key=value ...]. Reads RUN_DIR/all_config.yaml; prints the metrics per set, "
+      "and with show=N draws N solved and N failed test puzzles.");
   auto args = std::make_shared<std::vector<std::string>>();
-  cmd->add_option("args", *args, "checkpoint=PATH, save_outputs=[...], config overrides key=value")->required();
+  cmd->add_option("args", *args, "checkpoint=PATH, save_outputs=[...], show=N, config overrides key=value")->required();
   cmd->callback([=] { run_eval(*args); });
 }
 
