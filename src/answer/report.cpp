@@ -112,7 +112,8 @@ table { border-collapse: collapse; font-size: 0.85em; } td, th { border: 1px sol
 .cell.m1 { background: #333; } .cell.m2 { background: #fff; } .cell.m3 { background: #2ECC40; }
 .cell.m4 { background: #FF4136; } .cell.m5 { background: #0074D9; } .cell.m0 { background: #ccc; }
 .cell.pad { background: #d8d8d8; } .cell.eos { background: #f4f4f4; }
-.cell.wrong { outline: 2px solid #ff00aa; outline-offset: -2px; }
+.cell.wrong { outline: 2px solid #ff00aa; outline-offset: -2px;
+  background-image: linear-gradient(to top right, transparent 40%, #fff 40%, #fff 60%, transparent 60%); }
 .grid.maze .cell.wrong { outline-width: 1px; outline-offset: -1px; }
 .badge { padding: 0 5px; border-radius: 3px; font-size: 0.8em; color: #fff; }
 .badge.right { background: #2a2; } .badge.wrong { background: #c22; }
@@ -153,7 +154,7 @@ const char* kScript = R"JS(
       } else if (kind === 'maze') {
         x.classList.add('m' + (t >= 0 && t <= 5 ? t : 0));
       } else if (kind === 'arc') {
-        if (t >= 2 && t <= 11) x.style.background = ARC[t - 2]; else x.classList.add(t === 1 ? 'eos' : 'pad');
+        if (t >= 2 && t <= 11) x.style.backgroundColor = ARC[t - 2]; else x.classList.add(t === 1 ? 'eos' : 'pad');
       } else {
         x.textContent = String(t);
       }
@@ -345,7 +346,7 @@ std::string render_report(const ReportData& r) {
          "logits,q_halt_logits,q_continue_logits]).</p>\n";
   } else {
     h += "<p>From <code>" + html_escape(r.outputs_path) + "</code>: " + html_escape(r.answers_summary) +
-         ". Wrong cells are outlined in magenta.</p>\n";
+         ". Wrong cells are outlined in magenta and struck through.</p>\n";
   }
   h += "<div class=\"cards\" id=\"answer-cards\"></div></section>\n";
 

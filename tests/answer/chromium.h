@@ -3,6 +3,7 @@
 // (a blank or failed page is one or two colours).
 #pragma once
 
+#include <unistd.h>
 #include <zlib.h>
 
 #include <cstdint>
@@ -25,10 +26,17 @@ inline std::string find_chromium() {
   return "";
 }
 
+inline std::string chromium_profile() { return "/tmp/hrm_chromium_profile_" + std::to_string(::getpid()); }
+
 inline std::string chromium_flags() {
-  // No sandbox (containers run as root), no GPU, a fixed virtual time so scripts finish first.
-  return " --headless --no-sandbox --disable-gpu --hide-scrollbars --virtual-time-budget=5000"
-         " --user-data-dir=/tmp/hrm_chromium_profile_" + std::to_string(::getpid());
+  // No sandbox (containers run as root), no GPU, a fixed virtual time so scripts finish first, and
+  // a profile of our own (removed after each run) so parallel tests do not share one.
+  return " --headless --no-sandbox --disable-gpu --hide-scrollbars --virtual-time-budget=5000 --user-data-dir=" +
+         chromium_profile();
+}
+
+inline void remove_chromium_profile() {
+  if (std::system(("rm -rf '" + chromium_profile() + "'").c_str()) != 0) std::fprintf(stderr, "cannot remove %s\n", chromium_profile().c_str());
 }
 
 inline std::string run_capture(const std::string& cmd) {
@@ -43,7 +51,9 @@ inline std::string run_capture(const std::string& cmd) {
 }
 
 inline std::string chromium_dump_dom(const std::string& chromium, const std::string& html_path) {
-  return run_capture(chromium + chromium_flags() + " --dump-dom 'file://" + html_path + "' 2>/dev/null");
+  const std::string dom = run_capture(chromium + chromium_flags() + " --dump-dom 'file://" + html_path + "' 2>/dev/null");
+  remove_chromium_profile();
+  return dom;
 }
 
 inline bool chromium_screenshot(const std::string& chromium, const std::string& html_path, const std::string& png,
@@ -51,7 +61,9 @@ inline bool chromium_screenshot(const std::string& chromium, const std::string& 
   const std::string cmd = chromium + chromium_flags() + " --screenshot='" + png + "' --window-size=" +
                           std::to_string(width) + "," + std::to_string(height) + " 'file://" + html_path +
                           "' >/dev/null 2>&1";
-  return std::system(cmd.c_str()) == 0;
+  const bool ok = std::system(cmd.c_str()) == 0;
+  remove_chromium_profile();
+  return ok;
 }
 
 struct PngInfo {

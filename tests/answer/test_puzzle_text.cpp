@@ -73,7 +73,7 @@ TEST(AnswerPuzzleText, BadMazeTextNamesTheFileAndLine) {
     parse_maze_text("# #\n#  S#\nG  \n", "maze.txt");
     FAIL() << "no error";
   } catch (const FormatError& e) {
-    EXPECT_NE(std::string(e.what()).find("maze.txt:2: 4 characters"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("maze.txt:2: 5 characters"), std::string::npos) << e.what();
   }
   EXPECT_THROW(parse_maze_text("#x#\n# #\nS G\n", "maze.txt"), FormatError);
   EXPECT_THROW(parse_maze_text("# S G", "maze.txt"), FormatError);  // 5 characters: not square

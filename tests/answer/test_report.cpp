@@ -11,6 +11,7 @@
 #include "answer/chromium.h"
 #include "answer/report.h"
 #include "core/atomic_file.h"
+#include "core/check.h"
 #include "data/dataset.h"
 #include "test_paths.h"
 
@@ -60,12 +61,13 @@ ReportData sample_report() {
 
 TEST(AnswerReport, CurvesFollowTheMetricsLog) {
   const auto curves = curves_from_metrics(metrics());
+  // In order of first appearance (a line's keys sorted): training curves, then evaluation ones.
   ASSERT_EQ(curves.size(), 4u);
-  EXPECT_EQ(curves[0].name, "train/lm_loss");
-  ASSERT_EQ(curves[0].points.size(), 6u);
-  EXPECT_EQ(curves[0].points[5], (std::pair<double, double>{6, 0.5}));
+  EXPECT_EQ(curves[1].name, "train/lm_loss");
+  ASSERT_EQ(curves[1].points.size(), 6u);
+  EXPECT_EQ(curves[1].points[5], (std::pair<double, double>{6, 0.5}));
   EXPECT_EQ(curves[2].name, "all/exact_accuracy");
-  const std::string svg = svg_curve(curves[0]);
+  const std::string svg = svg_curve(curves[1]);
   EXPECT_EQ(svg.rfind("<svg", 0), 0u);
   EXPECT_NE(svg.find("<polyline"), std::string::npos);
   EXPECT_NE(svg.find("train/lm_loss"), std::string::npos);
@@ -118,7 +120,8 @@ TEST(AnswerReport, ChromiumDrawsTheGridsAndMarksWrongCells) {
   // One answer card (input, expected, model) and the browser's first group (2 puzzles of 1 example:
   // input and label each): 3 + 2 * 2 Sudoku grids of 81 cells.
   EXPECT_EQ(testing::count_of(dom, "class=\"grid sudoku\""), 7u);
-  EXPECT_EQ(testing::count_of(dom, "cell wrong"), 2u);
+  // Marked cells: their class list ends in "wrong" (after "given" or the box rules).
+  EXPECT_EQ(testing::count_of(dom, "wrong\"") - testing::count_of(dom, "badge wrong\""), 2u);
   EXPECT_EQ(testing::count_of(dom, "class=\"badge wrong\""), 1u);
   EXPECT_NE(dom.find("row 0 &lt;/script&gt;&lt;b&gt;"), std::string::npos);
   EXPECT_NE(dom.find("group 0 of "), std::string::npos);

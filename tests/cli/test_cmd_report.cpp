@@ -51,7 +51,7 @@ TEST(CmdReport, DatasetOnlyReportBrowsesAnArcDataset) {
   if (chromium.empty()) GTEST_SKIP() << "no chromium on PATH";
   const std::string dom = chromium_dump_dom(chromium, html);
   EXPECT_GT(count_of(dom, "class=\"grid arc\""), 2u);
-  EXPECT_NE(dom.find("background: rgb("), std::string::npos);  // ARC colours drawn
+  EXPECT_NE(dom.find("background-color: rgb("), std::string::npos);  // ARC colours drawn
 }
 
 TEST(CmdReport, NeedsARunOrADataset) {
