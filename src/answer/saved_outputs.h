@@ -1,8 +1,8 @@
 // saved_outputs.h: the evaluation outputs `hrm eval` and `hrm train` save (step_N_all_preds.0, a
 // torch.save'd dict of tensors, see train_loop.cpp evaluate), as plain arrays for ARC scoring and
 // the report.
-// Mirrors how arc_eval.ipynb of sapientinc/HRM@42410da reads the reference's files, which hold a
-// "preds" tensor (argmax tokens); files written here hold "logits" instead, whose argmax is taken.
+// Reads the reference's files as well (evaluate.py saves the same keys): the answer tokens are the
+// argmax of "logits", or a "preds" tensor of tokens where a file holds one instead.
 // The header has no torch so that its users compile without libtorch's headers.
 #pragma once
 
