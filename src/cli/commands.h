@@ -12,4 +12,7 @@ void register_bench(CLI::App& app);
 void register_data(CLI::App& app);
 void register_train(CLI::App& app);
 void register_eval(CLI::App& app);
+void register_arc_score(CLI::App& app);
+void register_solve(CLI::App& app);
+void register_report(CLI::App& app);
 }  // namespace hrm::cli

@@ -23,6 +23,9 @@ int main(int argc, char** argv) {
   hrm::cli::register_data(app);
   hrm::cli::register_train(app);
   hrm::cli::register_eval(app);
+  hrm::cli::register_arc_score(app);
+  hrm::cli::register_solve(app);
+  hrm::cli::register_report(app);
 
   try {
     app.parse(argc, argv);

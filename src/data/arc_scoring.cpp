@@ -82,6 +82,13 @@ void check_layout(const TestSplit& split, const Predictions& preds) {
 
 }  // namespace
 
+std::vector<Candidate> vote(const std::vector<Grid>& answers, const std::vector<double>& confidences) {
+  HRM_CHECK(answers.size() == confidences.size(), "vote: ", answers.size(), " answers, ", confidences.size(), " confidences");
+  Ballot b;
+  for (size_t i = 0; i < answers.size(); ++i) b.add(answers[i], confidences[i]);
+  return b.ranked();
+}
+
 TestSplit load_test_split(const std::string& dataset_dir) {
   auto ds = std::make_shared<data::Dataset>(data::Dataset::open(dataset_dir, "test"));
   const data::DatasetSet& set = ds->set("all");

@@ -49,6 +49,10 @@ struct Candidate {
   double mean_q = 0;    // mean sigmoid(q_halt_logits) over those rows
 };
 
+// The vote of one test input: the distinct answers ranked by count, ties by mean confidence (the
+// sigmoid of q_halt), then by first appearance. `hrm solve` votes its augmented runs with this.
+std::vector<Candidate> vote(const std::vector<Grid>& answers, const std::vector<double>& confidences);
+
 struct TestInputResult {
   Grid input, label;
   std::vector<Candidate> ranked;  // by votes, then mean_q, then first appearance (stable)

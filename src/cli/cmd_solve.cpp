@@ -1,0 +1,224 @@
+// cmd_solve.cpp: `hrm solve --checkpoint RUN_DIR/step_N PUZZLE`: a trained model answers a raw
+// puzzle. PUZZLE is an 81-character Sudoku (or a file of them, one per line), a maze as text
+// (a file of side lines over "# SGo"), or an ARC task JSON (two attempts per test input by
+// test-time augmentation and voting). Prints the answers with the ACT segments used and the
+// model's confidence (sigmoid of q_halt); --json writes the same for programs.
+// The reference has no such command (its users ask for one); answer/solve.h does the work.
+#include <CLI/CLI.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <sstream>
+
+#include "answer/puzzle_text.h"
+#include "answer/solve.h"
+#include "cli/commands.h"
+#include "core/atomic_file.h"
+#include "core/check.h"
+#include "data/maze.h"
+
+namespace fs = std::filesystem;
+using nlohmann::ordered_json;
+
+namespace hrm::cli {
+namespace {
+
+struct SolveArgs {
+  std::string puzzle, kind = "auto", halting = "max", json_out;
+  answer::SolverOptions solver;
+  int num_aug = 8;
+  uint64_t seed = 0;
+};
+
+bool is_sudoku_text(const std::string& s) {
+  if (s.size() != 81) return false;
+  for (char c : s)
+    if (!(c == '.' || (c >= '0' && c <= '9'))) return false;
+  return true;
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    out.push_back(line);
+  }
+  return out;
+}
+
+// sudoku | maze | arc from the puzzle itself, so that a checkpoint of another kind is caught.
+std::string detect_kind(const std::string& puzzle) {
+  if (!fs::is_regular_file(puzzle)) {
+    if (is_sudoku_text(puzzle)) return "sudoku";
+    HRM_THROW(ConfigError, "puzzle '", puzzle.substr(0, 100), "' is neither a file nor an 81-character Sudoku");
+  }
+  if (fs::path(puzzle).extension() == ".json") return "arc";
+  for (const std::string& line : lines_of(read_file(puzzle))) {
+    if (line.empty() || line[0] == '#') continue;
+    return is_sudoku_text(line) ? "sudoku" : "maze";
+  }
+  HRM_THROW(FormatError, puzzle, ": empty");
+}
+
+ordered_json grid_json(const arc::Grid& g) {
+  ordered_json rows = ordered_json::array();
+  for (int r = 0; r < g.rows; ++r) {
+    ordered_json row = ordered_json::array();
+    for (int c = 0; c < g.cols; ++c) row.push_back(int(g.at(r, c)));
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+void solve_sudoku(answer::Solver& solver, const SolveArgs& a, answer::Halting halting, ordered_json& j) {
+  solver.check_fits(sudoku::kCells, 11, "Sudoku");
+  std::vector<sudoku::Grid> puzzles;
+  if (fs::is_regular_file(a.puzzle)) {
+    int line_no = 0;
+    for (const std::string& line : lines_of(read_file(a.puzzle))) {
+      ++line_no;
+      if (line.empty() || line[0] == '#') continue;
+      puzzles.push_back(sudoku::parse_grid(line, a.puzzle + ":" + std::to_string(line_no)));
+    }
+  } else {
+    puzzles.push_back(sudoku::parse_grid(a.puzzle, "puzzle"));
+  }
+  std::vector<std::vector<int32_t>> rows;
+  for (const auto& p : puzzles) rows.push_back(answer::sudoku_tokens(p));
+  const auto answers = solver.run(rows, std::vector<int32_t>(rows.size(), 0), halting);
+  j["puzzles"] = ordered_json::array();
+  for (size_t i = 0; i < puzzles.size(); ++i) {
+    const sudoku::Grid g = answer::sudoku_from_tokens(answers[i].tokens.data());
+    const bool valid = sudoku::is_solution(g) && sudoku::agrees(puzzles[i], g);
+    std::printf("puzzle %zu: %d steps of %d, confidence %.3f, %s\n%s\n", i + 1, answers[i].steps, solver.halt_max_steps(),
+                answers[i].confidence(), valid ? "a valid solution" : "NOT a valid solution",
+                answer::sudoku_render(g).c_str());
+    j["puzzles"].push_back({{"puzzle", sudoku::to_string(puzzles[i], '.')},
+                            {"answer", sudoku::to_string(g, '.')},
+                            {"steps", answers[i].steps},
+                            {"confidence", answers[i].confidence()},
+                            {"q_halt_logit", answers[i].q_halt_logit},
+                            {"q_continue_logit", answers[i].q_continue_logit},
+                            {"valid", valid}});
+  }
+}
+
+void solve_maze(answer::Solver& solver, const SolveArgs& a, answer::Halting halting, ordered_json& j) {
+  const std::string grid = answer::parse_maze_text(read_file(a.puzzle), a.puzzle);
+  solver.check_fits(static_cast<int64_t>(grid.size()), data::maze::kVocabSize, "maze");
+  const auto answers = solver.run({answer::maze_tokens(grid, a.puzzle)}, {0}, halting);
+  const std::string drawn = answer::maze_from_tokens(answers[0].tokens.data(), static_cast<int64_t>(grid.size()));
+  // The answer is right when it is the maze with exactly a shortest S-G path marked.
+  data::maze::MazeRecord rec{"", grid, drawn, "", 1};
+  std::string problem;
+  int64_t length = -1;
+  try {
+    length = data::maze::check_maze(rec, data::maze::grid_side(grid), "answer");
+  } catch (const FormatError& e) {
+    problem = e.what();
+  }
+  std::printf("%d steps of %d, confidence %.3f, %s\n%s", answers[0].steps, solver.halt_max_steps(), answers[0].confidence(),
+              problem.empty() ? ("a shortest path of " + std::to_string(length) + " moves").c_str()
+                              : ("NOT a shortest path: " + problem).c_str(),
+              answer::maze_render(drawn).c_str());
+  j["puzzles"] = ordered_json::array();
+  j["puzzles"].push_back({{"maze", grid},
+                          {"answer", drawn},
+                          {"steps", answers[0].steps},
+                          {"confidence", answers[0].confidence()},
+                          {"q_halt_logit", answers[0].q_halt_logit},
+                          {"q_continue_logit", answers[0].q_continue_logit},
+                          {"valid", problem.empty()},
+                          {"problem", problem}});
+}
+
+void solve_arc_task(answer::Solver& solver, const SolveArgs& a, answer::Halting halting, ordered_json& j) {
+  const arc::Task task = arc::load_task(a.puzzle);
+  const answer::ArcSolveResult r = answer::solve_arc(solver, task, a.num_aug, halting, a.seed);
+  std::printf("task %s: %zu augmented runs per test input (%s)\n", task.id.c_str(), r.augmentations.size(),
+              r.known_task ? "the task's trained puzzle identifiers" : "unknown task: the blank identifier");
+  j["task_id"] = task.id;
+  j["known_task"] = r.known_task;
+  j["runs"] = r.augmentations.size();
+  j["tests"] = ordered_json::array();
+  for (size_t t = 0; t < r.tests.size(); ++t) {
+    const auto& ta = r.tests[t];
+    const arc::Grid& label = task.test[t].output;
+    const bool has_label = label.rows * label.cols > 0;
+    const bool right1 = has_label && ta.attempt_1 == label, right2 = has_label && ta.attempt_2 == label;
+    std::printf("test %zu: %zu distinct answers, mean %.1f steps\n", t + 1, ta.ranked.size(), ta.mean_steps);
+    for (int k = 0; k < 2; ++k) {
+      const auto& cand = ta.ranked[std::min<size_t>(static_cast<size_t>(k), ta.ranked.size() - 1)];
+      std::printf("attempt_%d (%lld votes, confidence %.3f)%s:\n%s", k + 1, static_cast<long long>(cand.votes), cand.mean_q,
+                  has_label ? ((k == 0 ? right1 : right2) ? " right" : " wrong") : "",
+                  answer::arc_render(k == 0 ? ta.attempt_1 : ta.attempt_2).c_str());
+    }
+    ordered_json cands = ordered_json::array();
+    for (size_t c = 0; c < ta.ranked.size() && c < 10; ++c)
+      cands.push_back({{"grid", grid_json(ta.ranked[c].grid)}, {"votes", ta.ranked[c].votes}, {"confidence", ta.ranked[c].mean_q}});
+    ordered_json tj = {{"attempt_1", grid_json(ta.attempt_1)}, {"attempt_2", grid_json(ta.attempt_2)},
+                       {"mean_steps", ta.mean_steps}, {"candidates", cands}};
+    if (has_label) tj["correct"] = right1 || right2;
+    j["tests"].push_back(std::move(tj));
+  }
+  // The ARC Prize submission entry of this task, for programs that collect them.
+  ordered_json sub = ordered_json::array();
+  for (const auto& ta : r.tests) sub.push_back({{"attempt_1", grid_json(ta.attempt_1)}, {"attempt_2", grid_json(ta.attempt_2)}});
+  j["submission"] = {{task.id, sub}};
+}
+
+void run_solve(SolveArgs a) {
+  if (a.halting != "max" && a.halting != "q")
+    HRM_THROW(ConfigError, "--halt must be max (halt_max_steps, as the reference evaluates) or q (q_halt > q_continue), got '",
+              a.halting, "'");
+  const std::string kind = a.kind == "auto" ? detect_kind(a.puzzle) : a.kind;
+  if (kind != "sudoku" && kind != "maze" && kind != "arc")
+    HRM_THROW(ConfigError, "--kind must be auto, sudoku, maze or arc, got '", kind, "'");
+  const answer::Halting halting = a.halting == "q" ? answer::Halting::kQ : answer::Halting::kMaxSteps;
+  answer::Solver solver(a.solver);
+  ordered_json j = {{"kind", kind},
+                    {"checkpoint", a.solver.checkpoint},
+                    {"halting", a.halting},
+                    {"halt_max_steps", solver.halt_max_steps()}};
+  if (kind == "sudoku") solve_sudoku(solver, a, halting, j);
+  if (kind == "maze") solve_maze(solver, a, halting, j);
+  if (kind == "arc") solve_arc_task(solver, a, halting, j);
+  std::fflush(stdout);
+  if (!a.json_out.empty()) {
+    if (a.json_out == "-")
+      std::cout << j.dump() << std::endl;
+    else
+      write_file_atomic(a.json_out, j.dump(2) + "\n");
+  }
+}
+
+}  // namespace
+
+void register_solve(CLI::App& app) {
+  auto a = std::make_shared<SolveArgs>();
+  auto* cmd = app.add_subcommand(
+      "solve",
+      "Answer a puzzle with a trained checkpoint (CPU by default): an 81-character Sudoku or a file of them, a maze "
+      "text file, or an ARC task JSON (two attempts per test input by augmentation and voting). Prints the answer, "
+      "the ACT steps used and the confidence sigmoid(q_halt).");
+  cmd->add_option("puzzle", a->puzzle, "Sudoku string, or a file: Sudokus one per line, a maze, an ARC task .json")->required();
+  cmd->add_option("--checkpoint", a->solver.checkpoint, "RUN_DIR/step_N (RUN_DIR/all_config.yaml is read)")->required();
+  cmd->add_option("--data", a->solver.data_dir, "the dataset it was trained on (default: data_path of all_config.yaml)");
+  cmd->add_option("--device", a->solver.device, "cpu (default), cuda or cuda:N");
+  cmd->add_option("--kind", a->kind, "auto (default), sudoku, maze or arc");
+  cmd->add_option("--halt", a->halting,
+                  "max: run halt_max_steps segments, as the reference evaluates (default); q: stop a puzzle at the "
+                  "first segment where q_halt > q_continue");
+  cmd->add_option("--num-aug", a->num_aug, "ARC: augmented copies voted besides the original (default 8)");
+  cmd->add_option("--seed", a->seed, "ARC: seed of the augmentations drawn for a task the dataset lacks");
+  cmd->add_option("--json", a->json_out, "also write the answers as JSON to this file ('-': stdout)");
+  cmd->add_option("--set", a->solver.overrides, "an all_config.yaml override key=value (repeatable)");
+  cmd->callback([a] { run_solve(*a); });
+}
+
+}  // namespace hrm::cli

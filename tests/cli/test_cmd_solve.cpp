@@ -1,0 +1,159 @@
+// test_cmd_solve.cpp: tests of `hrm solve` (src/cli/cmd_solve.cpp, src/answer/solve.cpp) through
+// the built binary with tiny checkpoints trained on the fixtures: a Sudoku string and file, a maze
+// text file, ARC tasks known and unknown to the dataset, both halting rules, the JSON output, and
+// the errors for a checkpoint of another puzzle kind or one whose dataset is gone.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/answer_runs.h"
+#include "core/atomic_file.h"
+#include "data/build_sudoku.h"
+#include "data/maze.h"
+
+namespace hrm::testing {
+namespace {
+
+using nlohmann::json;
+using train::testing::TempDir;
+
+json read_json(const fs::path& p) { return json::parse(read_file(p.string())); }
+
+std::string first_sudoku(int i = 0) {
+  const auto puzzles = data::read_sudoku_file((fixture_dataset("sudoku-small") / "input/test.csv").string());
+  return sudoku::to_string(puzzles.at(static_cast<size_t>(i)).puzzle, '.');
+}
+
+TEST(CmdSolve, SudokuStringGivesTheGridStepsAndConfidence) {
+  const AnswerRun& run = answer_run("sudoku-small");
+  TempDir dir("solve_sudoku");
+  const std::string puzzle = first_sudoku();
+  const auto r = run_hrm({"solve", "--checkpoint", run.checkpoint.string(), puzzle, "--json", (dir.path / "a.json").string()});
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("puzzle 1: 2 steps of 2, confidence "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("------+-------+------"), std::string::npos) << r.output;
+  const json j = read_json(dir.path / "a.json");
+  EXPECT_EQ(j["kind"], "sudoku");
+  EXPECT_EQ(j["halting"], "max");
+  EXPECT_EQ(j["halt_max_steps"], 2);
+  ASSERT_EQ(j["puzzles"].size(), 1u);
+  const json& p = j["puzzles"][0];
+  EXPECT_EQ(p["puzzle"], puzzle);
+  EXPECT_EQ(p["answer"].get<std::string>().size(), 81u);
+  EXPECT_EQ(p["steps"], 2);
+  const double c = p["confidence"].get<double>();
+  EXPECT_GT(c, 0.0);
+  EXPECT_LT(c, 1.0);
+  EXPECT_NEAR(c, 1 / (1 + std::exp(-p["q_halt_logit"].get<double>())), 1e-9);
+  EXPECT_TRUE(p["valid"].is_boolean());
+}
+
+TEST(CmdSolve, SudokuFileWithQHaltingReportsTheStepsUsed) {
+  const AnswerRun& run = answer_run("sudoku-small");
+  TempDir dir("solve_sudoku_file");
+  write_file_atomic((dir.path / "p.txt").string(), "# two puzzles\n" + first_sudoku(0) + "\n\n" + first_sudoku(1) + "\n");
+  const auto r = run_hrm({"solve", "--checkpoint", run.checkpoint.string(), (dir.path / "p.txt").string(), "--halt", "q",
+                          "--json", "-"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  const json j = json::parse(r.output.substr(r.output.rfind("\n{") + 1));
+  EXPECT_EQ(j["halting"], "q");
+  ASSERT_EQ(j["puzzles"].size(), 2u);
+  for (const json& p : j["puzzles"]) {
+    const int steps = p["steps"].get<int>();
+    EXPECT_GE(steps, 1);
+    EXPECT_LE(steps, 2);
+    // Halting on Q: it stopped at step 1 exactly when q_halt > q_continue there (else it ran to 2).
+    if (steps == 1) EXPECT_GT(p["q_halt_logit"].get<double>(), p["q_continue_logit"].get<double>());
+  }
+}
+
+TEST(CmdSolve, MazeTextGivesTheMazeWithThePathDrawn) {
+  const AnswerRun& run = answer_run("maze-small");
+  TempDir dir("solve_maze");
+  const auto rec = data::maze::read_maze_csv((fixture_dataset("maze-small") / "input/test.csv").string()).at(0);
+  std::string text;
+  for (size_t r = 0; r < 30; ++r) text += rec.question.substr(r * 30, 30) + "\n";
+  write_file_atomic((dir.path / "maze.txt").string(), text);
+  const auto r = run_hrm({"solve", "--checkpoint", run.checkpoint.string(), (dir.path / "maze.txt").string(), "--json",
+                          (dir.path / "a.json").string()});
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("2 steps of 2, confidence "), std::string::npos) << r.output;
+  const json j = read_json(dir.path / "a.json");
+  EXPECT_EQ(j["kind"], "maze");
+  const json& p = j["puzzles"][0];
+  EXPECT_EQ(p["maze"], rec.question);
+  const std::string answer = p["answer"];
+  ASSERT_EQ(answer.size(), 900u);
+  // The drawing printed is the answer, 30 lines of 30.
+  std::string drawn;
+  for (size_t i = 0; i < 30; ++i) drawn += answer.substr(i * 30, 30) + "\n";
+  EXPECT_NE(r.output.find(drawn), std::string::npos) << r.output;
+  EXPECT_EQ(p["valid"].get<bool>(), p["problem"].get<std::string>().empty());
+}
+
+TEST(CmdSolve, ArcTaskOfTheDatasetIsVotedOverItsTrainedAugmentations) {
+  const AnswerRun& run = answer_run("arc-small");
+  TempDir dir("solve_arc");
+  const std::string task = std::string(HRM_SHARED_DIR) + "/data/arc/ARC-AGI-1/evaluation/31d5ba1a.json";
+  const auto r = run_hrm({"solve", "--checkpoint", run.checkpoint.string(), task, "--json", (dir.path / "a.json").string()});
+  ASSERT_EQ(r.status, 0) << r.output;
+  const json j = read_json(dir.path / "a.json");
+  EXPECT_EQ(j["kind"], "arc");
+  EXPECT_EQ(j["task_id"], "31d5ba1a");
+  EXPECT_TRUE(j["known_task"].get<bool>());
+  EXPECT_EQ(j["runs"], 5);  // the original and its 4 augmentations in arc-small
+  ASSERT_EQ(j["tests"].size(), 2u);
+  for (const json& t : j["tests"]) {
+    EXPECT_TRUE(t["attempt_1"].is_array());
+    EXPECT_TRUE(t["attempt_2"].is_array());
+    EXPECT_TRUE(t["correct"].is_boolean());  // the task file has the test outputs
+    int64_t votes = 0;
+    for (const json& c : t["candidates"]) votes += c["votes"].get<int64_t>();
+    EXPECT_LE(votes, 5);
+  }
+  ASSERT_EQ(j["submission"]["31d5ba1a"].size(), 2u);
+  EXPECT_EQ(j["submission"]["31d5ba1a"][1]["attempt_1"], j["tests"][1]["attempt_1"]);
+  EXPECT_NE(r.output.find("attempt_2"), std::string::npos);
+}
+
+TEST(CmdSolve, UnknownArcTaskUsesTheBlankIdentifierAndDrawnAugmentations) {
+  const AnswerRun& run = answer_run("arc-small");
+  TempDir dir("solve_arc_new");
+  write_file_atomic((dir.path / "mine.json").string(),
+                    R"({"train": [{"input": [[1, 2], [3, 4]], "output": [[4, 3], [2, 1]]}],
+                        "test": [{"input": [[5, 6, 7]]}]})");
+  const auto r = run_hrm({"solve", "--checkpoint", run.checkpoint.string(), (dir.path / "mine.json").string(), "--num-aug",
+                          "3", "--json", (dir.path / "a.json").string()});
+  ASSERT_EQ(r.status, 0) << r.output;
+  const json j = read_json(dir.path / "a.json");
+  EXPECT_FALSE(j["known_task"].get<bool>());
+  EXPECT_EQ(j["runs"], 4);
+  ASSERT_EQ(j["tests"].size(), 1u);
+  EXPECT_FALSE(j["tests"][0].contains("correct"));  // no test output given
+  EXPECT_NE(r.output.find("unknown task: the blank identifier"), std::string::npos) << r.output;
+}
+
+TEST(CmdSolve, CheckpointOfAnotherPuzzleKindIsAClearError) {
+  const AnswerRun& run = answer_run("maze-small");
+  const auto r = run_hrm({"solve", "--checkpoint", run.checkpoint.string(), first_sudoku()});
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("was trained on seq_len 900 and vocab 6 (maze); this Sudoku needs seq_len 81 and vocab 11"),
+            std::string::npos)
+      << r.output;
+}
+
+TEST(CmdSolve, RotaryCheckpointWithoutItsDatasetAsksForIt) {
+  const AnswerRun& run = answer_run("sudoku-small");
+  TempDir dir("solve_nodata");
+  const auto r = run_hrm({"solve", "--checkpoint", run.checkpoint.string(), first_sudoku(), "--data", (dir.path / "gone").string()});
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("pass --data DIR"), std::string::npos) << r.output;
+  const auto bad = run_hrm({"solve", "--checkpoint", run.checkpoint.string(), "123"});
+  EXPECT_NE(bad.status, 0);
+  EXPECT_NE(bad.output.find("neither a file nor an 81-character Sudoku"), std::string::npos) << bad.output;
+}
+
+}  // namespace
+}  // namespace hrm::testing
