@@ -11,7 +11,8 @@ TORCH_VERSION=2.11.0
 HRM_VENV=${HRM_VENV:-$HOME/.cache/hrm/venv}
 APT_PACKAGES=(build-essential cmake ninja-build ccache python3 python3-venv python3-pip
   libcli11-dev nlohmann-json3-dev libyaml-cpp-dev libfmt-dev libspdlog-dev
-  libgtest-dev libgmock-dev libbenchmark-dev clang)
+  libgtest-dev libgmock-dev libbenchmark-dev clang
+  libgloo-dev)  # headers only, for ProcessGroupGloo.hpp (src/dist/gloo_backend.cpp); not linked
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
