@@ -162,6 +162,12 @@ void Comm::reduce_sum_to_root(torch::Tensor& t, const char* what) {
 
 void Comm::broadcast_from_root(torch::Tensor& t, const char* what) {
   impl_->check_tensor(t, what);
+  if (impl_->needs_float32(t)) {  // exact round trip; Gloo's type support for 16-bit floats varies
+    torch::Tensor f = t.to(torch::kFloat32);
+    broadcast_from_root(f, what);
+    t.copy_(f);
+    return;
+  }
   HRM_CHECK(t.is_contiguous(), "collective '", what, "': the tensor must be contiguous");
   std::vector<torch::Tensor> ts{t};
   impl_->run(what, [&] {

@@ -76,10 +76,17 @@ bool Comm::has_gradient_reducer() const { return impl_->reducer != nullptr; }
 void Comm::run_backward(const std::function<void()>& backward) {
   Impl& m = *impl_;
   try {
-    if (m.reducer) m.reducer->prepare_for_backward({});
+    if (m.reducer) {  // as DistributedDataParallel.forward, without its bucket rebuilding (buckets stay fixed)
+      m.reducer->prepare_for_forward();
+      m.reducer->prepare_for_backward({});
+    }
     backward();
   } catch (const c10::Error& e) {
     m.fail("all-reduce of the gradients (c10d::Reducer, in the backward)", e.what_without_backtrace());
+  } catch (const hrm::Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    m.fail("all-reduce of the gradients (c10d::Reducer, in the backward)", e.what());
   }
 }
 

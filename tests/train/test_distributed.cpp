@@ -128,6 +128,9 @@ TEST(DistributedGloo, CollectivesOfTwoRanksInThreads) {
       torch::Tensor r = torch::full({2}, 2.0 * (rank + 1), torch::kFloat64);
       comm.reduce_sum_to_root(r, "test");
       if (rank == 0) g["reduce"] = r;
+      torch::Tensor hb = torch::full({3}, rank + 1.5, torch::kBFloat16);
+      comm.broadcast_from_root(hb, "test");
+      g["broadcast_bf16"] = hb;
       torch::Tensor c = torch::full({4}, static_cast<int64_t>(rank + 7));
       comm.broadcast_from_root(c, "test");
       g["broadcast"] = c;
@@ -153,6 +156,7 @@ TEST(DistributedGloo, CollectivesOfTwoRanksInThreads) {
     EXPECT_TRUE(torch::equal(g["bucket1"], torch::full({3, 1}, 20.0f)));
     EXPECT_TRUE(torch::equal(g["bucket2"], torch::full({5}, 2.0f)));
     EXPECT_TRUE(torch::equal(g["broadcast"], torch::full({4}, int64_t{7})));
+    EXPECT_TRUE(torch::equal(g["broadcast_bf16"], torch::full({3}, 1.5, torch::kBFloat16)));
     EXPECT_TRUE(torch::equal(g["gather"], torch::tensor({0, 1, 10, 11}, torch::kInt32)));
     EXPECT_TRUE(torch::equal(g["gather_bool"], torch::tensor({false, true})));
   }
