@@ -12,6 +12,7 @@ HRM_VENV=${HRM_VENV:-$HOME/.cache/hrm/venv}
 APT_PACKAGES=(build-essential cmake ninja-build ccache python3 python3-venv python3-pip
   libcli11-dev nlohmann-json3-dev libyaml-cpp-dev libfmt-dev libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev clang zlib1g-dev
+  libgloo-dev  # headers only, for ProcessGroupGloo.hpp (src/dist/gloo_backend.cpp); not linked
   chromium)  # chromium: the headless render test of `hrm report`
 
 missing=()

@@ -176,8 +176,12 @@ std::pair<Carry, ModelOutputs> HRMACTV1Impl::forward(const Carry& carry, const B
       halted = halted | (outputs.q_halt_logits > outputs.q_continue_logits);
       // Exploration: a random minimum number of steps for some rows (drawn on the CPU generator).
       const int64_t B = new_steps.size(0);
-      auto explore = torch::rand({B}, exploration_gen) < config.halt_exploration_prob;
-      auto min_steps = torch::randint(2, config.halt_max_steps + 1, {B}, exploration_gen, torch::kInt32);
+      const int64_t G = exploration_rows > 0 ? exploration_rows : B;  // rows drawn (see exploration_rows)
+      TORCH_CHECK(exploration_offset >= 0 && exploration_offset + B <= G, "exploration rows [", exploration_offset,
+                  ", +", B, ") outside the global batch of ", G);
+      auto explore = (torch::rand({G}, exploration_gen) < config.halt_exploration_prob).narrow(0, exploration_offset, B);
+      auto min_steps =
+          torch::randint(2, config.halt_max_steps + 1, {G}, exploration_gen, torch::kInt32).narrow(0, exploration_offset, B);
       auto min_halt_steps = (explore.to(torch::kInt32) * min_steps).to(new_steps.device());
       halted = halted & (new_steps >= min_halt_steps);
 

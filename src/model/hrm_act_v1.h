@@ -96,6 +96,10 @@ struct HRMACTV1Impl : torch::nn::Module {
   HRMConfig config;
   Inner inner = nullptr;
   at::Generator exploration_gen;  // CPU generator; its state is part of a training checkpoint
+  // Data parallel: the exploration draws are made for the whole global batch of `exploration_rows`
+  // rows on every rank, which keeps rows [exploration_offset, +B): every rank's generator then stays in
+  // step and a run draws the same numbers whatever its world size. 0 = this batch only (one process).
+  int64_t exploration_rows = 0, exploration_offset = 0;
 };
 TORCH_MODULE(HRMACTV1);
 

@@ -174,6 +174,8 @@ std::vector<Field> top_fields() {
       // hrm's own
       HRM_STR(device),
       HRM_BOOL(ema),
+      HRM_BOOL(dist_reducer),
+      HRM_DBL(dist_timeout),
       HRM_DBL(ema_rate),
       HRM_INT(log_interval),
       HRM_INT(max_nonfinite_steps),
@@ -375,6 +377,7 @@ void PretrainConfig::validate() const {
   if (!(ema_rate >= 0 && ema_rate <= 1)) HRM_THROW(ConfigError, "config key 'ema_rate' = ", ema_rate, ": must be in [0, 1]");
   positive("max_nonfinite_steps", max_nonfinite_steps);
   positive("log_interval", log_interval);
+  if (!(dist_timeout > 0)) HRM_THROW(ConfigError, "config key 'dist_timeout' = ", dist_timeout, ": must be > 0 (seconds)");
   static const std::regex device_re(R"(cpu|cuda(:[0-9]+)?)");
   if (!std::regex_match(device, device_re))
     HRM_THROW(ConfigError, "config key 'device' = '", device, "': expected cpu, cuda or cuda:N");

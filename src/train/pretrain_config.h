@@ -5,7 +5,7 @@
 // same `all_config.yaml` beside the checkpoints (readable by the reference's evaluate.py).
 // Differs: unknown keys are errors naming the nearest valid key (pydantic's extra='allow' accepts
 // anything on arch); wrong types are errors naming the expected type; eval_save_outputs names are
-// checked; a few keys of hrm's own (device, ema, ema_rate, max_nonfinite_steps, resume, log_interval).
+// checked; a few keys of hrm's own (device, ema, ema_rate, max_nonfinite_steps, resume, log_interval, dist_timeout, dist_reducer).
 #pragma once
 
 #include <cstdint>
@@ -55,6 +55,12 @@ struct PretrainConfig {
   int64_t max_nonfinite_steps = 10;
   std::optional<std::string> resume;  // a run directory to continue
   int64_t log_interval = 10;
+  // Data parallel (docs/DISTRIBUTED.md): seconds the rendezvous and each collective may wait for the other
+  // ranks before this rank stops with an error (a dead or stuck peer).
+  double dist_timeout = 1800;
+  // Data parallel: gradients summed by c10d's Reducer during the backward (DDP's buckets, overlapped);
+  // false: one bucketed all-reduce after the backward.
+  bool dist_reducer = true;
 
   // The arch yaml's values on HRMConfig (hrm_v1.yaml; forward_dtype etc. keep HRMConfig's).
   static HRMConfig default_arch();

@@ -15,6 +15,7 @@
 #include "optim/lr_schedule.h"
 #include "optim/sign_sgd.h"
 #include "train/checkpoint.h"
+#include "train/distributed.h"
 
 namespace fs = std::filesystem;
 
@@ -100,9 +101,10 @@ torch::Device parse_device(const std::string& name) {
 }
 
 ACTLossHead create_model(const PretrainConfig& config, const data::DatasetMetadata& train_metadata,
-                         torch::Device device) {
+                         torch::Device device, dist::Comm* comm) {
+  const int world_size = comm ? comm->world_size() : 1;
   HRMConfig model_cfg = config.arch;
-  model_cfg.batch_size = static_cast<int>(config.global_batch_size);  // world_size 1
+  model_cfg.batch_size = static_cast<int>(config.global_batch_size / world_size);
   model_cfg.vocab_size = static_cast<int>(train_metadata.vocab_size);
   model_cfg.seq_len = static_cast<int>(train_metadata.seq_len);
   model_cfg.num_puzzle_identifiers = static_cast<int>(train_metadata.num_puzzle_identifiers);
@@ -110,16 +112,23 @@ ACTLossHead create_model(const PretrainConfig& config, const data::DatasetMetada
   // The reference seeds torch's global generator with config.seed before building the model.
   ACTLossHead model(HRMACTV1(model_cfg, static_cast<uint64_t>(config.seed)), model_cfg.loss_type);
   model->model->to_device(device);
+  if (comm) {  // data parallel
+    model->model->exploration_rows = config.global_batch_size;
+    model->model->exploration_offset = comm->rank() * (config.global_batch_size / world_size);
+    broadcast_model(*comm, model);  // Broadcast parameters from rank 0
+  }
   return model;
 }
 
-TrainState init_train_state(const PretrainConfig& config, const data::DatasetMetadata& train_metadata) {
+TrainState init_train_state(const PretrainConfig& config, const data::DatasetMetadata& train_metadata,
+                            dist::Comm* comm) {
   TrainState state;
   state.device = parse_device(config.device);
+  state.comm = comm;
   // Estimated total training steps
   state.total_steps = optim::total_steps(config.epochs, train_metadata.total_groups,
                                          train_metadata.mean_puzzle_examples, config.global_batch_size);
-  state.model = create_model(config, train_metadata, state.device);
+  state.model = create_model(config, train_metadata, state.device, comm);
   std::vector<torch::Tensor> params;
   for (auto& p : state.model->named_parameters()) {
     state.param_names.push_back(p.key());
@@ -128,6 +137,7 @@ TrainState init_train_state(const PretrainConfig& config, const data::DatasetMet
   // lr=0 here: it is set by the scheduler at every step (optimizers[0], the sign-SGD, is a function).
   state.adam = std::make_unique<optim::AdamATan2>(
       params, optim::AdamATan2Options{0.0, config.beta1, config.beta2, config.weight_decay});
+  if (comm) setup_gradient_reduction(*comm, config, params);
   if (config.ema) state.ema = std::make_unique<Ema>(*state.model, config.ema_rate);
   return state;
 }
@@ -152,15 +162,28 @@ StepResult train_step(ACTLossHead& model, optim::AdamATan2& adam, Carry& carry, 
   StepResult r;
   // Forward
   r.out = model->forward(carry, batch);
-  ((1.0 / static_cast<double>(global_batch_size)) * r.out.loss).backward();
+  auto backward = [&] { ((1.0 / static_cast<double>(global_batch_size)) * r.out.loss).backward(); };
+  if (opts.comm)
+    opts.comm->run_backward(backward);  // with c10d's Reducer, the gradients are summed over ranks inside it
+  else
+    backward();
 
   auto& puzzle_emb = model->model->inner->puzzle_emb;
   const bool sparse = puzzle_emb && puzzle_emb->local_weights.defined() && puzzle_emb->local_weights.grad().defined();
+  torch::Tensor bad_ranks;  // data parallel: the ranks whose loss or embedding gradient was not finite
+  if (opts.comm) {          // sum the gradients over ranks (train/distributed.h)
+    torch::Tensor bad = torch::logical_not(torch::isfinite(r.out.loss).all());
+    if (sparse) bad = bad | torch::logical_not(torch::isfinite(puzzle_emb->local_weights.grad()).all());
+    std::vector<torch::Tensor> grads;
+    for (const auto& p : adam.params())
+      if (p.grad().defined()) grads.push_back(p.grad());
+    bad_ranks = all_reduce_gradients(*opts.comm, grads, bad);
+  }
   if (opts.skip_nonfinite) {
-    std::vector<torch::Tensor> finite{torch::isfinite(r.out.loss).all()};
+    std::vector<torch::Tensor> finite{bad_ranks.defined() ? (bad_ranks == 0).all() : torch::isfinite(r.out.loss).all()};
     for (const auto& p : adam.params())
       if (p.grad().defined()) finite.push_back(torch::isfinite(p.grad()).all());
-    if (sparse) finite.push_back(torch::isfinite(puzzle_emb->local_weights.grad()).all());
+    if (sparse && !bad_ranks.defined()) finite.push_back(torch::isfinite(puzzle_emb->local_weights.grad()).all());
     r.finite = torch::stack(finite).all().item<bool>();  // note: a device-to-host sync point
   }
 
@@ -168,7 +191,8 @@ StepResult train_step(ACTLossHead& model, optim::AdamATan2& adam, Carry& carry, 
   if (r.finite) {
     if (sparse)
       optim::sparse_sign_sgd_step(puzzle_emb->weights, puzzle_emb->local_weights.grad(), puzzle_emb->local_ids,
-                                  opts.puzzle_emb_lr, opts.puzzle_emb_weight_decay);
+                                  opts.puzzle_emb_lr, opts.puzzle_emb_weight_decay,
+                                  opts.comm ? sign_sgd_all_gather(*opts.comm) : optim::GatherGradsFn{});
     adam.step(opts.lr);
   }
   adam.zero_grad();
@@ -193,6 +217,7 @@ std::optional<TrainMetrics> train_batch(const PretrainConfig& config, TrainState
   opts.puzzle_emb_lr = compute_lr(config.puzzle_emb_lr, config, state);
   opts.lr = compute_lr(config.lr, config, state);
   opts.puzzle_emb_weight_decay = config.puzzle_emb_weight_decay;
+  opts.comm = state.comm;
   StepResult r = train_step(state.model, *state.adam, *state.carry, b, batch.effective_rows, opts);
   if (!r.finite) {
     ++state.nonfinite_in_row;
@@ -213,6 +238,7 @@ std::optional<TrainMetrics> train_batch(const PretrainConfig& config, TrainState
     raw.push_back(v.to(torch::kFloat64));
   }
   m.raw = torch::stack(raw);  // [M]
+  if (state.comm) state.comm->reduce_sum_to_root(m.raw, "reduce of the train metrics");  // valid on rank 0
   const torch::Tensor count = metric(sorted, "count").to(torch::kFloat64).clamp_min(1);  // Avoid NaNs
   std::vector<torch::Tensor> values;
   for (size_t i = 0; i < sorted.size(); ++i)
@@ -231,6 +257,10 @@ EvalMetrics evaluate(const PretrainConfig& config, TrainState& state, const data
   sc.global_batch_size = config.global_batch_size;
   sc.test_set_mode = true;
   sc.epochs_per_iter = 1;
+  if (state.comm) {
+    sc.rank = state.comm->rank();
+    sc.num_replicas = state.comm->world_size();
+  }
   data::PuzzleSampler sampler(eval_data, sc);
 
   const auto& wanted = config.eval_save_outputs;
@@ -281,8 +311,13 @@ EvalMetrics evaluate(const PretrainConfig& config, TrainState& state, const data
     io::StateDict preds;
     for (auto& [k, v] : all_preds) preds.emplace_back(k, torch::cat(v, 0));
     fs::create_directories(*save_dir);
-    io::save_torch_file((fs::path(*save_dir) / ("step_" + std::to_string(state.step) + "_all_preds.0")).string(), preds);
+    io::save_torch_file((fs::path(*save_dir) / ("step_" + std::to_string(state.step) + "_all_preds." + std::to_string(state.comm ? state.comm->rank() : 0))).string(), preds);
   }
+
+  // Reduce to rank 0 (every rank sees the same batches, so the same sets are defined everywhere).
+  if (state.comm)
+    for (auto& v : metric_values)
+      if (v.defined()) state.comm->reduce_sum_to_root(v, "reduce of the evaluation metrics");
 
   // Postprocess: every metric / count, per set (sets without batches are left out).
   EvalMetrics result;
@@ -300,8 +335,15 @@ EvalMetrics evaluate(const PretrainConfig& config, TrainState& state, const data
   return result;
 }
 
-TrainState run_pretrain(PretrainConfig config, std::ostream& out, const TrainHooks& hooks) {
+TrainState run_pretrain(PretrainConfig config, std::ostream& out_all_ranks, const TrainHooks& hooks) {
+  // Data parallel when launched so (train/distributed.h; null: one process). Only rank 0 prints, logs and
+  // writes files; every rank trains its slice of each global batch.
+  const std::unique_ptr<dist::Comm> comm = init_distributed(config);
+  const bool root = !comm || comm->is_root();
+  std::ostream nowhere(nullptr);
+  std::ostream& out = root ? out_all_ranks : nowhere;
   fill_names(config);
+  if (comm) sync_config(*comm, config);
   const std::string run_dir = *config.checkpoint_path;
   out << "Config (saved as " << (fs::path(run_dir) / "all_config.yaml").string() << "):\n" << to_yaml(config) << std::flush;
 
@@ -315,13 +357,17 @@ TrainState run_pretrain(PretrainConfig config, std::ostream& out, const TrainHoo
   sc.global_batch_size = config.global_batch_size;
   sc.test_set_mode = false;
   sc.epochs_per_iter = train_epochs_per_iter;
+  if (comm) {
+    sc.rank = comm->rank();
+    sc.num_replicas = comm->world_size();
+  }
   data::PuzzleSampler train_sampler(train_data, sc);
 
   // Train state
   if (!config.resume && fs::exists(train_state_path(run_dir)))
     HRM_THROW(ConfigError, "checkpoint_path '", run_dir, "' already holds a run (train_state.pt): continue it with resume=",
               run_dir, " or choose another checkpoint_path");
-  TrainState state = init_train_state(config, train_data.metadata());
+  TrainState state = init_train_state(config, train_data.metadata(), comm.get());
   if (config.resume) {
     const int64_t expected_total = state.total_steps;
     train_sampler.restore(load_train_state(train_state_path(run_dir), state));
@@ -329,16 +375,24 @@ TrainState run_pretrain(PretrainConfig config, std::ostream& out, const TrainHoo
       out << "note: the saved run planned " << state.total_steps << " steps, this config " << expected_total
           << "; continuing with " << expected_total << "\n";
     state.total_steps = expected_total;
+    if (state.carry) {  // saved as the global batch (every rank's rows), whatever the world size was
+      const int64_t rows = state.carry->steps.size(0);
+      if (rows != config.global_batch_size)
+        HRM_THROW(ConfigError, "resume: the saved run's carry has ", rows, " rows but global_batch_size is ",
+                  config.global_batch_size, "; resume with the run's global_batch_size");
+      if (comm) state.carry = local_carry(*state.carry, comm->rank(), comm->world_size());
+    }
     out << "Resuming " << run_dir << " at step " << state.step << " (iteration " << state.iter << " of " << total_iters
         << ")\n";
   }
-  save_all_config(config, run_dir);
+  if (root) save_all_config(config, run_dir);
 
-  MetricsLog log(run_dir, config.resume ? std::optional<int64_t>(state.step) : std::nullopt);
+  std::optional<MetricsLog> log;
+  if (root) log.emplace(run_dir, config.resume ? std::optional<int64_t>(state.step) : std::nullopt);
   if (!config.resume) {
     int64_t num_params = 0;
     for (const auto& p : state.model->parameters()) num_params += p.numel();
-    log.write(0, {{"num_params", static_cast<double>(num_params)}});
+    if (log) log->write(0, {{"num_params", static_cast<double>(num_params)}});
   }
   Progress progress(out, state.total_steps, state.step, ::isatty(STDOUT_FILENO) != 0);
   MetricsAccumulator acc;
@@ -347,7 +401,7 @@ TrainState run_pretrain(PretrainConfig config, std::ostream& out, const TrainHoo
   auto flush_metrics = [&] {
     if (!acc.pending()) return;
     const MetricValues m = acc.take();
-    log.write(state.step, m);
+    if (log) log->write(state.step, m);
     progress.metrics(state.step, m);
   };
 
@@ -392,19 +446,27 @@ TrainState run_pretrain(PretrainConfig config, std::ostream& out, const TrainHoo
       }
       progress.message(line);
     }
-    log.write(state.step, flat);
+    if (log) log->write(state.step, flat);
 
     // Checkpointing: the model as the reference (every eval or the last), the training state always.
     state.iter = iter + 1;
-    if (config.checkpoint_every_eval || iter == total_iters - 1) {
+    if (root && (config.checkpoint_every_eval || iter == total_iters - 1)) {
       EmaScope ema_weights(state.ema.get());
       save_model_checkpoint(model_checkpoint_path(run_dir, state.step), state.model);
     }
-    save_train_state(run_dir, state, train_sampler.state());
+    if (comm && state.carry) {  // the carry of the global batch, so that any world size can resume
+      const Carry local = *state.carry;
+      state.carry = gather_carry(*comm, local);
+      if (root) save_train_state(run_dir, state, train_sampler.state());
+      state.carry = local;
+    } else if (root) {
+      save_train_state(run_dir, state, train_sampler.state());
+    }
     last_checkpoint_step = state.step;
     if (hooks.after_checkpoint) hooks.after_checkpoint(state);
   }
   progress.finish();
+  state.comm = nullptr;  // ends with this function
   return state;
 }
 

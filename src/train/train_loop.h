@@ -2,7 +2,7 @@
 // and the train/eval/checkpoint loop.
 // Mirrors pretrain.py of sapientinc/HRM@42410da (TrainState, create_model, init_train_state,
 // compute_lr, train_batch, evaluate, launch) with the same statement order and metric names.
-// Differs: one process (no torch.distributed); no torch.compile; the device comes from the config;
+// Differs: data parallel on c10d through train/distributed.h (Gloo on CPU too); no torch.compile; the device comes from the config;
 // the full training state is checkpointed at every evaluation (checkpoint.h) and resumable; a
 // non-finite loss or gradient skips the step (no optimizer update) and training stops after
 // max_nonfinite_steps of them in a row; optional EMA weights (ema.h) for evaluation and saving;
@@ -26,6 +26,10 @@
 #include "train/pretrain_config.h"
 #include "train/progress.h"
 
+namespace hrm::dist {
+class Comm;  // dist/comm.h
+}
+
 namespace hrm::train {
 
 struct TrainState {  // pretrain.py TrainState, plus what a resumable checkpoint needs
@@ -39,16 +43,20 @@ struct TrainState {  // pretrain.py TrainState, plus what a resumable checkpoint
   int64_t iter = 0;          // train/eval iterations completed
   int64_t nonfinite_in_row = 0, nonfinite_total = 0;
   torch::Device device = torch::kCPU;
+  dist::Comm* comm = nullptr;  // data parallel (train/distributed.h): this rank's process group; null: one process
 };
 
 torch::Device parse_device(const std::string& name);  // cpu | cuda | cuda:N (ConfigError if unavailable)
 
 // create_model: the arch config with batch_size = global_batch_size and vocab_size, seq_len,
 // num_puzzle_identifiers from the training metadata; HRM ACT v1 inside ACTLossHead, on the device.
+// With `comm` (data parallel): batch_size = global_batch_size / world size, the exploration draws
+// made for the global batch (HRMACTV1Impl::exploration_rows), and rank 0's weights broadcast.
 ACTLossHead create_model(const PretrainConfig& config, const data::DatasetMetadata& train_metadata,
-                         torch::Device device);
+                         torch::Device device, dist::Comm* comm = nullptr);
 // init_train_state: total_steps as the reference estimates it, the model, AdamATan2 (lr set per step).
-TrainState init_train_state(const PretrainConfig& config, const data::DatasetMetadata& train_metadata);
+TrainState init_train_state(const PretrainConfig& config, const data::DatasetMetadata& train_metadata,
+                            dist::Comm* comm = nullptr);
 
 // compute_lr: the warm-up + cosine schedule at train_state.step (1-based inside train_batch).
 double compute_lr(double base_lr, const PretrainConfig& config, const TrainState& state);
@@ -60,6 +68,7 @@ struct StepOptions {
   double lr = 0, puzzle_emb_lr = 0;  // this step's scheduled learning rates
   double puzzle_emb_weight_decay = 0;
   bool skip_nonfinite = true;  // check loss and gradients (one host sync) and skip the update if not finite
+  dist::Comm* comm = nullptr;  // data parallel: gradients summed over ranks, sign-SGD on every rank's rows
 };
 
 struct StepResult {

@@ -1,0 +1,218 @@
+// comm.cpp: see comm.h. Only the abstract c10d::Backend and the TCPStore are used here.
+#include "dist/comm.h"
+
+#include <torch/csrc/distributed/c10d/Backend.hpp>
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+
+#include "core/check.h"
+#include "dist/backends.h"
+#include "dist/comm_impl.h"
+
+namespace hrm::dist {
+
+namespace {
+
+int env_int(const std::function<const char*(const char*)>& getenv, const char* name, long lo, long hi) {
+  const char* v = getenv(name);
+  if (!v || !*v) HRM_THROW(ConfigError, "data-parallel launch: environment variable ", name, " is not set");
+  char* end = nullptr;
+  errno = 0;
+  const long x = std::strtol(v, &end, 10);
+  if (errno != 0 || end == v || *end != '\0' || x < lo || x > hi)
+    HRM_THROW(ConfigError, "data-parallel launch: ", name, "='", v, "' is not an integer in [", lo, ", ", hi, "]");
+  return static_cast<int>(x);
+}
+
+}  // namespace
+
+std::optional<LaunchEnv> launch_env_from(const std::function<const char*(const char*)>& getenv) {
+  const char* ws = getenv("WORLD_SIZE");
+  if (!ws || !*ws) {
+    if (const char* r = getenv("RANK"); r && *r)
+      HRM_THROW(ConfigError, "data-parallel launch: RANK is set but WORLD_SIZE is not (set both, or neither for one process)");
+    return std::nullopt;
+  }
+  LaunchEnv e;
+  e.world_size = env_int(getenv, "WORLD_SIZE", 1, 1 << 20);
+  e.rank = env_int(getenv, "RANK", 0, e.world_size - 1);
+  const char* lr = getenv("LOCAL_RANK");
+  e.local_rank = lr && *lr ? env_int(getenv, "LOCAL_RANK", 0, e.world_size - 1) : e.rank;
+  if (e.world_size > 1) {
+    const char* addr = getenv("MASTER_ADDR");
+    if (!addr || !*addr) HRM_THROW(ConfigError, "data-parallel launch: environment variable MASTER_ADDR is not set");
+    e.master_addr = addr;
+    e.master_port = env_int(getenv, "MASTER_PORT", 1, 65535);
+    const char* agent = getenv("TORCHELASTIC_USE_AGENT_STORE");
+    e.agent_store = agent && std::string(agent) == "True";
+  }
+  return e;
+}
+
+std::optional<LaunchEnv> launch_env() {
+  return launch_env_from([](const char* n) { return std::getenv(n); });
+}
+
+Comm::Comm(const LaunchEnv& env, torch::Device device, std::chrono::milliseconds timeout)
+    : impl_(std::make_unique<Impl>()) {
+  Impl& m = *impl_;
+  m.env = env;
+  m.device = device;
+  m.timeout = timeout;
+  m.backend_name = device.is_cuda() ? "nccl" : "gloo";
+  try {
+    c10d::TCPStoreOptions so;
+    so.port = static_cast<uint16_t>(env.master_port);
+    so.isServer = env.rank == 0 && !env.agent_store;
+    so.numWorkers = static_cast<size_t>(env.world_size);
+    so.waitWorkers = true;
+    so.timeout = timeout;
+    so.multiTenant = true;
+    // Our keys under a prefix: the store may be torchrun's, shared with its agent.
+    m.store = c10::make_intrusive<c10d::PrefixStore>("hrm", c10::make_intrusive<c10d::TCPStore>(env.master_addr, so));
+  } catch (const std::exception& e) {
+    HRM_THROW(Error, "rank ", env.rank, " of ", env.world_size, ": rendezvous through the TCPStore at ",
+              env.master_addr, ":", env.master_port, " failed (", e.what(), "). ",
+              env.rank == 0 ? "Is the port free on MASTER_ADDR?" : "Did rank 0 start, and do MASTER_ADDR/MASTER_PORT reach it?",
+              " (timeout ", timeout.count() / 1000.0, " s, config key dist_timeout)");
+  }
+  try {
+    m.pg = device.is_cuda() ? make_nccl_backend(m.store, env.rank, env.world_size, timeout, device.index())
+                            : make_gloo_backend(m.store, env.rank, env.world_size, timeout);
+  } catch (const std::exception& e) {
+    HRM_THROW(Error, "rank ", env.rank, " of ", env.world_size, ": creating the ", m.backend_name,
+              " process group failed: ", e.what());
+  }
+}
+
+Comm::~Comm() = default;
+
+int Comm::rank() const { return impl_->env.rank; }
+int Comm::world_size() const { return impl_->env.world_size; }
+int Comm::local_rank() const { return impl_->env.local_rank; }
+const std::string& Comm::backend_name() const { return impl_->backend_name; }
+
+void Comm::all_reduce_sum(torch::Tensor& t, const char* what) {
+  impl_->check_tensor(t, what);
+  if (impl_->needs_float32(t)) {
+    torch::Tensor f = t.to(torch::kFloat32);
+    all_reduce_sum(f, what);
+    t.copy_(f);
+    return;
+  }
+  HRM_CHECK(t.is_contiguous(), "collective '", what, "': the tensor must be contiguous");
+  std::vector<torch::Tensor> ts{t};
+  impl_->run(what, [&] {
+    c10d::AllreduceOptions o;
+    o.reduceOp = c10d::ReduceOp::SUM;
+    o.timeout = impl_->timeout;
+    return impl_->pg->allreduce(ts, o);
+  });
+}
+
+void Comm::all_reduce_sum_bucketed(const std::vector<torch::Tensor>& ts, int64_t bucket_bytes, const char* what) {
+  // Buckets of consecutive tensors of one dtype; each is flattened into one buffer, reduced, copied back.
+  torch::NoGradGuard no_grad;
+  size_t i = 0;
+  while (i < ts.size()) {
+    size_t j = i;
+    int64_t bytes = 0;
+    while (j < ts.size() && ts[j].scalar_type() == ts[i].scalar_type() &&
+           (j == i || bytes + ts[j].nbytes() <= static_cast<size_t>(bucket_bytes))) {
+      bytes += static_cast<int64_t>(ts[j].nbytes());
+      ++j;
+    }
+    std::vector<torch::Tensor> flat;
+    for (size_t k = i; k < j; ++k) flat.push_back(ts[k].reshape({-1}));
+    torch::Tensor buf = torch::cat(flat);
+    all_reduce_sum(buf, what);
+    int64_t off = 0;
+    for (size_t k = i; k < j; ++k) {
+      const int64_t n = ts[k].numel();
+      ts[k].copy_(buf.narrow(0, off, n).view(ts[k].sizes()));
+      off += n;
+    }
+    i = j;
+  }
+}
+
+void Comm::reduce_sum_to_root(torch::Tensor& t, const char* what) {
+  impl_->check_tensor(t, what);
+  if (impl_->needs_float32(t)) {
+    torch::Tensor f = t.to(torch::kFloat32);
+    reduce_sum_to_root(f, what);
+    t.copy_(f);
+    return;
+  }
+  HRM_CHECK(t.is_contiguous(), "collective '", what, "': the tensor must be contiguous");
+  std::vector<torch::Tensor> ts{t};
+  impl_->run(what, [&] {
+    c10d::ReduceOptions o;
+    o.reduceOp = c10d::ReduceOp::SUM;
+    o.rootRank = 0;
+    o.timeout = impl_->timeout;
+    return impl_->pg->reduce(ts, o);
+  });
+}
+
+void Comm::broadcast_from_root(torch::Tensor& t, const char* what) {
+  impl_->check_tensor(t, what);
+  if (impl_->needs_float32(t)) {  // exact round trip; Gloo's type support for 16-bit floats varies
+    torch::Tensor f = t.to(torch::kFloat32);
+    broadcast_from_root(f, what);
+    t.copy_(f);
+    return;
+  }
+  HRM_CHECK(t.is_contiguous(), "collective '", what, "': the tensor must be contiguous");
+  std::vector<torch::Tensor> ts{t};
+  impl_->run(what, [&] {
+    c10d::BroadcastOptions o;
+    o.rootRank = 0;
+    o.timeout = impl_->timeout;
+    return impl_->pg->broadcast(ts, o);
+  });
+}
+
+torch::Tensor Comm::all_gather_cat(const torch::Tensor& t, const char* what) {
+  impl_->check_tensor(t, what);
+  if (!impl_->device.is_cuda() && (impl_->needs_float32(t) || t.scalar_type() == torch::kBool))
+    return all_gather_cat(t.to(torch::kFloat32), what).to(t.scalar_type());  // exact for bf16/half/bool
+  std::vector<torch::Tensor> in{t.contiguous()};
+  std::vector<std::vector<torch::Tensor>> out(1);
+  for (int r = 0; r < world_size(); ++r) out[0].push_back(torch::empty_like(in[0]));
+  impl_->run(what, [&] {
+    c10d::AllgatherOptions o;
+    o.timeout = impl_->timeout;
+    return impl_->pg->allgather(out, in, o);
+  });
+  return torch::cat(out[0], 0);
+}
+
+void Comm::barrier(const char* what) {
+  impl_->run(what, [&] {
+    c10d::BarrierOptions o;
+    o.timeout = impl_->timeout;
+    if (impl_->device.is_cuda()) o.device_ids = {impl_->device.index()};
+    return impl_->pg->barrier(o);
+  });
+}
+
+std::string Comm::broadcast_string(const std::string& s, const char* what) {
+  const auto opts = torch::TensorOptions().device(impl_->device);
+  torch::Tensor n = torch::full({1}, static_cast<int64_t>(s.size()), opts.dtype(torch::kInt64));
+  broadcast_from_root(n, what);
+  const int64_t len = n.cpu().item<int64_t>();
+  torch::Tensor bytes = torch::zeros({len}, torch::kUInt8);
+  if (is_root() && len > 0) std::memcpy(bytes.data_ptr<uint8_t>(), s.data(), static_cast<size_t>(len));
+  bytes = bytes.to(impl_->device);
+  if (len > 0) broadcast_from_root(bytes, what);
+  bytes = bytes.cpu();
+  return std::string(reinterpret_cast<const char*>(bytes.data_ptr<uint8_t>()), static_cast<size_t>(len));
+}
+
+}  // namespace hrm::dist

@@ -1,0 +1,55 @@
+// comm_impl.h: Comm's state, shared by comm.cpp and grad_reducer.cpp (internal to src/dist).
+#pragma once
+
+#include <torch/csrc/distributed/c10d/Backend.hpp>
+#include <torch/csrc/distributed/c10d/Store.hpp>
+
+#include <memory>
+
+#include "core/check.h"
+#include "dist/comm.h"
+
+namespace c10d {
+class Reducer;
+}
+
+namespace hrm::dist {
+
+struct Comm::Impl {
+  LaunchEnv env;
+  torch::Device device = torch::kCPU;
+  std::chrono::milliseconds timeout{0};
+  std::string backend_name;
+  c10::intrusive_ptr<c10d::Store> store;
+  c10::intrusive_ptr<c10d::Backend> pg;
+  std::shared_ptr<c10d::Reducer> reducer;  // attach_gradient_reducer (grad_reducer.cpp)
+
+  [[noreturn]] void fail(const char* what, const std::string& why) const {
+    HRM_THROW(Error, "rank ", env.rank, " of ", env.world_size, ": the collective '", what, "' (", backend_name,
+              ") failed: ", why, " -- another rank has probably died or stopped responding (timeout ",
+              timeout.count() / 1000.0, " s, config key dist_timeout); this rank stops too");
+  }
+  // Runs one collective and waits for it; failures become hrm::Error.
+  template <typename F>
+  void run(const char* what, F&& launch) {
+    try {
+      c10::intrusive_ptr<c10d::Work> work = launch();
+      work->wait(timeout);
+    } catch (const c10::Error& e) {
+      fail(what, e.what_without_backtrace());
+    } catch (const std::exception& e) {
+      fail(what, e.what());
+    }
+  }
+  // Gloo has no bfloat16 (nor reliable float16) reduction: reduce a float32 copy.
+  bool needs_float32(const torch::Tensor& t) const {
+    return !device.is_cuda() && (t.scalar_type() == torch::kBFloat16 || t.scalar_type() == torch::kHalf);
+  }
+  void check_tensor(const torch::Tensor& t, const char* what) const {
+    HRM_CHECK(t.defined(), "collective '", what, "': undefined tensor");
+    HRM_CHECK(t.device().type() == device.type(), "collective '", what, "': a ", t.device().str(), " tensor on the ",
+              backend_name, " process group (", device.str(), ")");
+  }
+};
+
+}  // namespace hrm::dist

@@ -1,0 +1,362 @@
+// test_distributed.cpp: data-parallel training (src/dist, src/train/distributed.h) on c10d's Gloo over
+// loopback: the launch environment; the collectives with two ranks as two threads of this process;
+// and, through the built `hrm` binary as two processes: equal weights with one process at the same
+// global batch, a SIGKILLed rank stopping the other with a clear error, resuming with another world size.
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include "cli/cli_run.h"
+#include "core/check.h"
+#include "dist/comm.h"
+#include "io/torch_file.h"
+#include "train/tiny_task.h"
+
+namespace hrm::train {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::TempDir;
+
+// A port that was free a moment ago (the kernel's choice for port 0).
+int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  socklen_t len = sizeof a;
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+    throw std::runtime_error("free_port: no socket");
+  const int port = ntohs(a.sin_port);
+  ::close(fd);
+  return port;
+}
+
+std::map<std::string, const char*> env_map(const std::map<std::string, std::string>& m) {
+  std::map<std::string, const char*> r;
+  for (const auto& [k, v] : m) r[k] = v.c_str();
+  return r;
+}
+
+// ---- the launch environment ------------------------------------------------------------------
+
+std::optional<dist::LaunchEnv> parse(const std::map<std::string, std::string>& vars) {
+  return dist::launch_env_from([&](const char* name) -> const char* {
+    auto it = vars.find(name);
+    return it == vars.end() ? nullptr : it->second.c_str();
+  });
+}
+
+std::string config_error(const std::map<std::string, std::string>& vars) {
+  try {
+    parse(vars);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+TEST(DistributedLaunchEnv, ReadsTorchrunVariablesAndNamesTheBadOne) {
+  EXPECT_FALSE(parse({}).has_value());
+  const auto e = parse({{"RANK", "1"}, {"WORLD_SIZE", "2"}, {"LOCAL_RANK", "1"}, {"MASTER_ADDR", "10.0.0.1"},
+                        {"MASTER_PORT", "29500"}});
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->rank, 1);
+  EXPECT_EQ(e->world_size, 2);
+  EXPECT_EQ(e->local_rank, 1);
+  EXPECT_EQ(e->master_addr, "10.0.0.1");
+  EXPECT_EQ(e->master_port, 29500);
+  // LOCAL_RANK defaults to RANK (one node).
+  EXPECT_EQ(parse({{"RANK", "1"}, {"WORLD_SIZE", "2"}, {"MASTER_ADDR", "h"}, {"MASTER_PORT", "1"}})->local_rank, 1);
+
+  EXPECT_NE(config_error({{"RANK", "0"}}).find("WORLD_SIZE is not"), std::string::npos);
+  EXPECT_NE(config_error({{"WORLD_SIZE", "2"}, {"MASTER_ADDR", "h"}, {"MASTER_PORT", "1"}}).find("RANK is not set"),
+            std::string::npos);
+  EXPECT_NE(config_error({{"WORLD_SIZE", "2"}, {"RANK", "2"}, {"MASTER_ADDR", "h"}, {"MASTER_PORT", "1"}})
+                .find("RANK='2' is not an integer in [0, 1]"),
+            std::string::npos);
+  EXPECT_NE(config_error({{"WORLD_SIZE", "two"}, {"RANK", "0"}}).find("WORLD_SIZE='two'"), std::string::npos);
+  EXPECT_NE(config_error({{"WORLD_SIZE", "2"}, {"RANK", "0"}, {"MASTER_PORT", "1"}}).find("MASTER_ADDR is not set"),
+            std::string::npos);
+  EXPECT_NE(config_error({{"WORLD_SIZE", "2"}, {"RANK", "0"}, {"MASTER_ADDR", "h"}, {"MASTER_PORT", "70000"}})
+                .find("MASTER_PORT='70000'"),
+            std::string::npos);
+}
+
+// ---- the collectives: two ranks as two threads -----------------------------------------------
+
+TEST(DistributedGloo, CollectivesOfTwoRanksInThreads) {
+  const int port = free_port();
+  std::vector<std::string> errors(2);
+  std::vector<std::map<std::string, torch::Tensor>> got(2);
+  auto rank_main = [&](int rank) {
+    try {
+      dist::LaunchEnv env;
+      env.rank = rank;
+      env.world_size = 2;
+      env.local_rank = rank;
+      env.master_addr = "127.0.0.1";
+      env.master_port = port;
+      dist::Comm comm(env, torch::kCPU, std::chrono::seconds(20));
+      EXPECT_EQ(comm.backend_name(), "gloo");
+      auto& g = got[static_cast<size_t>(rank)];
+      torch::Tensor a = torch::full({3}, rank + 1.0f);
+      comm.all_reduce_sum(a, "test");
+      g["all_reduce"] = a;
+      // bfloat16: reduced in float32 (Gloo has no bfloat16).
+      torch::Tensor b = torch::full({2, 2}, rank + 0.5, torch::kBFloat16);
+      comm.all_reduce_sum(b, "test");
+      g["bf16"] = b;
+      // Bucketed: three tensors, buckets of at most 16 bytes (so several collectives).
+      std::vector<torch::Tensor> ts{torch::full({2}, 1.0f * rank), torch::full({3, 1}, 10.0f), torch::full({5}, 1.0f)};
+      comm.all_reduce_sum_bucketed(ts, 16, "test");
+      for (size_t i = 0; i < ts.size(); ++i) g["bucket" + std::to_string(i)] = ts[i];
+      torch::Tensor r = torch::full({2}, 2.0 * (rank + 1), torch::kFloat64);
+      comm.reduce_sum_to_root(r, "test");
+      if (rank == 0) g["reduce"] = r;
+      torch::Tensor hb = torch::full({3}, rank + 1.5, torch::kBFloat16);
+      comm.broadcast_from_root(hb, "test");
+      g["broadcast_bf16"] = hb;
+      torch::Tensor c = torch::full({4}, static_cast<int64_t>(rank + 7));
+      comm.broadcast_from_root(c, "test");
+      g["broadcast"] = c;
+      g["gather"] = comm.all_gather_cat(torch::arange(2, torch::kInt32) + 10 * rank, "test");
+      g["gather_bool"] = comm.all_gather_cat(torch::tensor({rank == 1}), "test");
+      EXPECT_EQ(comm.broadcast_string(rank == 0 ? "from rank 0" : "other", "test"), "from rank 0");
+      comm.barrier("test");
+    } catch (const std::exception& e) {
+      errors[static_cast<size_t>(rank)] = e.what();
+    }
+  };
+  std::thread t1(rank_main, 1);
+  rank_main(0);
+  t1.join();
+  ASSERT_EQ(errors[0], "");
+  ASSERT_EQ(errors[1], "");
+  for (int rank = 0; rank < 2; ++rank) {
+    auto& g = got[static_cast<size_t>(rank)];
+    EXPECT_TRUE(torch::equal(g["all_reduce"], torch::full({3}, 3.0f)));
+    EXPECT_EQ(g["bf16"].scalar_type(), torch::kBFloat16);
+    EXPECT_TRUE(torch::equal(g["bf16"], torch::full({2, 2}, 2.0, torch::kBFloat16)));
+    EXPECT_TRUE(torch::equal(g["bucket0"], torch::full({2}, 1.0f)));
+    EXPECT_TRUE(torch::equal(g["bucket1"], torch::full({3, 1}, 20.0f)));
+    EXPECT_TRUE(torch::equal(g["bucket2"], torch::full({5}, 2.0f)));
+    EXPECT_TRUE(torch::equal(g["broadcast"], torch::full({4}, int64_t{7})));
+    EXPECT_TRUE(torch::equal(g["broadcast_bf16"], torch::full({3}, 1.5, torch::kBFloat16)));
+    EXPECT_TRUE(torch::equal(g["gather"], torch::tensor({0, 1, 10, 11}, torch::kInt32)));
+    EXPECT_TRUE(torch::equal(g["gather_bool"], torch::tensor({false, true})));
+  }
+  EXPECT_TRUE(torch::equal(got[0]["reduce"], torch::full({2}, 6.0, torch::kFloat64)));
+}
+
+// ---- whole runs of the hrm binary --------------------------------------------------------------
+
+// Starts `hrm --threads 1 ARGS` with the data-parallel environment of `rank` (output in `log`).
+pid_t spawn_rank(const std::vector<std::string>& args, int rank, int world, int port, const std::string& log) {
+  std::vector<std::string> all{HRM_BINARY, "--threads", "1"};
+  all.insert(all.end(), args.begin(), args.end());
+  std::vector<std::string> env;
+  for (char** e = environ; *e; ++e) {
+    const std::string kv = *e;
+    bool ours = false;
+    for (const char* k : {"RANK=", "WORLD_SIZE=", "LOCAL_RANK=", "MASTER_ADDR=", "MASTER_PORT="})
+      ours = ours || kv.rfind(k, 0) == 0;
+    if (!ours) env.push_back(kv);
+  }
+  env.push_back("RANK=" + std::to_string(rank));
+  env.push_back("LOCAL_RANK=" + std::to_string(rank));
+  env.push_back("WORLD_SIZE=" + std::to_string(world));
+  env.push_back("MASTER_ADDR=127.0.0.1");
+  env.push_back("MASTER_PORT=" + std::to_string(port));
+  std::vector<char*> argv, envp;
+  for (auto& a : all) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  for (auto& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  const pid_t pid = ::fork();
+  if (pid == 0) {  // only async-signal-safe calls between fork and exec
+    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0) {
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+    }
+    ::execve(argv[0], argv.data(), envp.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+std::string read_file(const fs::path& p) {
+  std::ifstream f(p);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+// Waits for `pid` up to `limit`; returns its exit code, -1 for a signal, -2 if still running (then killed).
+int wait_for(pid_t pid, std::chrono::seconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  int status = 0;
+  while (true) {
+    const pid_t r = ::waitpid(pid, &status, WNOHANG);
+    if (r == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    if (std::chrono::steady_clock::now() > deadline) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      return -2;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+// Runs `args` as `world` ranks; asserts every rank exits 0. Returns the logs.
+std::vector<std::string> run_ranks(const std::vector<std::string>& args, int world, const fs::path& logs) {
+  const int port = free_port();
+  std::vector<pid_t> pids;
+  for (int r = 0; r < world; ++r)
+    pids.push_back(spawn_rank(args, r, world, port, (logs / ("rank" + std::to_string(r) + ".log")).string()));
+  std::vector<int> codes;
+  for (pid_t p : pids) codes.push_back(wait_for(p, std::chrono::seconds(120)));
+  std::vector<std::string> out;
+  for (int r = 0; r < world; ++r) {
+    out.push_back(read_file(logs / ("rank" + std::to_string(r) + ".log")));
+    EXPECT_EQ(codes[static_cast<size_t>(r)], 0) << "rank " << r << ":\n" << out.back();
+  }
+  return out;
+}
+
+std::vector<std::string> train_args(const fs::path& data, const fs::path& run, const std::vector<std::string>& extra) {
+  std::vector<std::string> a{"train"};
+  for (const auto& o : testing::tiny_overrides(data, run)) a.push_back(o);
+  a.insert(a.end(), extra.begin(), extra.end());
+  return a;
+}
+
+std::map<std::string, torch::Tensor> load(const fs::path& p) {
+  const auto sd = io::load_torch_file(p.string());
+  return {sd.begin(), sd.end()};
+}
+
+// The model checkpoint of the last step in a run directory.
+fs::path last_checkpoint(const fs::path& run) {
+  fs::path best;
+  int64_t best_step = -1;
+  for (const auto& e : fs::directory_iterator(run)) {
+    const std::string n = e.path().filename().string();
+    if (n.rfind("step_", 0) == 0 && n.find('_', 5) == std::string::npos) {
+      const int64_t s = std::stoll(n.substr(5));
+      if (s > best_step) best_step = s, best = e.path();
+    }
+  }
+  return best;
+}
+
+// Float32 summation order differs between one process and several (the all-reduce adds two partial
+// sums); over the few steps of the tiny run this stays far below 1e-4 (measured: see DISTRIBUTED.md).
+constexpr double kWeightTol = 1e-4;
+
+void expect_same_weights(const fs::path& a, const fs::path& b) {
+  ASSERT_FALSE(a.empty());
+  ASSERT_FALSE(b.empty());
+  EXPECT_EQ(a.filename(), b.filename());
+  const auto wa = load(a), wb = load(b);
+  ASSERT_EQ(wa.size(), wb.size());
+  double worst = 0;
+  for (const auto& [k, v] : wa) {
+    ASSERT_TRUE(wb.count(k)) << k;
+    const torch::Tensor d = (v.to(torch::kFloat64) - wb.at(k).to(torch::kFloat64)).abs();
+    const double m = d.numel() ? d.max().item<double>() : 0.0;
+    worst = std::max(worst, m);
+    EXPECT_LE(m, kWeightTol) << k;
+  }
+  std::cout << "[ weights ] max |difference| " << worst << " (" << a << " vs " << b << ")\n";
+}
+
+class DistributedTrain : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir("distributed");
+    testing::write_tiny_dataset(dir_->path / "data");
+    // The reference: one process, the same global batch (16), 4 epochs in 2 train/eval iterations.
+    const auto r = hrm::testing::run_hrm(train_args(data(), dir_->path / "single", {}));
+    ASSERT_EQ(r.status, 0) << r.output;
+  }
+  static void TearDownTestSuite() {
+    delete dir_;
+    dir_ = nullptr;
+  }
+  static fs::path data() { return dir_->path / "data"; }
+  static fs::path path(const std::string& n) { return dir_->path / n; }
+  static TempDir* dir_;
+};
+TempDir* DistributedTrain::dir_ = nullptr;
+
+TEST_F(DistributedTrain, TwoGlooRanksEndWithTheWeightsOfOneProcess) {
+  const auto logs = run_ranks(train_args(data(), path("two"), {}), 2, dir_->path);
+  expect_same_weights(last_checkpoint(path("single")), last_checkpoint(path("two")));
+  // Only rank 0 prints.
+  EXPECT_NE(logs[0].find("eval "), std::string::npos) << logs[0];
+  EXPECT_EQ(logs[1].find("eval "), std::string::npos) << logs[1];
+  // The metrics rank 0 logs are the global ones: the same eval accuracy line as one process.
+  const std::string single = read_file(path("single") / "metrics.jsonl"), two = read_file(path("two") / "metrics.jsonl");
+  EXPECT_EQ(std::count(single.begin(), single.end(), '\n'), std::count(two.begin(), two.end(), '\n'));
+  EXPECT_NE(two.find("\"train/count\""), std::string::npos);
+}
+
+TEST_F(DistributedTrain, TwoGlooRanksWithTheBucketedAllReduceEndWithTheWeightsOfOneProcess) {
+  run_ranks(train_args(data(), path("two_bucketed"), {"dist_reducer=False"}), 2, dir_->path);
+  expect_same_weights(last_checkpoint(path("single")), last_checkpoint(path("two_bucketed")));
+}
+
+TEST_F(DistributedTrain, RunOfTwoRanksResumedByOneProcessContinues) {
+  // Two ranks train the first 2 epochs (one train/eval iteration); one process resumes for 2 more.
+  run_ranks(train_args(data(), path("resumed"), {"epochs=2"}), 2, dir_->path);
+  ASSERT_TRUE(fs::exists(path("resumed") / "train_state.pt"));
+  const auto r = hrm::testing::run_hrm({"train", "resume=" + path("resumed").string(), "epochs=4"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("Resuming"), std::string::npos) << r.output;
+  // lr_min_ratio=1 (constant after warm-up): the same schedule as the 4-epoch run of one process.
+  expect_same_weights(last_checkpoint(path("single")), last_checkpoint(path("resumed")));
+}
+
+TEST_F(DistributedTrain, SigkilledRankMakesTheOtherExitWithAClearError) {
+  // A longer run; rank 1 is killed once rank 0 has logged a few steps.
+  const int port = free_port();
+  const auto args = train_args(data(), path("dead"), {"epochs=400", "eval_interval=400", "dist_timeout=20"});
+  const pid_t p0 = spawn_rank(args, 0, 2, port, (dir_->path / "dead0.log").string());
+  const pid_t p1 = spawn_rank(args, 1, 2, port, (dir_->path / "dead1.log").string());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
+    const std::string m = read_file(path("dead") / "metrics.jsonl");
+    if (std::count(m.begin(), m.end(), '\n') >= 4) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(::kill(p1, SIGKILL), 0);
+  ::waitpid(p1, nullptr, 0);
+  const auto t0 = std::chrono::steady_clock::now();
+  const int code = wait_for(p0, std::chrono::seconds(30));
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const std::string log = read_file(dir_->path / "dead0.log");
+  EXPECT_NE(code, -2) << "rank 0 still ran 30 s after rank 1 died:\n" << log;
+  EXPECT_NE(code, 0) << log;
+  EXPECT_NE(log.find("rank 0 of 2: the collective"), std::string::npos) << log;
+  EXPECT_NE(log.find("another rank has probably died"), std::string::npos) << log;
+  std::cout << "[ dead rank ] rank 0 exited with " << code << " after " << secs << " s\n";
+}
+
+}  // namespace
+}  // namespace hrm::train
