@@ -31,6 +31,11 @@ corpus=$BUILD_DIR/corpus
 seed "$corpus/fuzz_npy" "$SHARED"/fixtures/datasets/*/*/*.npy
 seed "$corpus/fuzz_dataset_json" "$SHARED"/fixtures/datasets/*/*/dataset.json "$SHARED"/fixtures/datasets/*/identifiers.json
 seed "$corpus/fuzz_maze_csv" "$SHARED"/fixtures/datasets/maze-small/input/*.csv
+mkdir -p "$corpus/fuzz_sudoku_text"
+for f in "$SHARED"/data/sudoku/tdoku/puzzles* "$SHARED"/fixtures/datasets/sudoku-small/input/*.csv; do
+  [[ -f "$f" ]] && head -c 4096 "$f" >"$corpus/fuzz_sudoku_text/$(echo "$f" | tr / _)"
+done
+seed "$corpus/fuzz_arc_task" $(ls "$SHARED"/data/arc/ARC-AGI-1/*/*.json 2>/dev/null | head -40)
 
 status=0
 for t in "${targets[@]}"; do

@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
-# test.sh: build, then run every test (unit, golden fixtures from ../shared, CLI, learning).
+# test.sh: build, then run every test (unit, golden fixtures from ../shared, CLI, learning), then
+# each libFuzzer target for a short while (scripts/fuzz.sh; HRM_FUZZ_SECONDS per target, default 15;
+# 0 skips). Arguments go to ctest (e.g. -R Sudoku); with arguments the fuzzers are skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/build.sh
 export HRM_VENV=${HRM_VENV:-$HOME/.cache/hrm/venv}
 ctest --test-dir "${HRM_BUILD_DIR:-build}" --output-on-failure -j"$(nproc)" "$@"
+fuzz_seconds=${HRM_FUZZ_SECONDS:-15}
+if [[ $# -eq 0 && "$fuzz_seconds" != 0 ]]; then
+  scripts/fuzz.sh "$fuzz_seconds"
+fi

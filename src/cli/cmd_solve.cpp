@@ -138,7 +138,7 @@ void solve_maze(answer::Solver& solver, const SolveArgs& a, answer::Halting halt
 }
 
 void solve_arc_task(answer::Solver& solver, const SolveArgs& a, answer::Halting halting, ordered_json& j) {
-  const arc::Task task = arc::load_task(a.puzzle);
+  const arc::Task task = arc::load_task(a.puzzle, arc::TestOutputs::kOptional);  // a new task has no test outputs
   const answer::ArcSolveResult r = answer::solve_arc(solver, task, a.num_aug, halting, a.seed);
   std::printf("task %s: %zu augmented runs per test input (%s)\n", task.id.c_str(), r.augmentations.size(),
               r.known_task ? "the task's trained puzzle identifiers" : "unknown task: the blank identifier");

@@ -54,7 +54,7 @@ Grid parse_grid(const Json& j, const std::string& source, const std::string& pat
   return g;
 }
 
-std::vector<Pair> parse_pairs(const Json& j, const std::string& source, const std::string& key) {
+std::vector<Pair> parse_pairs(const Json& j, const std::string& source, const std::string& key, bool output_optional) {
   if (!j.is_array()) bad(source, key, std::string("expected a list of pairs, got ") + type_name(j));
   if (j.empty()) bad(source, key, "expected at least one pair, got an empty list");
   std::vector<Pair> pairs;
@@ -63,8 +63,10 @@ std::vector<Pair> parse_pairs(const Json& j, const std::string& source, const st
     const Json& p = j[i];
     if (!p.is_object()) bad(source, path, std::string("expected an object with input and output, got ") + type_name(p));
     for (const char* k : {"input", "output"})
-      if (!p.contains(k)) bad(source, path, std::string("missing key \"") + k + "\"");
-    pairs.push_back({parse_grid(p["input"], source, path + ".input"), parse_grid(p["output"], source, path + ".output")});
+      if (!p.contains(k) && !(output_optional && std::string(k) == "output"))
+        bad(source, path, std::string("missing key \"") + k + "\"");
+    pairs.push_back({parse_grid(p["input"], source, path + ".input"),
+                     p.contains("output") ? parse_grid(p["output"], source, path + ".output") : Grid()});
   }
   return pairs;
 }
@@ -124,7 +126,7 @@ Grid crop_from(const T* tokens, int r0, int c0) {
 
 }  // namespace
 
-Task parse_task(std::string_view json_text, const std::string& id, const std::string& source) {
+Task parse_task(std::string_view json_text, const std::string& id, const std::string& source, TestOutputs test_outputs) {
   Json j;
   try {
     j = Json::parse(json_text.begin(), json_text.end());
@@ -137,8 +139,8 @@ Task parse_task(std::string_view json_text, const std::string& id, const std::st
   t.source = source;
   for (const char* k : {"train", "test"})
     if (!j.contains(k)) bad(source, "$", std::string("missing key \"") + k + "\"");
-  t.train = parse_pairs(j["train"], source, "train");
-  t.test = parse_pairs(j["test"], source, "test");
+  t.train = parse_pairs(j["train"], source, "train", false);
+  t.test = parse_pairs(j["test"], source, "test", test_outputs == TestOutputs::kOptional);
   for (const auto& item : j.items()) {  // unknown keys (e.g. "name") are ignored
     if (item.key() == "train") break;
     if (item.key() == "test") {
@@ -149,10 +151,10 @@ Task parse_task(std::string_view json_text, const std::string& id, const std::st
   return t;
 }
 
-Task load_task(const std::string& path) {
+Task load_task(const std::string& path, TestOutputs test_outputs) {
   std::string stem = path.substr(path.find_last_of('/') + 1);
   if (stem.size() > 5 && stem.compare(stem.size() - 5, 5, ".json") == 0) stem.resize(stem.size() - 5);
-  return parse_task(read_file(path), stem, path);
+  return parse_task(read_file(path), stem, path, test_outputs);
 }
 
 // ---- augmentations ----------------------------------------------------------------------------

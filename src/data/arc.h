@@ -60,8 +60,12 @@ struct Task {
 // Parses a task. Requires an object with non-empty lists "train" and "test" of {"input", "output"}
 // grids (1..30 rows of 1..30 integers 0..9, all rows equal length). FormatError names `source`
 // and the JSON path, e.g. "f.json: train[2].output[5]: ...".
-Task parse_task(std::string_view json_text, const std::string& id, const std::string& source);
-Task load_task(const std::string& path);  // id = file name without ".json"
+// kOptional (a user's new task for `hrm solve`): a test pair may lack "output", which is then the
+// empty 0x0 grid; training pairs always need theirs.
+enum class TestOutputs { kRequired, kOptional };
+Task parse_task(std::string_view json_text, const std::string& id, const std::string& source,
+                TestOutputs test_outputs = TestOutputs::kRequired);
+Task load_task(const std::string& path, TestOutputs test_outputs = TestOutputs::kRequired);  // id = file name without ".json"
 
 // ---- augmentations ----------------------------------------------------------------------------
 // data/dihedral.h on a Grid: the 8 transforms of dataset/common.py `dihedral_transform`, in its

@@ -74,6 +74,24 @@ TEST(ArcParse, BadInputNamesFileAndJsonPath) {
   }
 }
 
+TEST(ArcParse, TestOutputsAreOptionalOnlyWhenAsked) {
+  const std::string json = R"({"train": [{"input": [[1]], "output": [[2]]}], "test": [{"input": [[3, 4]]}]})";
+  try {
+    parse_task(json, "t", "dir/t.json");
+    ADD_FAILURE() << "a test pair without output parsed by default";
+  } catch (const FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("test[0]: missing key \"output\""), std::string::npos) << e.what();
+  }
+  const Task t = parse_task(json, "t", "dir/t.json", TestOutputs::kOptional);
+  ASSERT_EQ(t.test.size(), 1u);
+  EXPECT_EQ(t.test[0].input.cols, 2);
+  EXPECT_EQ(t.test[0].output.rows * t.test[0].output.cols, 0);
+  // Training pairs still need their outputs.
+  EXPECT_THROW(parse_task(R"({"train": [{"input": [[1]]}], "test": [{"input": [[3]]}]})", "t", "dir/t.json",
+                          TestOutputs::kOptional),
+               FormatError);
+}
+
 TEST(ArcParse, RejectsOversizedGrids) {
   std::string row31 = "[0";
   for (int i = 1; i < 31; ++i) row31 += ",0";

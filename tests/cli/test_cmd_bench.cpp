@@ -1,0 +1,44 @@
+// test_cmd_bench.cpp: `hrm bench model` and `hrm bench train` run real steps and print their
+// figures (the figures themselves are recorded in docs/PERF.md, never asserted: no timed tests).
+#include <gtest/gtest.h>
+
+#include "cli/cli_run.h"
+#include "train/tiny_task.h"
+
+namespace hrm::train {
+namespace {
+
+using hrm::testing::run_hrm;
+using testing::TempDir;
+
+TEST(CmdBench, ModelPrintsTokensPerSecondOfForwardAndTrainSegments) {
+  const auto r = run_hrm({"bench", "model", "--iters", "2", "--warmup", "1", "batch_size=4", "hidden_size=32",
+                          "num_heads=2", "H_layers=1", "L_layers=1", "seq_len=16", "vocab_size=8",
+                          "puzzle_emb_ndim=0", "forward_dtype=float32"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("forward (eval segment)"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("tokens/s"), std::string::npos) << r.output;
+}
+
+TEST(CmdBench, TrainRunsStepsOnADatasetAndPrintsStepsPerSecond) {
+  TempDir dir("cmd_bench");
+  testing::write_tiny_dataset(dir.path / "data");
+  std::vector<std::string> args{"bench", "train", "--iters", "3", "--warmup", "1"};
+  for (const auto& o : testing::tiny_overrides(dir.path / "data", dir.path / "run")) args.push_back(o);
+  const auto r = run_hrm(args);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("global_batch_size 16, seq_len 8"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("3 steps: median "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(" steps/s, "), std::string::npos) << r.output;
+  // A benchmark writes no run directory.
+  EXPECT_FALSE(std::filesystem::exists(dir.path / "run")) << r.output;
+}
+
+TEST(CmdBench, TrainWithoutADatasetNamesThePath) {
+  const auto r = run_hrm({"bench", "train", "data_path=/nonexistent/hrm-bench", "--iters", "1"});
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("/nonexistent/hrm-bench"), std::string::npos) << r.output;
+}
+
+}  // namespace
+}  // namespace hrm::train
