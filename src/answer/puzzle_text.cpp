@@ -5,14 +5,20 @@
 
 #include "core/check.h"
 #include "data/maze.h"
+#include "data/render_text.h"
 
 namespace hrm::answer {
 
 Kind kind_of(int64_t seq_len, int64_t vocab_size) {
-  if (seq_len == sudoku::kCells && vocab_size == 11) return Kind::kSudoku;
-  if (seq_len == arc::kSeqLen && vocab_size == arc::kVocabSize) return Kind::kArc;
-  const auto side = static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(seq_len))));
-  if (vocab_size == data::maze::kVocabSize && side * side == seq_len) return Kind::kMaze;
+  data::DatasetMetadata m;  // one rule for every command: data::task_kind (Sudoku 4x4, 6x6, 9x9 included)
+  m.seq_len = seq_len;
+  m.vocab_size = vocab_size;
+  switch (data::task_kind(m)) {
+    case data::TaskKind::kSudoku: return Kind::kSudoku;
+    case data::TaskKind::kMaze: return Kind::kMaze;
+    case data::TaskKind::kArc: return Kind::kArc;
+    case data::TaskKind::kOther: break;
+  }
   return Kind::kOther;
 }
 

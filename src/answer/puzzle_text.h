@@ -18,8 +18,8 @@ namespace hrm::answer {
 
 enum class Kind { kSudoku, kMaze, kArc, kOther };
 
-// The kind of puzzle a dataset (or a checkpoint trained on it) holds, from its shape alone:
-// seq_len 81 / vocab 11 Sudoku, vocab 6 with a square seq_len maze, 900 / 12 ARC.
+// The kind of puzzle a dataset (or a checkpoint trained on it) holds, from its shape alone, by
+// data::task_kind: Sudoku of side 4, 6 or 9 (vocab side + 2), maze (vocab 6), ARC (vocab 12).
 Kind kind_of(int64_t seq_len, int64_t vocab_size);
 const char* kind_name(Kind k);  // "sudoku", "maze", "arc", "other"
 

@@ -148,8 +148,9 @@ const char* kScript = R"JS(
       const i = r * w + c, t = tokens[i], x = el('div', 'cell');
       if (kind === 'sudoku') {
         x.textContent = t >= 2 ? String(t - 1) : '';
-        if (c % 3 === 2 && c < 8) x.classList.add('br');
-        if (r % 3 === 2 && r < 8) x.classList.add('bb');
+        const bw = w === 4 ? 2 : 3, bh = w === 9 ? 3 : 2;  // boxes: 9x9 3x3, 6x6 2 rows x 3, 4x4 2x2
+        if (c % bw === bw - 1 && c < w - 1) x.classList.add('br');
+        if (r % bh === bh - 1 && r < h - 1) x.classList.add('bb');
         if (opt.given && opt.given[i] >= 2) x.classList.add('given');
       } else if (kind === 'maze') {
         x.classList.add('m' + (t >= 0 && t <= 5 ? t : 0));

@@ -1,5 +1,6 @@
 // cmd_solve.cpp: `hrm solve --checkpoint RUN_DIR/step_N PUZZLE`: a trained model answers a raw
-// puzzle. PUZZLE is an 81-character Sudoku (or a file of them, one per line), a maze as text
+// puzzle. PUZZLE is a Sudoku string of 81 characters (or 16 or 36 for the 4x4 and 6x6 Sudoku of
+// `hrm data sudoku --size`), or a file of them, one per line; a maze as text
 // (a file of side lines over "# SGo"), or an ARC task JSON (two attempts per test input by
 // test-time augmentation and voting). Prints the answers with the ACT segments used and the
 // model's confidence (sigmoid of q_halt); --json writes the same for programs.
@@ -20,6 +21,8 @@
 #include "core/atomic_file.h"
 #include "core/check.h"
 #include "data/maze.h"
+#include "data/mini_sudoku.h"
+#include "data/render_text.h"
 
 namespace fs = std::filesystem;
 using nlohmann::ordered_json;
@@ -34,12 +37,18 @@ struct SolveArgs {
   uint64_t seed = 0;
 };
 
-bool is_sudoku_text(const std::string& s) {
-  if (s.size() != 81) return false;
-  for (char c : s)
-    if (!(c == '.' || (c >= '0' && c <= '9'))) return false;
-  return true;
+// The side of a Sudoku written as one line ('.' or '0' blank): 9, 6 or 4 (81, 36 or 16 cells of
+// digits up to the side); 0 when the text is not one.
+int sudoku_side(const std::string& s) {
+  for (int side : {9, 6, 4}) {
+    if (s.size() != static_cast<size_t>(side * side)) continue;
+    for (char c : s)
+      if (!(c == '.' || (c >= '0' && c <= '0' + side))) return 0;
+    return side;
+  }
+  return 0;
 }
+bool is_sudoku_text(const std::string& s) { return sudoku_side(s) > 0; }
 
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> out;
@@ -55,7 +64,7 @@ std::vector<std::string> lines_of(const std::string& text) {
 std::string detect_kind(const std::string& puzzle) {
   if (!fs::is_regular_file(puzzle)) {
     if (is_sudoku_text(puzzle)) return "sudoku";
-    HRM_THROW(ConfigError, "puzzle '", puzzle.substr(0, 100), "' is neither a file nor an 81-character Sudoku");
+    HRM_THROW(ConfigError, "puzzle '", puzzle.substr(0, 100), "' is neither a file nor a Sudoku of 81, 36 or 16 characters");
   }
   if (fs::path(puzzle).extension() == ".json") return "arc";
   for (const std::string& line : lines_of(read_file(puzzle))) {
@@ -75,19 +84,82 @@ ordered_json grid_json(const arc::Grid& g) {
   return rows;
 }
 
+struct SudokuLine {
+  std::string text, where;
+};
+
+// The puzzle argument's Sudoku lines ('#' comments and blank lines of a file skipped).
+std::vector<SudokuLine> sudoku_lines(const std::string& puzzle) {
+  if (!fs::is_regular_file(puzzle)) return {{puzzle, "puzzle"}};
+  std::vector<SudokuLine> out;
+  int line_no = 0;
+  for (const std::string& line : lines_of(read_file(puzzle))) {
+    ++line_no;
+    if (!line.empty() && line[0] != '#') out.push_back({line, puzzle + ":" + std::to_string(line_no)});
+  }
+  return out;
+}
+
+// 4x4 and 6x6 Sudoku (data/mini_sudoku.h): token = digit + 1, blank 1, vocab side + 2; drawn with
+// render_text as `hrm eval show=N` draws them.
+void solve_mini_sudoku(answer::Solver& solver, const std::vector<SudokuLine>& lines, int side, answer::Halting halting,
+                       ordered_json& j) {
+  const data::MiniSudokuShape shape = data::mini_sudoku_shape(side);
+  solver.check_fits(shape.cells(), side + 2, std::to_string(side) + "x" + std::to_string(side) + " Sudoku");
+  std::vector<data::MiniGrid> puzzles;
+  std::vector<std::vector<int32_t>> rows;
+  for (const SudokuLine& l : lines) {
+    data::MiniGrid g(static_cast<size_t>(shape.cells()));
+    for (size_t i = 0; i < g.size(); ++i) g[i] = static_cast<uint8_t>(l.text[i] == '.' ? 0 : l.text[i] - '0');
+    if (data::count_solutions(shape, g, 1) == 0)
+      HRM_THROW(FormatError, l.where, ": the ", side, "x", side, " Sudoku '", l.text, "' has no solution");
+    std::vector<int32_t> t(g.size());
+    for (size_t i = 0; i < g.size(); ++i) t[i] = g[i] + 1;
+    puzzles.push_back(std::move(g));
+    rows.push_back(std::move(t));
+  }
+  const auto answers = solver.run(rows, std::vector<int32_t>(rows.size(), 0), halting);
+  data::DatasetMetadata meta;
+  meta.seq_len = shape.cells();
+  meta.vocab_size = side + 2;
+  j["puzzles"] = ordered_json::array();
+  for (size_t i = 0; i < puzzles.size(); ++i) {
+    const std::vector<int32_t>& t = answers[i].tokens;
+    data::MiniGrid g(puzzles[i].size());
+    bool agrees = true;
+    for (size_t c = 0; c < g.size(); ++c) {
+      g[c] = static_cast<uint8_t>(t[c] >= 2 && t[c] <= side + 1 ? t[c] - 1 : 0);
+      agrees = agrees && g[c] != 0 && (puzzles[i][c] == 0 || puzzles[i][c] == g[c]);
+    }
+    // A full grid has one solution (itself) exactly when it obeys the rules.
+    const bool valid = agrees && data::count_solutions(shape, g, 1) == 1;
+    std::printf("puzzle %zu: %d steps of %d, confidence %.3f, %s\n%s\n", i + 1, answers[i].steps, solver.halt_max_steps(),
+                answers[i].confidence(), valid ? "a valid solution" : "NOT a valid solution",
+                data::render_side_by_side(meta, {{"puzzle", rows[i], {}}, {"answer", t, {}}}).c_str());
+    std::string answer;
+    for (uint8_t d : g) answer.push_back(d == 0 ? '.' : static_cast<char>('0' + d));
+    j["puzzles"].push_back({{"puzzle", lines[i].text},
+                            {"answer", answer},
+                            {"steps", answers[i].steps},
+                            {"confidence", answers[i].confidence()},
+                            {"q_halt_logit", answers[i].q_halt_logit},
+                            {"q_continue_logit", answers[i].q_continue_logit},
+                            {"valid", valid}});
+  }
+}
+
 void solve_sudoku(answer::Solver& solver, const SolveArgs& a, answer::Halting halting, ordered_json& j) {
+  const std::vector<SudokuLine> lines = sudoku_lines(a.puzzle);
+  if (lines.empty()) HRM_THROW(FormatError, a.puzzle, ": no Sudoku in the file");
+  const int side = sudoku_side(lines[0].text) ? sudoku_side(lines[0].text) : 9;  // 9: parse_grid names the problem
+  for (const SudokuLine& l : lines)
+    if (sudoku_side(l.text) != side && (side != 9 || sudoku_side(l.text) != 0))
+      HRM_THROW(FormatError, l.where, ": expected a ", side, "x", side, " Sudoku like the first one (", side * side,
+                " characters of '.' or digits 0..", side, "), got '", l.text.substr(0, 100), "'");
+  if (side != 9) return solve_mini_sudoku(solver, lines, side, halting, j);
   solver.check_fits(sudoku::kCells, 11, "Sudoku");
   std::vector<sudoku::Grid> puzzles;
-  if (fs::is_regular_file(a.puzzle)) {
-    int line_no = 0;
-    for (const std::string& line : lines_of(read_file(a.puzzle))) {
-      ++line_no;
-      if (line.empty() || line[0] == '#') continue;
-      puzzles.push_back(sudoku::parse_grid(line, a.puzzle + ":" + std::to_string(line_no)));
-    }
-  } else {
-    puzzles.push_back(sudoku::parse_grid(a.puzzle, "puzzle"));
-  }
+  for (const SudokuLine& l : lines) puzzles.push_back(sudoku::parse_grid(l.text, l.where));
   std::vector<std::vector<int32_t>> rows;
   for (const auto& p : puzzles) rows.push_back(answer::sudoku_tokens(p));
   const auto answers = solver.run(rows, std::vector<int32_t>(rows.size(), 0), halting);
@@ -203,7 +275,7 @@ void register_solve(CLI::App& app) {
   auto a = std::make_shared<SolveArgs>();
   auto* cmd = app.add_subcommand(
       "solve",
-      "Answer a puzzle with a trained checkpoint (CPU by default): an 81-character Sudoku or a file of them, a maze "
+      "Answer a puzzle with a trained checkpoint (CPU by default): a Sudoku of 81 (or 36, 16) characters or a file of them, a maze "
       "text file, or an ARC task JSON (two attempts per test input by augmentation and voting). Prints the answer, "
       "the ACT steps used and the confidence sigmoid(q_halt).");
   cmd->add_option("puzzle", a->puzzle, "Sudoku string, or a file: Sudokus one per line, a maze, an ARC task .json")->required();

@@ -130,7 +130,7 @@ Task parse_task(std::string_view json_text, const std::string& id, const std::st
   Json j;
   try {
     j = Json::parse(json_text.begin(), json_text.end());
-  } catch (const Json::parse_error& e) {
+  } catch (const Json::exception& e) {  // parse_error, and out_of_range for a number beyond double
     HRM_THROW(FormatError, source, ": invalid JSON: ", e.what());
   }
   if (!j.is_object()) bad(source, "$", std::string("expected an object with train and test, got ") + type_name(j));

@@ -43,6 +43,8 @@ json parse_json(const std::string& text, const std::string& name) {
     return json::parse(text);
   } catch (const json::parse_error& e) {
     HRM_THROW(FormatError, name, ": invalid JSON at byte ", e.byte, ": ", e.what());
+  } catch (const json::exception& e) {  // e.g. out_of_range 406: a number too large for a double
+    HRM_THROW(FormatError, name, ": invalid JSON: ", e.what());
   }
 }
 

@@ -19,8 +19,8 @@ int64_t square_side(int64_t n) {
 TaskKind task_kind(const DatasetMetadata& m) {
   const int64_t side = square_side(m.seq_len);
   if ((side == 4 || side == 6 || side == 9) && m.vocab_size == side + 2) return TaskKind::kSudoku;
-  if (m.vocab_size == maze::kVocabSize) return TaskKind::kMaze;
-  if (m.vocab_size == 12) return TaskKind::kArc;
+  if (m.vocab_size == maze::kVocabSize && side > 0) return TaskKind::kMaze;
+  if (m.vocab_size == 12 && m.seq_len == 900) return TaskKind::kArc;  // 30x30 canvas, PAD, EOS, 10 colours
   return TaskKind::kOther;
 }
 

@@ -12,8 +12,8 @@
 namespace hrm::data {
 
 enum class TaskKind { kSudoku, kMaze, kArc, kOther };
-// From the vocabulary and sequence length the builders use: Sudoku (side*side cells, vocab
-// side + 2), maze (vocab 6), ARC (vocab 12).
+// From the vocabulary and sequence length the builders use: Sudoku (side*side cells for side 4,
+// 6 or 9, vocab side + 2), maze (a square seq_len, vocab 6), ARC (900 tokens, vocab 12).
 TaskKind task_kind(const DatasetMetadata& m);
 
 // One token drawn as a cell: one character for the known tasks, a right-aligned number otherwise.

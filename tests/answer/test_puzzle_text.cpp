@@ -32,6 +32,8 @@ TEST(AnswerPuzzleText, KindsFollowTheBuildersShapes) {
   EXPECT_EQ(kind_of(400, 6), Kind::kMaze);
   EXPECT_EQ(kind_of(8, 6), Kind::kOther);
   EXPECT_EQ(kind_of(81, 12), Kind::kOther);
+  EXPECT_EQ(kind_of(16, 6), Kind::kSudoku);  // 4x4 Sudoku (hrm data sudoku --size 4), not a 4x4 maze
+  EXPECT_EQ(kind_of(36, 8), Kind::kSudoku);
   EXPECT_STREQ(kind_name(Kind::kMaze), "maze");
 }
 

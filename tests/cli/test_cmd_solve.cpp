@@ -144,6 +144,21 @@ TEST(CmdSolve, CheckpointOfAnotherPuzzleKindIsAClearError) {
       << r.output;
 }
 
+TEST(CmdSolve, SmallSudokuOnANineByNineCheckpointIsAClearError) {
+  const AnswerRun& run = answer_run("sudoku-small");
+  const auto r = run_hrm({"solve", "--checkpoint", run.checkpoint.string(), "1.3.3.1...4.2..."});
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("was trained on seq_len 81 and vocab 11 (sudoku); this 4x4 Sudoku needs seq_len 16 and vocab 6"),
+            std::string::npos)
+      << r.output;
+  // Mixed sizes in one file: the line is named.
+  TempDir dir("solve_mixed");
+  write_file_atomic((dir.path / "p.txt").string(), "1.3.3.1...4.2...\n" + first_sudoku() + "\n");
+  const auto m = run_hrm({"solve", "--checkpoint", run.checkpoint.string(), (dir.path / "p.txt").string()});
+  EXPECT_NE(m.status, 0);
+  EXPECT_NE(m.output.find("p.txt:2: expected a 4x4 Sudoku like the first one"), std::string::npos) << m.output;
+}
+
 TEST(CmdSolve, RotaryCheckpointWithoutItsDatasetAsksForIt) {
   const AnswerRun& run = answer_run("sudoku-small");
   TempDir dir("solve_nodata");
@@ -152,7 +167,7 @@ TEST(CmdSolve, RotaryCheckpointWithoutItsDatasetAsksForIt) {
   EXPECT_NE(r.output.find("pass --data DIR"), std::string::npos) << r.output;
   const auto bad = run_hrm({"solve", "--checkpoint", run.checkpoint.string(), "123"});
   EXPECT_NE(bad.status, 0);
-  EXPECT_NE(bad.output.find("neither a file nor an 81-character Sudoku"), std::string::npos) << bad.output;
+  EXPECT_NE(bad.output.find("neither a file nor a Sudoku of 81, 36 or 16 characters"), std::string::npos) << bad.output;
 }
 
 }  // namespace

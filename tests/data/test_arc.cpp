@@ -67,6 +67,7 @@ TEST(ArcParse, BadInputNamesFileAndJsonPath) {
       {R"({"train": [)" + ok_pair + "]}", "dir/t.json: $: missing key \"test\""},
       {"[1, 2]", "$: expected an object"},
       {R"({"train": [)", "dir/t.json: invalid JSON"},
+      {R"({"train": [{"input": [[1e999]]}]})", "dir/t.json: invalid JSON"},  // out_of_range, not parse_error
   };
   for (const auto& c : cases) {
     const std::string msg = parse_error(c.json);

@@ -158,6 +158,8 @@ TEST(DatasetMetadata, BadDatasetJsonNamesFileAndKey) {
   }());
   EXPECT_NO_THROW(metadata_from_json(ok, "d/dataset.json"));
   EXPECT_NE(err("{").find("d/dataset.json: invalid JSON"), std::string::npos);
+  // A number beyond double (nlohmann throws out_of_range, not parse_error; found by fuzz_dataset_json).
+  EXPECT_NE(err("{\"vocab_size\": 818e0818}").find("d/dataset.json: invalid JSON"), std::string::npos);
   EXPECT_NE(err("[1]").find("expected a JSON object"), std::string::npos);
   std::string no_seq = ok;
   no_seq.replace(no_seq.find("\"seq_len\""), 9, "\"seq_lem\"");
