@@ -40,14 +40,8 @@ inline const AnswerRun& answer_run(const std::string& dataset) {
     args.push_back(o);
   const RunResult trained = run_hrm(args);
   EXPECT_EQ(trained.status, 0) << trained.output;
-  int64_t best = -1;
-  if (fs::is_directory(r.dir))
-    for (const auto& e : fs::directory_iterator(r.dir)) {
-      const std::string n = e.path().filename().string();
-      if (n.rfind("step_", 0) == 0 && n.find('_', 5) == std::string::npos && std::stoll(n.substr(5)) > best)
-        best = std::stoll(n.substr(5)), r.checkpoint = e.path();
-    }
-  EXPECT_GE(best, 0) << "no step_N in " << r.dir << "\n" << trained.output;
+  r.checkpoint = last_checkpoint(r.dir);
+  EXPECT_FALSE(r.checkpoint.empty()) << "no step_N in " << r.dir << "\n" << trained.output;
   return runs.emplace(dataset, r).first->second;
 }
 

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -41,12 +42,24 @@ inline RunResult run_hrm(const std::vector<std::string>& args) {
 }
 
 // Starts `hrm --threads 1 ARGS...` in the background with its output in `log`; returns its pid.
-inline pid_t spawn_hrm(const std::vector<std::string>& args, const std::string& log) {
+// `env` entries (NAME=value) replace those of this process with the same name.
+inline pid_t spawn_hrm(const std::vector<std::string>& args, const std::string& log,
+                       const std::vector<std::string>& env = {}) {
   std::vector<std::string> all{HRM_BINARY, "--threads", "1"};
   all.insert(all.end(), args.begin(), args.end());
-  std::vector<char*> argv;
+  std::vector<std::string> vars;
+  for (char** e = environ; *e; ++e) {
+    const std::string kv = *e;
+    bool replaced = false;
+    for (const auto& v : env) replaced = replaced || kv.compare(0, v.find('=') + 1, v, 0, v.find('=') + 1) == 0;
+    if (!replaced) vars.push_back(kv);
+  }
+  vars.insert(vars.end(), env.begin(), env.end());
+  std::vector<char*> argv, envp;
   for (auto& a : all) argv.push_back(a.data());
   argv.push_back(nullptr);
+  for (auto& v : vars) envp.push_back(v.data());
+  envp.push_back(nullptr);
   const pid_t pid = ::fork();
   if (pid == 0) {  // only async-signal-safe calls between fork and exec
     const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -54,10 +67,24 @@ inline pid_t spawn_hrm(const std::vector<std::string>& args, const std::string& 
       ::dup2(fd, 1);
       ::dup2(fd, 2);
     }
-    ::execv(argv[0], argv.data());
+    ::execve(argv[0], argv.data(), envp.data());
     ::_exit(127);
   }
   return pid;
+}
+
+// The model checkpoint of a run directory's last step (RUN/step_N with the largest N); empty if none.
+inline std::filesystem::path last_checkpoint(const std::filesystem::path& run) {
+  std::filesystem::path best;
+  long long best_step = -1;
+  if (!std::filesystem::is_directory(run)) return best;
+  for (const auto& e : std::filesystem::directory_iterator(run)) {
+    const std::string n = e.path().filename().string();
+    if (n.rfind("step_", 0) != 0 || n.size() == 5 || n.find_first_not_of("0123456789", 5) != std::string::npos) continue;
+    const long long s = std::stoll(n.substr(5));
+    if (s > best_step) best_step = s, best = e.path();
+  }
+  return best;
 }
 
 }  // namespace hrm::testing

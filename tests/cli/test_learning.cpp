@@ -46,20 +46,14 @@ TEST(Learning, TinyHrmSolvesHeldOut4x4SudokuAfterAFewCpuMinutes) {
   const auto trained = run_hrm(args);
   ASSERT_EQ(trained.status, 0) << trained.output;
 
-  fs::path last;
-  int64_t last_step = -1;
-  for (const auto& e : fs::directory_iterator(run)) {
-    const std::string n = e.path().filename().string();
-    if (n.rfind("step_", 0) == 0 && n.find('_', 5) == std::string::npos && std::stoll(n.substr(5)) > last_step)
-      last_step = std::stoll(n.substr(5)), last = e.path();
-  }
+  const fs::path last = hrm::testing::last_checkpoint(run);
   ASSERT_FALSE(last.empty()) << trained.output;
   const auto evaluated = run_hrm({"eval", "checkpoint=" + last.string()});
   ASSERT_EQ(evaluated.status, 0) << evaluated.output;
   const nlohmann::json m = eval_metrics(evaluated.output);
   ASSERT_TRUE(m.contains("all")) << evaluated.output;
   const double exact = m["all"]["exact_accuracy"].get<double>();
-  std::cout << "[ learning ] held-out exact accuracy " << exact << " after " << last_step << " steps\n";
+  std::cout << "[ learning ] held-out exact accuracy " << exact << " at " << last.filename() << "\n";
   EXPECT_GE(exact, 0.95) << evaluated.output;
 
   // The same model through `hrm solve`: the first 20 held-out questions, as a user would paste them.
