@@ -4,7 +4,8 @@
 # grids never occur in training (hrm data sudoku --size 4), train a small HRM for about two
 # minutes with the progress bar (hrm train; bfloat16, measured faster than float32 on this CPU
 # and as accurate), evaluate the last checkpoint and draw solved and failed test puzzles
-# (hrm eval show=N), then solve one puzzle (hrm solve). Output under runs/demo.
+# (hrm eval show=N), solve one puzzle (hrm solve) and write an HTML report (hrm report).
+# Output under runs/demo.
 # Measured on a 2-core machine: 194 of 200 held-out puzzles (97%) solved exactly, 2 min 17 s in
 # all once built (docs/PERF.md).
 set -euo pipefail
@@ -31,3 +32,6 @@ $HRM eval checkpoint="$ckpt" show=3
 
 echo "== 4. hrm solve: a puzzle as a string ('.' blank), halting when the model's Q-head says so (--halt q)"
 $HRM solve --checkpoint "$ckpt" --halt q "$(sed -n 2p "$OUT/data/input/test.csv" | cut -d, -f2)"
+
+echo "== 5. one self-contained HTML page of the run: curves, metrics, answers, the dataset"
+$HRM report --run "$OUT/run"

@@ -60,7 +60,7 @@ std::string eval_table(const std::vector<json>& lines) {
   for (const json& l : lines) {
     bool eval = false;
     for (auto it = l.begin(); it != l.end(); ++it) {
-      if (it.key() == "step" || is_train_metric(it.key()) || !it.value().is_number()) continue;
+      if (it.key() == "step" || it.key() == "num_params" || is_train_metric(it.key()) || !it.value().is_number()) continue;
       eval = true;
       if (std::find(cols.begin(), cols.end(), it.key()) == cols.end()) cols.push_back(it.key());
     }
@@ -241,7 +241,7 @@ std::vector<Curve> curves_from_metrics(const std::vector<json>& lines) {
     if (!l.contains("step") || !l["step"].is_number()) continue;
     const double step = l["step"].get<double>();
     for (auto it = l.begin(); it != l.end(); ++it) {
-      if (it.key() == "step" || !it.value().is_number()) continue;
+      if (it.key() == "step" || it.key() == "num_params" || !it.value().is_number()) continue;  // a fact, not a curve
       auto c = std::find_if(curves.begin(), curves.end(), [&](const Curve& x) { return x.name == it.key(); });
       if (c == curves.end()) {
         curves.push_back({it.key(), {}});
@@ -330,7 +330,13 @@ json browse_dataset(const std::string& dir, const BrowseLimits& limits) {
 std::string render_report(const ReportData& r) {
   std::string h = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>" + html_escape(r.title) +
                   "</title>\n<style>" + kStyle + "</style></head>\n<body>\n<h1>" + html_escape(r.title) + "</h1>\n";
-  if (!r.run_dir.empty()) h += "<p>Run: <code>" + html_escape(r.run_dir) + "</code></p>\n";
+  if (!r.run_dir.empty()) {
+    h += "<p>Run: <code>" + html_escape(r.run_dir) + "</code>";
+    for (const json& l : r.metrics)  // the training log's first line: {"step": 0, "num_params": N}
+      if (l.contains("num_params") && l["num_params"].is_number())
+        h += fmt::format(", <span id=\"num-params\">{:.0f}</span> parameters", l["num_params"].get<double>());
+    h += "</p>\n";
+  }
 
   h += "<section id=\"curves\"><h2>Training curves</h2>\n";
   const std::vector<Curve> curves = curves_from_metrics(r.metrics);

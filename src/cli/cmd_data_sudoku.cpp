@@ -21,7 +21,7 @@ void register_data_sudoku(CLI::App& data) {
   auto* cmd = data.add_subcommand(
       "sudoku", "Build a Sudoku dataset (token = digit + 1, vocab 11, seq_len 81; a group per puzzle: the puzzle, then "
                 "--num-aug shuffled copies in train) from the reference's CSVs, from puzzle lists it solves itself, or "
-                "from puzzles it generates");
+                "from puzzles it generates; --size 4|6 generates small Sudoku instead (the demo's task)");
   auto cfg = std::make_shared<data::SudokuBuildConfig>();
   auto subsample = std::make_shared<int64_t>(-1);
   auto min_difficulty = std::make_shared<int64_t>(-1);

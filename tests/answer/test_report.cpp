@@ -23,7 +23,7 @@ using nlohmann::json;
 const fs::path kFixtures = fs::path(HRM_SHARED_DIR) / "fixtures/datasets";
 
 std::vector<json> metrics() {
-  std::vector<json> m;
+  std::vector<json> m{{{"step", 0}, {"num_params", 132994.0}}};  // as `hrm train` starts its log: a fact, not a curve
   for (int s = 1; s <= 6; ++s) m.push_back({{"step", s}, {"train/lm_loss", 3.0 / s}, {"train/accuracy", 0.1 * s}});
   m.push_back({{"step", 6}, {"all/exact_accuracy", 0.25}, {"all/lm_loss", 0.75}});
   return m;
@@ -105,6 +105,8 @@ TEST(AnswerReport, PageHoldsEverySectionAndItsDataCannotCloseTheScript) {
   EXPECT_EQ(h.find("http://"), h.find("http://www.w3.org/2000/svg"));  // nothing fetched
   EXPECT_EQ(h.find("https://"), std::string::npos);
   EXPECT_NE(h.find("<td>0.25</td>"), std::string::npos);
+  EXPECT_NE(h.find("<span id=\"num-params\">132994</span> parameters"), std::string::npos);
+  EXPECT_EQ(h.find("<th>num_params</th>"), std::string::npos);
 }
 
 TEST(AnswerReport, ChromiumDrawsTheGridsAndMarksWrongCells) {
