@@ -84,7 +84,9 @@ Solver::Solver(const SolverOptions& o) : impl_(std::make_unique<Impl>()) {
     s.meta = metadata_from_checkpoint(sd, s.config.arch, o.checkpoint, data_dir.string());
   }
   s.model = train::create_model(s.config, s.meta, s.device);
-  io::load_state_dict(*s.model, sd, o.checkpoint);
+  io::LoadOptions load;
+  load.resize_puzzle_emb = o.resize_puzzle_emb;
+  io::load_state_dict(*s.model, sd, o.checkpoint, load);
   s.model->eval();
 }
 

@@ -22,6 +22,7 @@ struct SolverOptions {
   std::string data_dir;                 // the training dataset; empty: data_path of all_config.yaml
   std::string device = "cpu";           // cpu | cuda | cuda:N
   std::vector<std::string> overrides;   // further all_config.yaml key=value (e.g. arch.forward_dtype=float32)
+  bool resize_puzzle_emb = false;       // a puzzle-embedding table of another row count: resize (io::LoadOptions)
 };
 
 // When a row stops: after halt_max_steps segments, as the reference evaluates (every row runs

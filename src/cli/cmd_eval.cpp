@@ -30,6 +30,7 @@ void run_eval(const std::vector<std::string>& args) {
   std::string save_outputs = "[inputs, labels, puzzle_identifiers, logits, q_halt_logits, q_continue_logits]";
   std::vector<std::string> overrides;
   int show = 0;
+  io::LoadOptions load;
   for (const auto& a : args) {
     if (a.rfind("checkpoint=", 0) == 0)
       checkpoint = a.substr(11);
@@ -41,7 +42,12 @@ void run_eval(const std::vector<std::string>& args) {
       }
       if (show < 0) HRM_THROW(ConfigError, "hrm eval: show=", a.substr(5), ": expected a count >= 0 of puzzles to draw");
     }
-    else if (a.rfind("save_outputs=", 0) == 0)
+    else if (a.rfind("resize_puzzle_emb=", 0) == 0) {
+      const std::string v = a.substr(18);
+      if (v != "True" && v != "False" && v != "true" && v != "false")
+        HRM_THROW(ConfigError, "hrm eval: resize_puzzle_emb=", v, ": expected True or False");
+      load.resize_puzzle_emb = v == "True" || v == "true";
+    } else if (a.rfind("save_outputs=", 0) == 0)
       save_outputs = a.substr(13);
     else
       overrides.push_back(a);
@@ -52,10 +58,11 @@ void run_eval(const std::vector<std::string>& args) {
         HRM_THROW(ConfigError, "hrm eval: show=N needs '", k, "' in save_outputs (got ", save_outputs, ")");
   if (checkpoint.empty()) HRM_THROW(ConfigError, "hrm eval: checkpoint=PATH is required (a step_N file of a run)");
   if (!fs::is_regular_file(checkpoint)) HRM_THROW(Error, "checkpoint '", checkpoint, "' is not a file");
-  const std::string run_dir = fs::path(checkpoint).parent_path().string();
+  const std::string parent = fs::path(checkpoint).parent_path().string();
+  const std::string run_dir = parent.empty() ? "." : parent;  // checkpoint=step_N from inside the run directory
 
   train::ConfigBuilder builder;
-  builder.merge_file((fs::path(run_dir.empty() ? "." : run_dir) / "all_config.yaml").string());
+  builder.merge_file((fs::path(run_dir) / "all_config.yaml").string());
   builder.set("eval_save_outputs", save_outputs, "save_outputs=" + save_outputs);
   for (const auto& o : overrides) builder.merge_override(o);
   train::PretrainConfig config = builder.build();
@@ -67,7 +74,7 @@ void run_eval(const std::vector<std::string>& args) {
   const data::Dataset train_data = data::Dataset::open(config.data_path, "train");
   const data::Dataset eval_data = data::Dataset::open(config.data_path, "test");
   train::TrainState state = train::init_train_state(config, train_data.metadata());
-  train::load_model_checkpoint(checkpoint, state.model);
+  train::load_model_checkpoint(checkpoint, state.model, load);
   state.step = 0;
   const std::string name = fs::path(checkpoint).filename().string();
   if (name.rfind("step_", 0) == 0) {
@@ -104,10 +111,11 @@ void register_eval(CLI::App& app) {
       "eval",
       "Evaluate a checkpoint on its dataset's test split (the reference's evaluate.py): hrm eval "
       "checkpoint=RUN_DIR/step_N [save_outputs=[inputs,labels,puzzle_identifiers,logits,q_halt_logits,"
-      "q_continue_logits]] [show=N] [key=value ...]. Reads RUN_DIR/all_config.yaml; prints the metrics per set, "
-      "and with show=N draws N solved and N failed test puzzles.");
+      "q_continue_logits]] [show=N] [resize_puzzle_emb=True] [key=value ...]. Reads RUN_DIR/all_config.yaml; prints "
+      "the metrics per set, and with show=N draws N solved and N failed test puzzles. resize_puzzle_emb=True loads "
+      "a checkpoint whose puzzle-embedding table has another row count than the dataset (new rows: the mean).");
   auto args = std::make_shared<std::vector<std::string>>();
-  cmd->add_option("args", *args, "checkpoint=PATH, save_outputs=[...], show=N, config overrides key=value")->required();
+  cmd->add_option("args", *args, "checkpoint=PATH, save_outputs=[...], show=N, resize_puzzle_emb=True, config overrides key=value")->required();
   cmd->callback([=] { run_eval(*args); });
 }
 

@@ -290,6 +290,9 @@ void register_solve(CLI::App& app) {
   cmd->add_option("--seed", a->seed, "ARC: seed of the augmentations drawn for a task the dataset lacks");
   cmd->add_option("--json", a->json_out, "also write the answers as JSON to this file ('-': stdout)");
   cmd->add_option("--set", a->solver.overrides, "an all_config.yaml override key=value (repeatable)");
+  cmd->add_flag("--resize-puzzle-emb", a->solver.resize_puzzle_emb,
+                "load a checkpoint whose puzzle-embedding table has another row count than the dataset's identifiers "
+                "(added rows = the mean of the old ones)");
   cmd->callback([a] { run_solve(*a); });
 }
 

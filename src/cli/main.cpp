@@ -37,6 +37,9 @@ int main(int argc, char** argv) {
   } catch (const c10::Error& e) {
     std::cerr << "error (libtorch): " << e.what_without_backtrace() << "\n";
     return 2;
+  } catch (const std::exception& e) {  // e.g. std::filesystem_error for a path that cannot be created
+    std::cerr << "error: " << e.what() << "\n";
+    return 2;
   }
   return 0;
 }

@@ -1,6 +1,7 @@
 // atomic_file.cpp: see atomic_file.h.
 #include "core/atomic_file.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -17,6 +18,7 @@ void write_atomic_with(const std::string& path, const std::function<void(const s
   const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
   try {
     write(tmp);
+    sync_to_disk(tmp);  // the data reaches the disk before the name does: a power loss leaves old or new, whole
   } catch (...) {
     std::remove(tmp.c_str());
     throw;
@@ -26,6 +28,24 @@ void write_atomic_with(const std::string& path, const std::function<void(const s
     std::remove(tmp.c_str());
     HRM_THROW(Error, "cannot rename ", tmp, " to ", path, ": ", why);
   }
+  const size_t slash = path.find_last_of('/');
+  sync_directory(slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash));  // the rename itself
+}
+
+void sync_to_disk(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) HRM_THROW(Error, "cannot open ", path, " to sync it: ", std::strerror(errno));
+  const int rc = ::fsync(fd);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) HRM_THROW(Error, "cannot sync ", path, " to disk: ", std::strerror(err));
+}
+
+void sync_directory(const std::string& dir) noexcept {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;  // best effort: some file systems do not sync directories
+  ::fsync(fd);
+  ::close(fd);
 }
 
 void write_file_atomic(const std::string& path, const std::string& content) {

@@ -17,6 +17,7 @@
 
 #include "core/atomic_file.h"
 #include "core/check.h"
+#include "core/remove_tree.h"
 
 namespace hrm::data {
 namespace {
@@ -102,7 +103,7 @@ void remove_stale_temporaries(const fs::path& out) {
     const std::string name = e.path().filename().string();
     if (name.rfind(prefix, 0) != 0) continue;
     const long pid = std::strtol(name.c_str() + prefix.size(), nullptr, 10);
-    if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) fs::remove_all(e.path(), ec);
+    if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) remove_tree(e.path().string());
   }
 }
 
@@ -381,8 +382,7 @@ DatasetWriter::DatasetWriter(fs::path out_dir) {
 DatasetWriter::~DatasetWriter() {
   splits_.clear();  // close files before removing them
   if (!committed_) {
-    std::error_code ec;
-    fs::remove_all(tmp_, ec);
+    remove_tree(tmp_.string());
   }
 }
 
@@ -410,11 +410,11 @@ void DatasetWriter::commit(const std::vector<std::string>& identifiers) {
       fs::rename(out_, old);  // file systems without RENAME_EXCHANGE: a short window without out_
       fs::rename(tmp_, out_);
       committed_ = true;
-      fs::remove_all(old);
+      remove_tree(old.string());
       return;
     }
     committed_ = true;
-    fs::remove_all(tmp_);
+    remove_tree(tmp_.string());
     return;
   }
   if (std::rename(tmp_.c_str(), out_.c_str()) != 0)

@@ -90,7 +90,17 @@ Comm::Comm(const LaunchEnv& env, torch::Device device, std::chrono::milliseconds
   }
 }
 
-Comm::~Comm() = default;
+Comm::~Comm() {
+  // An explicit shutdown: NCCL warns at exit about a process group never destroyed, and Gloo's
+  // threads stop here rather than in static destruction.
+  if (!impl_ || !impl_->pg) return;
+  try {
+    impl_->pg->shutdown();
+  } catch (const std::exception&) {  // a peer already gone: nothing left to tell it
+  }
+}
+
+torch::Device Comm::device() const { return impl_->device; }
 
 int Comm::rank() const { return impl_->env.rank; }
 int Comm::world_size() const { return impl_->env.world_size; }

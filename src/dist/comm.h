@@ -49,6 +49,7 @@ class Comm {
   int world_size() const;
   int local_rank() const;
   bool is_root() const { return rank() == 0; }
+  torch::Device device() const;  // where this process group's tensors live
   const std::string& backend_name() const;
 
   // In place: every rank ends with the sum over ranks. float16/bfloat16 are reduced in float32 on Gloo.

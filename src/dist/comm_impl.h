@@ -34,7 +34,13 @@ struct Comm::Impl {
   void run(const char* what, F&& launch) {
     try {
       c10::intrusive_ptr<c10d::Work> work = launch();
-      work->wait(timeout);
+      // NCCL: a finite timeout makes WorkNCCL::wait spin on the CPU until the GPU is done; without
+      // one it only orders the current stream after the collective, and NCCL's watchdog enforces
+      // the timeout given to the process group (nccl_backend.cpp).
+      if (device.is_cuda())
+        work->wait();
+      else
+        work->wait(timeout);
     } catch (const c10::Error& e) {
       fail(what, e.what_without_backtrace());
     } catch (const std::exception& e) {

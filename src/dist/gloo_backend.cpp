@@ -22,6 +22,8 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 
 #include <cstdlib>
+#include <sstream>
+#include <string>
 
 #include "dist/backends.h"
 
@@ -30,9 +32,12 @@ namespace hrm::dist {
 c10::intrusive_ptr<c10d::Backend> make_gloo_backend(const c10::intrusive_ptr<c10d::Store>& store, int rank, int size,
                                                    std::chrono::milliseconds timeout) {
   auto options = c10d::ProcessGroupGloo::Options::create(timeout);
-  const char* ifname = std::getenv("GLOO_SOCKET_IFNAME");
-  options->devices.push_back(ifname && *ifname ? c10d::ProcessGroupGloo::createDeviceForInterface(ifname)
-                                               : c10d::ProcessGroupGloo::createDefaultDevice());
+  // GLOO_SOCKET_IFNAME as in PyTorch: a comma-separated list, one device per interface.
+  const char* ifnames = std::getenv("GLOO_SOCKET_IFNAME");
+  std::stringstream list(ifnames ? ifnames : "");
+  for (std::string ifname; std::getline(list, ifname, ',');)
+    if (!ifname.empty()) options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(ifname));
+  if (options->devices.empty()) options->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
   options->threads = 2;
   return c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, size, options);
 }

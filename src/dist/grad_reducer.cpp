@@ -76,7 +76,11 @@ bool Comm::has_gradient_reducer() const { return impl_->reducer != nullptr; }
 void Comm::run_backward(const std::function<void()>& backward) {
   Impl& m = *impl_;
   try {
-    if (m.reducer) {  // as DistributedDataParallel.forward, without its bucket rebuilding (buckets stay fixed)
+    if (m.reducer) {  // as DistributedDataParallel.forward (_pre_forward)
+      // The first backward recorded the order in which gradients became ready; rebuild the buckets in
+      // that order once (a collective: rank 0's order everywhere). Until this runs the Reducer keeps
+      // recording on every backward, so it must run every step; after the first it returns at once.
+      m.reducer->rebuild_buckets();
       m.reducer->prepare_for_forward();
       m.reducer->prepare_for_backward({});
     }

@@ -76,7 +76,8 @@ void load_state_dict(torch::nn::Module& module, const StateDict& sd, const std::
       v = resize_rows(v, target.size(0));
     } else if (rows_differ) {
       problems.push_back(::hrm::detail::concat("'", key, "' has ", v.size(0), " rows (puzzle identifiers) in the file but ",
-                                               target.size(0), " in the model; set resize_puzzle_emb to resize it"));
+                                               target.size(0), " in the model; to resize it (added rows = the mean of the old ones, extra rows dropped) pass ",
+                                               "resize_puzzle_emb=True to hrm eval or --resize-puzzle-emb to hrm solve"));
       continue;
     } else if (!v.sizes().equals(target.sizes())) {
       problems.push_back("size mismatch for '" + key + "': file " + shape(v) + ", model " + shape(target));

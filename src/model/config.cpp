@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <limits>
 
 #include <nlohmann/json.hpp>
 
@@ -53,8 +54,16 @@ std::string fmt_double(double d) {
   return os.str();
 }
 
+// An int field: a value beyond int is an error, never a silent wrap (4294967328 is not 32).
+int parse_int32(const std::string& key, const std::string& v) {
+  const int64_t x = parse_int(key, v);
+  if (x < std::numeric_limits<int>::min() || x > std::numeric_limits<int>::max())
+    HRM_THROW(ConfigError, "config key '", key, "': ", v, " is out of range for a 32-bit integer");
+  return static_cast<int>(x);
+}
+
 #define HRM_INT_FIELD(f) \
-  Field { #f, [](HRMConfig& c, const std::string& v) { c.f = static_cast<int>(parse_int(#f, v)); }, \
+  Field { #f, [](HRMConfig& c, const std::string& v) { c.f = parse_int32(#f, v); }, \
           [](const HRMConfig& c) { return std::to_string(c.f); } }
 #define HRM_DBL_FIELD(f) \
   Field { #f, [](HRMConfig& c, const std::string& v) { c.f = parse_double(#f, v); }, \

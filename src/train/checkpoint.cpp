@@ -78,8 +78,8 @@ void save_model_checkpoint(const std::string& path, ACTLossHead& model) {
   io::save_torch_file(path, model_checkpoint(model));
 }
 
-void load_model_checkpoint(const std::string& path, ACTLossHead& model) {
-  io::load_state_dict(*model, io::load_torch_file(path), path);
+void load_model_checkpoint(const std::string& path, ACTLossHead& model, const io::LoadOptions& opts) {
+  io::load_state_dict(*model, io::load_torch_file(path), path, opts);
 }
 
 io::StateDict train_state_dict(const TrainState& state, const data::SamplerState& sampler) {

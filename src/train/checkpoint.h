@@ -16,6 +16,7 @@
 #include <string>
 
 #include "data/puzzle_dataset.h"
+#include "io/state_dict.h"
 #include "io/torch_file.h"
 #include "train/train_loop.h"
 
@@ -28,7 +29,7 @@ std::string train_state_path(const std::string& run_dir);                     //
 io::StateDict model_checkpoint(ACTLossHead& model);
 void save_model_checkpoint(const std::string& path, ACTLossHead& model);
 // Loads a reference-format checkpoint (with or without `_orig_mod.`) into the model; strict.
-void load_model_checkpoint(const std::string& path, ACTLossHead& model);
+void load_model_checkpoint(const std::string& path, ACTLossHead& model, const io::LoadOptions& opts = {});
 
 io::StateDict train_state_dict(const TrainState& state, const data::SamplerState& sampler);
 void save_train_state(const std::string& run_dir, const TrainState& state, const data::SamplerState& sampler);

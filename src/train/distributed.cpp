@@ -30,9 +30,15 @@ void sync_config(dist::Comm& comm, PretrainConfig& config) {
   config.run_name = comm.broadcast_string(config.run_name.value_or(""), "broadcast of the config");
   const std::string mine = to_yaml(config);
   const std::string root = comm.broadcast_string(mine, "broadcast of the config");
+  // Every rank learns of a mismatch (else rank 0 would wait in the next collective for a rank that stopped).
+  torch::Tensor differ = torch::tensor({static_cast<int64_t>(mine != root)}, torch::TensorOptions().device(comm.device()));
+  comm.all_reduce_sum(differ, "all-reduce of the config check");
   if (mine != root)
     HRM_THROW(ConfigError, "rank ", comm.rank(), " was started with another configuration than rank 0; every rank ",
               "must get the same config file and overrides. Rank 0:\n", root, "rank ", comm.rank(), ":\n", mine);
+  if (differ.item<int64_t>() > 0)
+    HRM_THROW(ConfigError, "rank ", comm.rank(), ": ", differ.item<int64_t>(), " other rank(s) were started with another ",
+              "configuration than rank 0 (their error shows both); every rank must get the same config file and overrides");
   if (config.device.rfind("cuda", 0) == 0) config.device = "cuda:" + std::to_string(comm.local_rank());
 }
 

@@ -239,10 +239,16 @@ std::optional<TrainMetrics> train_batch(const PretrainConfig& config, TrainState
   }
   m.raw = torch::stack(raw);  // [M]
   if (state.comm) state.comm->reduce_sum_to_root(m.raw, "reduce of the train metrics");  // valid on rank 0
-  const torch::Tensor count = metric(sorted, "count").to(torch::kFloat64).clamp_min(1);  // Avoid NaNs
+  // From the reduced sums (the global ones on rank 0), as the reference normalises them.
+  const size_t count_index = static_cast<size_t>(
+      std::find_if(sorted.begin(), sorted.end(), [](const auto& kv) { return kv.first == "count"; }) - sorted.begin());
+  HRM_CHECK(count_index < sorted.size(), "the loss head gave no 'count' metric");
+  const torch::Tensor count = m.raw[static_cast<int64_t>(count_index)].clamp_min(1);  // Avoid NaNs
   std::vector<torch::Tensor> values;
-  for (size_t i = 0; i < sorted.size(); ++i)
-    values.push_back(is_loss(sorted[i].first) ? raw[i] / static_cast<double>(batch.effective_rows) : raw[i] / count);
+  for (size_t i = 0; i < sorted.size(); ++i) {
+    const torch::Tensor total = m.raw[static_cast<int64_t>(i)];
+    values.push_back(is_loss(sorted[i].first) ? total / static_cast<double>(batch.effective_rows) : total / count);
+  }
   m.values = torch::stack(values);
   return m;
 }

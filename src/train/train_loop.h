@@ -85,8 +85,8 @@ StepResult train_step(ACTLossHead& model, optim::AdamATan2& adam, Carry& carry, 
 // Metric names of a training step, sorted (the reference sorts the keys before stacking).
 struct TrainMetrics {
   std::vector<std::string> names;  // "train/accuracy", "train/count", ... (without train/lr)
-  torch::Tensor values;            // [names] float64 on the device, normalised as the reference
-  torch::Tensor raw;               // [names] float64 on the device, the loss head's sums
+  torch::Tensor values;            // [names] float64 on the device, normalised as the reference (data parallel: valid on rank 0)
+  torch::Tensor raw;               // [names] float64 on the device, the loss head's sums (data parallel: summed over ranks on rank 0)
   int64_t global_batch_size = 0;   // the divisor of the losses
   double lr = 0;
 };

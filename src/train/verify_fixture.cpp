@@ -268,10 +268,9 @@ VerifyReport verify_fixture(const std::string& dir, const VerifyOptions& opts) {
   if (opts.device.is_cuda()) at::globalContext().setAllowTF32CuBLAS(false);  // float32 parity: no TF32
 
   const Fixture f = load_fixture(dir);
-  bool any = false;
+  // Every result file of the format is required: a fixture without one is a missing piece, not a pass.
   auto piece = [&](const std::string& file, auto&& fn) {
-    if (!fs::exists(dir + "/" + file)) return;
-    any = true;
+    if (!fs::exists(dir + "/" + file)) return c.missing(file + " (not in " + dir + ")");
     fn();
   };
   piece("eval_trace.pt", [&] { verify_eval_trace(c, f); });
@@ -287,7 +286,6 @@ VerifyReport verify_fixture(const std::string& dir, const VerifyOptions& opts) {
     if (!pass) ++c.report.failed;
   });
   piece("train_loop.pt", [&] { verify_train_loop(c, f); });
-  if (!any) c.missing("no eval_trace.pt, train_step.pt or losses.pt in " + dir);
   return c.report;
 }
 

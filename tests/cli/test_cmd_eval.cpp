@@ -3,6 +3,7 @@
 // run's final evaluation of the same weights) and saves the reference's step_N_all_preds.0.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -58,6 +59,43 @@ TEST(CmdEval, MissingCheckpointIsAnError) {
   const auto r = run_hrm({"eval", "save_outputs=[]"});
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.output.find("checkpoint=PATH is required"), std::string::npos) << r.output;
+}
+
+TEST(CmdEval, PuzzleEmbeddingOfAnotherRowCountIsNamedAndResizedOnRequest) {
+  TempDir dir("cmd_eval_resize");
+  testing::write_tiny_dataset(dir.path / "data");  // 32 training groups: 33 puzzle identifiers
+  const fs::path run = dir.path / "run";
+  std::vector<std::string> args{"train"};
+  for (const auto& o : testing::tiny_overrides(dir.path / "data", run)) args.push_back(o);
+  args.push_back("epochs=2");
+  args.push_back("eval_interval=2");
+  ASSERT_EQ(run_hrm(args).status, 0);
+  testing::write_tiny_dataset(dir.path / "more", 40);  // 41 identifiers, as a rebuilt dataset may have
+
+  const std::string ckpt = "checkpoint=" + (run / "step_8").string(), data = "data_path=" + (dir.path / "more").string();
+  const auto refused = run_hrm({"eval", ckpt, data});
+  EXPECT_NE(refused.status, 0);
+  EXPECT_NE(refused.output.find("has 33 rows (puzzle identifiers) in the file but 41 in the model"), std::string::npos)
+      << refused.output;
+  EXPECT_NE(refused.output.find("resize_puzzle_emb=True"), std::string::npos) << refused.output;
+  const auto resized = run_hrm({"eval", ckpt, data, "resize_puzzle_emb=True", "save_outputs=[]"});
+  EXPECT_EQ(resized.status, 0) << resized.output;
+  EXPECT_NE(resized.output.find("all: accuracy "), std::string::npos) << resized.output;
+}
+
+TEST(CmdEval, CheckpointNamedFromInsideItsRunDirectory) {
+  TempDir dir("cmd_eval_cwd");
+  testing::write_tiny_dataset(dir.path / "data");
+  const fs::path run = dir.path / "run";
+  std::vector<std::string> args{"train"};
+  for (const auto& o : testing::tiny_overrides(dir.path / "data", run)) args.push_back(o);
+  args.push_back("epochs=2");
+  args.push_back("eval_interval=2");
+  ASSERT_EQ(run_hrm(args).status, 0);
+  const std::string cmd = "cd " + hrm::testing::shell_quote(run.string()) + " && " +
+                          hrm::testing::shell_quote(HRM_BINARY) + " --threads 1 eval checkpoint=step_8 2>&1";
+  EXPECT_EQ(std::system(cmd.c_str()), 0);
+  EXPECT_TRUE(fs::exists(run / "step_8_all_preds.0"));
 }
 
 }  // namespace

@@ -68,6 +68,17 @@ TEST(CmdTrain, RunKilledWithSigkillAndResumedEndsWithTheUninterruptedWeights) {
   for (const auto& [k, v] : want_state) EXPECT_TRUE(torch::equal(v, got_state.at(k))) << k;
 }
 
+TEST(CmdTrain, CheckpointPathThatCannotBeCreatedIsAnErrorNotACrash) {
+  TempDir dir("cmd_train_badpath");
+  testing::write_tiny_dataset(dir.path / "data");
+  std::vector<std::string> args{"train"};
+  for (const auto& o : testing::tiny_overrides(dir.path / "data", "/proc/hrm-cannot-exist/run")) args.push_back(o);
+  const auto r = run_hrm(args);
+  EXPECT_EQ(r.status, 2) << r.output;  // an error message and exit 2, not SIGABRT from an uncaught exception
+  EXPECT_NE(r.output.find("error: "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("/proc/hrm-cannot-exist"), std::string::npos) << r.output;
+}
+
 TEST(CmdTrain, UnknownKeyExitsNonZeroNamingTheNearestKey) {
   const auto r = run_hrm({"train", "lrr=1e-4"});
   EXPECT_NE(r.status, 0);

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "test_paths.h"
+#include "train/tiny_task.h"
 #include "train/verify_fixture.h"
 
 namespace fs = std::filesystem;
@@ -38,6 +39,21 @@ TEST_P(Fixture, MatchesTheReferenceOnCpu) {
   EXPECT_TRUE(report.ok()) << report.checked << " checked, " << report.failed << " failed, " << report.missing
                            << " missing\n" << failures;
   EXPECT_GT(report.checked, 100);
+}
+
+TEST(Fixtures, AFixtureWithoutOneOfItsResultFilesIsAMissingPiece) {
+  const fs::path src = fs::path(HRM_SHARED_DIR) / "fixtures" / "hrm-tiny";
+  ASSERT_TRUE(fs::exists(src / "config.json"));
+  hrm::train::testing::TempDir dir("fixture_partial");
+  for (const auto& e : fs::directory_iterator(src))
+    if (e.path().filename() != "train_loop.pt") fs::copy_file(e.path(), dir.path / e.path().filename());
+  const auto report = hrm::verify_fixture(dir.path.string());
+  EXPECT_FALSE(report.ok());
+  EXPECT_EQ(report.missing, 1);
+  EXPECT_EQ(report.failed, 0);
+  bool named = false;
+  for (const auto& l : report.lines) named = named || l.find("train_loop.pt") != std::string::npos;
+  EXPECT_TRUE(named);
 }
 
 INSTANTIATE_TEST_SUITE_P(Shared, Fixture, ::testing::ValuesIn(fixture_dirs()),

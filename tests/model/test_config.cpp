@@ -66,6 +66,9 @@ TEST(Config, UnknownKeyNamesTheNearestValidKey) {
   auto msg = error_of([&] { c.set("H_cycle", "3"); });
   EXPECT_NE(msg.find("'H_cycles'"), std::string::npos) << msg;
   EXPECT_NE(error_of([&] { c.set("hidden_size", "big"); }).find("expected an integer"), std::string::npos);
+  // Beyond 32 bits: an error, not a wrap to 32.
+  EXPECT_NE(error_of([&] { c.set("hidden_size", "4294967328"); }).find("'hidden_size': 4294967328 is out of range"),
+            std::string::npos);
   c.set("expansion", "2.5");
   EXPECT_DOUBLE_EQ(c.expansion, 2.5);
 }

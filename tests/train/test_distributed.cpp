@@ -311,6 +311,29 @@ TEST_F(DistributedTrain, RunOfTwoRanksResumedByOneProcessContinues) {
   expect_same_weights(last_checkpoint(path("single")), last_checkpoint(path("resumed")));
 }
 
+TEST_F(DistributedTrain, RunOfOneProcessResumedByTwoRanksContinues) {
+  // One process trains the first 2 epochs; two ranks resume it (each takes its half of the carry).
+  const auto first = hrm::testing::run_hrm(train_args(data(), path("grown"), {"epochs=2"}));
+  ASSERT_EQ(first.status, 0) << first.output;
+  const auto logs = run_ranks({"train", "resume=" + path("grown").string(), "epochs=4"}, 2, dir_->path);
+  EXPECT_NE(logs[0].find("Resuming"), std::string::npos) << logs[0];
+  expect_same_weights(last_checkpoint(path("single")), last_checkpoint(path("grown")));
+}
+
+TEST_F(DistributedTrain, RanksStartedWithDifferentConfigsAllStopNamingTheMismatch) {
+  const int port = free_port();
+  const pid_t p0 = spawn_rank(train_args(data(), path("mismatch"), {}), 0, 2, port, (dir_->path / "mm0.log").string());
+  const pid_t p1 = spawn_rank(train_args(data(), path("mismatch"), {"lr=5e-4"}), 1, 2, port, (dir_->path / "mm1.log").string());
+  const int c0 = wait_for(p0, std::chrono::seconds(60)), c1 = wait_for(p1, std::chrono::seconds(60));
+  const std::string l0 = read_file(dir_->path / "mm0.log"), l1 = read_file(dir_->path / "mm1.log");
+  EXPECT_NE(c0, 0) << l0;
+  EXPECT_NE(c0, -2) << "rank 0 still ran after 60 s:\n" << l0;
+  EXPECT_NE(c1, 0) << l1;
+  EXPECT_NE(l0.find("1 other rank(s) were started with another configuration"), std::string::npos) << l0;
+  EXPECT_NE(l1.find("rank 1 was started with another configuration than rank 0"), std::string::npos) << l1;
+  EXPECT_NE(l1.find("lr: 0.0005"), std::string::npos) << l1;
+}
+
 TEST_F(DistributedTrain, SigkilledRankMakesTheOtherExitWithAClearError) {
   // A longer run; rank 1 is killed once rank 0 has logged a few steps.
   const int port = free_port();

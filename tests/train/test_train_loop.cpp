@@ -124,9 +124,12 @@ TEST_F(TrainLoop, MetricsAreNormalisedAsTheReference) {
   EXPECT_EQ(metrics->names.front(), "train/accuracy");
 }
 
-TEST_F(TrainLoop, TrainingLowersTheLoss) {
-  TempDir run("learn");
-  Manual m(tiny_config(data(), run.path, {"epochs=20", "eval_interval=20", "lr=3e-3"}));
+class TrainLoopDtype : public TrainLoop, public ::testing::WithParamInterface<std::string> {};
+
+// In float32 and in bfloat16 (the demo's dtype: bfloat16 forward, float32 master weights and optimizer).
+TEST_P(TrainLoopDtype, TrainingLowersTheLoss) {
+  TempDir run("learn_" + GetParam());
+  Manual m(tiny_config(data(), run.path, {"epochs=20", "eval_interval=20", "lr=3e-3", "arch.forward_dtype=" + GetParam()}));
   auto mean_loss = [&](int steps) {
     double sum = 0;
     for (int i = 0; i < steps; ++i) {
@@ -140,7 +143,9 @@ TEST_F(TrainLoop, TrainingLowersTheLoss) {
   mean_loss(60);
   const double last = mean_loss(8);
   EXPECT_LT(last, 0.7 * first) << "lm_loss (per row) " << first << " -> " << last;
+  for (const auto& p : m.state.model->parameters()) EXPECT_EQ(p.scalar_type(), torch::kFloat32);  // master weights
 }
+INSTANTIATE_TEST_SUITE_P(Dtypes, TrainLoopDtype, ::testing::Values("float32", "bfloat16"));
 
 TEST_F(TrainLoop, NonFiniteStepUpdatesNothingAndIsCounted) {
   TempDir run("nan");

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "core/remove_tree.h"
 #include "core/rng.h"
 #include "data/dataset.h"
 #include "train/pretrain_config.h"
@@ -31,11 +32,9 @@ inline std::vector<int32_t> tiny_label(const std::vector<int32_t>& in) {
   return lab;
 }
 
-// Not fs::remove_all: libtorch.so exports its own std::filesystem symbols, and its remove_all
-// crashes (a null call) when it interposes libstdc++'s.
+// Not fs::remove_all, which crashes in libtorch-linked binaries: see core/remove_tree.h.
 inline void remove_tree(const fs::path& p) {
-  const std::string cmd = "rm -rf '" + p.string() + "'";
-  if (std::system(cmd.c_str()) != 0) throw std::runtime_error("cannot remove " + p.string());
+  if (!hrm::remove_tree(p.string())) throw std::runtime_error("cannot remove " + p.string());
 }
 
 // Writes the dataset to `dir` (replacing it).
