@@ -7,6 +7,8 @@
 // The reference has no such command (its users ask for one); answer/solve.h does the work.
 #include <CLI/CLI.hpp>
 
+#include <unistd.h>
+
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
@@ -244,6 +246,23 @@ void solve_arc_task(answer::Solver& solver, const SolveArgs& a, answer::Halting 
   j["submission"] = {{task.id, sub}};
 }
 
+// While alive, what is printed to stdout goes to stderr: with --json -, stdout carries the JSON alone.
+struct StdoutToStderr {
+  int saved = -1;
+  explicit StdoutToStderr(bool on) {
+    if (!on) return;
+    std::fflush(stdout);
+    saved = ::dup(1);
+    if (saved >= 0) ::dup2(2, 1);
+  }
+  ~StdoutToStderr() {
+    if (saved < 0) return;
+    std::fflush(stdout);
+    ::dup2(saved, 1);
+    ::close(saved);
+  }
+};
+
 void run_solve(SolveArgs a) {
   if (a.halting != "max" && a.halting != "q")
     HRM_THROW(ConfigError, "--halt must be max (halt_max_steps, as the reference evaluates) or q (q_halt > q_continue), got '",
@@ -252,14 +271,15 @@ void run_solve(SolveArgs a) {
   if (kind != "sudoku" && kind != "maze" && kind != "arc")
     HRM_THROW(ConfigError, "--kind must be auto, sudoku, maze or arc, got '", kind, "'");
   const answer::Halting halting = a.halting == "q" ? answer::Halting::kQ : answer::Halting::kMaxSteps;
-  answer::Solver solver(a.solver);
-  ordered_json j = {{"kind", kind},
-                    {"checkpoint", a.solver.checkpoint},
-                    {"halting", a.halting},
-                    {"halt_max_steps", solver.halt_max_steps()}};
-  if (kind == "sudoku") solve_sudoku(solver, a, halting, j);
-  if (kind == "maze") solve_maze(solver, a, halting, j);
-  if (kind == "arc") solve_arc_task(solver, a, halting, j);
+  ordered_json j;
+  {
+    const StdoutToStderr readable_to_stderr(a.json_out == "-");
+    answer::Solver solver(a.solver);
+    j = {{"kind", kind}, {"checkpoint", a.solver.checkpoint}, {"halting", a.halting}, {"halt_max_steps", solver.halt_max_steps()}};
+    if (kind == "sudoku") solve_sudoku(solver, a, halting, j);
+    if (kind == "maze") solve_maze(solver, a, halting, j);
+    if (kind == "arc") solve_arc_task(solver, a, halting, j);
+  }
   std::fflush(stdout);
   if (!a.json_out.empty()) {
     if (a.json_out == "-")
@@ -288,7 +308,8 @@ void register_solve(CLI::App& app) {
                   "first segment where q_halt > q_continue");
   cmd->add_option("--num-aug", a->num_aug, "ARC: augmented copies voted besides the original (default 8)");
   cmd->add_option("--seed", a->seed, "ARC: seed of the augmentations drawn for a task the dataset lacks");
-  cmd->add_option("--json", a->json_out, "also write the answers as JSON to this file ('-': stdout)");
+  cmd->add_option("--json", a->json_out,
+                  "also write the answers as JSON to this file ('-': stdout, with the readable answers moved to stderr)");
   cmd->add_option("--set", a->solver.overrides, "an all_config.yaml override key=value (repeatable)");
   cmd->add_flag("--resize-puzzle-emb", a->solver.resize_puzzle_emb,
                 "load a checkpoint whose puzzle-embedding table has another row count than the dataset's identifiers "

@@ -91,7 +91,11 @@ std::vector<MazeRecord> parse_maze_csv(const std::string& text, const std::strin
     fields.push_back(std::move(field));
     if (fields.size() == 1 && fields[0].empty() && !quoted) continue;  // blank line
     if (header) {
-      header = false;  // the reference skips the first row whatever it holds
+      header = false;  // the reference skips the first row whatever it holds; we only refuse a puzzle there
+      // (a file without its header would silently lose its first puzzle): names are short, grids are not.
+      if (fields.size() == 4 && fields[1].size() >= 16 && fields[2].size() == fields[1].size())
+        HRM_THROW(FormatError, name, ":", record_line, ": expected the header row source,question,answer,rating, ",
+                  "found a puzzle (", fields[1].size(), "-character question and answer); add the header line");
       continue;
     }
     if (fields.size() != 4)

@@ -4,6 +4,7 @@
 // the errors for a checkpoint of another puzzle kind or one whose dataset is gone.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <fstream>
 
 #include <nlohmann/json.hpp>
@@ -133,6 +134,18 @@ TEST(CmdSolve, UnknownArcTaskUsesTheBlankIdentifierAndDrawnAugmentations) {
   ASSERT_EQ(j["tests"].size(), 1u);
   EXPECT_FALSE(j["tests"][0].contains("correct"));  // no test output given
   EXPECT_NE(r.output.find("unknown task: the blank identifier"), std::string::npos) << r.output;
+}
+
+TEST(CmdSolve, JsonToStdoutLeavesStdoutPureJson) {
+  const AnswerRun& run = answer_run("sudoku-small");
+  TempDir dir("solve_json_stdout");
+  const std::string cmd = shell_quote(HRM_BINARY) + " --threads 1 solve --checkpoint " + shell_quote(run.checkpoint.string()) +
+                          " " + first_sudoku() + " --json - >" + shell_quote((dir.path / "out.json").string()) + " 2>" +
+                          shell_quote((dir.path / "err.txt").string());
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << read_file((dir.path / "err.txt").string());
+  const json j = read_json(dir.path / "out.json");  // the whole of stdout parses
+  EXPECT_EQ(j["puzzles"].size(), 1u);
+  EXPECT_NE(read_file((dir.path / "err.txt").string()).find("puzzle 1: "), std::string::npos);  // the readable answer
 }
 
 TEST(CmdSolve, CheckpointOfAnotherPuzzleKindIsAClearError) {

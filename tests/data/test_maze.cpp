@@ -121,6 +121,10 @@ TEST(MazeCsv, ParsesQuotesCrlfAndBlankLinesAndNamesBadLines) {
   EXPECT_NE(error_of([] { maze::parse_maze_csv("h\na,\"b,c,d\n", "t.csv"); }).find("t.csv:2: quoted field not closed"), std::string::npos);
   EXPECT_NE(error_of([] { maze::parse_maze_csv("h\na,b\"c,d,e\n", "t.csv"); }).find("t.csv:2: unexpected '\"'"), std::string::npos);
   EXPECT_NE(error_of([] { maze::parse_maze_csv("", "t.csv"); }).find("empty file"), std::string::npos);
+  // A file without its header row: refused, rather than its first puzzle silently dropped.
+  const std::string row = "s," + std::string(16, '#') + "," + std::string(16, '#') + ",0\n";
+  EXPECT_NE(error_of([&] { maze::parse_maze_csv(row + row, "t.csv"); }).find("t.csv:1: expected the header row"),
+            std::string::npos);
   const std::string text = read_file((kMazeSmall / "input" / "test.csv").string());
   EXPECT_EQ(maze::format_maze_csv(maze::parse_maze_csv(text, "test.csv")), text);
 }

@@ -5,6 +5,8 @@
 
 #include <torch/torch.h>
 
+#include <map>
+
 #include <filesystem>
 #include <set>
 
@@ -47,18 +49,29 @@ hrm::Batch fixture_batch() {
 }
 
 // Runs evaluation to the end and returns the logits of every step.
-std::vector<torch::Tensor> eval_logits(hrm::ACTLossHead& head, const hrm::Batch& batch) {
+// Per evaluation step, the outputs the fixture's eval_trace.pt names (logits_k, q_halt_k, ...).
+std::vector<std::map<std::string, torch::Tensor>> eval_trace(hrm::ACTLossHead& head, const hrm::Batch& batch) {
   head->eval();
   torch::NoGradGuard no_grad;
   auto carry = head->initial_carry(batch);
-  std::vector<torch::Tensor> out;
+  std::vector<std::map<std::string, torch::Tensor>> out;
   for (int k = 0; k < 100; ++k) {
     auto o = head->forward(carry, batch);
-    out.push_back(o.outputs.logits);
+    out.push_back({{"logits", o.outputs.logits},
+                   {"q_halt", o.outputs.q_halt_logits},
+                   {"q_continue", o.outputs.q_continue_logits},
+                   {"loss", o.loss},
+                   {"halted", o.new_carry.halted}});
     carry = o.new_carry;
     if (o.all_halted.item<bool>()) break;
   }
   return out;
+}
+
+std::vector<torch::Tensor> eval_logits(hrm::ACTLossHead& head, const hrm::Batch& batch) {
+  std::vector<torch::Tensor> logits;
+  for (const auto& step : eval_trace(head, batch)) logits.push_back(step.at("logits"));
+  return logits;
 }
 
 }  // namespace
@@ -89,15 +102,18 @@ TEST(HRMACTV1, EveryReferenceCheckpointReproducesTheEvaluationTrace) {
     for (const auto& [k, v] : sd) bf16 |= v.scalar_type() == torch::kBFloat16;
     hrm::ACTLossHead head(hrm::HRMACTV1(tiny_config(), 1), "stablemax_cross_entropy");
     hrm::io::load_state_dict(*head, sd, e.path().string());
-    auto logits = eval_logits(head, fixture_batch());
-    ASSERT_EQ(logits.size(), 4u) << e.path();
-    for (size_t k = 0; k < logits.size(); ++k) {
+    const auto steps = eval_trace(head, fixture_batch());
+    ASSERT_EQ(steps.size(), 4u) << e.path();
+    for (size_t k = 0; k < steps.size(); ++k) {
       // float32 files: the fixture's tolerance. bfloat16 H_init/L_init: the initial state is off by
-      // bf16 rounding (rel 2^-9), which the recurrence carries into the logits.
+      // bf16 rounding (rel 2^-9), which the recurrence carries into the outputs.
       const double tol = bf16 ? 5e-2 : 1e-4;
-      auto want = trace.at("logits_" + std::to_string(k + 1));
-      EXPECT_TRUE(torch::allclose(logits[k], want, tol, tol))
-          << e.path() << " step " << k + 1 << " max diff " << (logits[k] - want).abs().max().item<double>();
+      for (const auto& [name, got] : steps[k]) {
+        auto want = trace.at(name + "_" + std::to_string(k + 1)).to(got.scalar_type());
+        EXPECT_TRUE(torch::allclose(got.to(torch::kFloat64), want.to(torch::kFloat64), tol, tol))
+            << e.path() << " step " << k + 1 << " " << name << " max diff "
+            << (got.to(torch::kFloat64) - want.to(torch::kFloat64)).abs().max().item<double>();
+      }
     }
   }
   EXPECT_GE(files, 4);
