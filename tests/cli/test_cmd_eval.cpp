@@ -20,15 +20,20 @@ namespace fs = std::filesystem;
 using hrm::testing::run_hrm;
 using testing::TempDir;
 
+// The tiny task for 2 epochs (8 steps), evaluated and saved at step_8.
+hrm::testing::RunResult train_tiny_run(const fs::path& data, const fs::path& run) {
+  std::vector<std::string> args{"train"};
+  for (const auto& o : testing::tiny_overrides(data, run)) args.push_back(o);
+  args.push_back("epochs=2");
+  args.push_back("eval_interval=2");
+  return run_hrm(args);
+}
+
 TEST(CmdEval, PrintsTheMetricsOfASavedCheckpoint) {
   TempDir dir("cmd_eval");
   testing::write_tiny_dataset(dir.path / "data");
   const fs::path run = dir.path / "run";
-  std::vector<std::string> args{"train"};
-  for (const auto& o : testing::tiny_overrides(dir.path / "data", run)) args.push_back(o);
-  args.push_back("epochs=2");
-  args.push_back("eval_interval=2");
-  const auto trained = run_hrm(args);
+  const auto trained = train_tiny_run(dir.path / "data", run);
   ASSERT_EQ(trained.status, 0) << trained.output;
 
   const auto r = run_hrm({"eval", "checkpoint=" + (run / "step_8").string()});
@@ -65,11 +70,7 @@ TEST(CmdEval, PuzzleEmbeddingOfAnotherRowCountIsNamedAndResizedOnRequest) {
   TempDir dir("cmd_eval_resize");
   testing::write_tiny_dataset(dir.path / "data");  // 32 training groups: 33 puzzle identifiers
   const fs::path run = dir.path / "run";
-  std::vector<std::string> args{"train"};
-  for (const auto& o : testing::tiny_overrides(dir.path / "data", run)) args.push_back(o);
-  args.push_back("epochs=2");
-  args.push_back("eval_interval=2");
-  ASSERT_EQ(run_hrm(args).status, 0);
+  ASSERT_EQ(train_tiny_run(dir.path / "data", run).status, 0);
   testing::write_tiny_dataset(dir.path / "more", 40);  // 41 identifiers, as a rebuilt dataset may have
 
   const std::string ckpt = "checkpoint=" + (run / "step_8").string(), data = "data_path=" + (dir.path / "more").string();
@@ -87,11 +88,7 @@ TEST(CmdEval, CheckpointNamedFromInsideItsRunDirectory) {
   TempDir dir("cmd_eval_cwd");
   testing::write_tiny_dataset(dir.path / "data");
   const fs::path run = dir.path / "run";
-  std::vector<std::string> args{"train"};
-  for (const auto& o : testing::tiny_overrides(dir.path / "data", run)) args.push_back(o);
-  args.push_back("epochs=2");
-  args.push_back("eval_interval=2");
-  ASSERT_EQ(run_hrm(args).status, 0);
+  ASSERT_EQ(train_tiny_run(dir.path / "data", run).status, 0);
   const std::string cmd = "cd " + hrm::testing::shell_quote(run.string()) + " && " +
                           hrm::testing::shell_quote(HRM_BINARY) + " --threads 1 eval checkpoint=step_8 2>&1";
   EXPECT_EQ(std::system(cmd.c_str()), 0);
