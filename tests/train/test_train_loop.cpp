@@ -176,6 +176,26 @@ TEST_F(TrainLoop, NonFiniteStepUpdatesNothingAndIsCounted) {
   EXPECT_EQ(m.state.nonfinite_total, 1);
 }
 
+TEST_F(TrainLoop, NonFiniteGradientWithAFiniteLossIsSkippedToo) {
+  TempDir run("nan_grad");
+  Manual m(tiny_config(data(), run.path));
+  ASSERT_TRUE(m.step());
+  // The forward and the loss stay finite; only the gradient of one weight turns NaN in the backward.
+  auto q_head = m.state.model->model->inner->q_head->weight;
+  auto hook = q_head.register_hook([](const torch::Tensor& g) { return g * std::numeric_limits<float>::quiet_NaN(); });
+  const auto before = snapshot(m.state.model);
+  const int64_t adam_steps = m.state.adam->step_count();
+  EXPECT_FALSE(m.step());
+  EXPECT_EQ(m.state.nonfinite_in_row, 1);
+  EXPECT_EQ(m.state.adam->step_count(), adam_steps);
+  const auto after = snapshot(m.state.model);
+  for (size_t i = 0; i < before.size(); ++i) EXPECT_TRUE(torch::equal(before[i], after[i])) << "parameter " << i;
+  q_head.remove_hook(hook);
+  EXPECT_TRUE(m.step());
+  EXPECT_EQ(m.state.nonfinite_in_row, 0);
+  EXPECT_EQ(m.state.nonfinite_total, 1);
+}
+
 TEST_F(TrainLoop, TooManyNonFiniteStepsStopWithTheLastCheckpointIntact) {
   TempDir run("nan_stop");
   PretrainConfig config = tiny_config(data(), run.path, {"max_nonfinite_steps=3"});
