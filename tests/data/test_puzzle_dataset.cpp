@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <set>
 
@@ -244,6 +246,31 @@ TEST_F(Sampler, RejectsBadConfigs) {
   EXPECT_THROW(PuzzleSampler(d, config(0, 5, false, 1, 0, 2)), ConfigError);
   EXPECT_THROW(PuzzleSampler(d, config(0, 4, false, 1, 2, 2)), ConfigError);
   EXPECT_THROW(PuzzleSampler(d, config(0, 4, false, 0)), ConfigError);
+}
+
+TEST(SamplerTokens, TokenOutsideTheVocabularyNamesTheArrayExampleAndPosition) {
+  Synthetic s;  // inputs {example, puzzle, group} with vocab_size 1000; then dataset.json claims 8 (pad_id is 7)
+  const fs::path json = s.root / "train" / "dataset.json";
+  std::string text;
+  {
+    std::ifstream in(json);
+    text.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  const size_t at_vocab = text.find("\"vocab_size\": 1000");
+  ASSERT_NE(at_vocab, std::string::npos) << text;
+  text.replace(at_vocab, 18, "\"vocab_size\": 8");
+  std::ofstream(json) << text;
+  const Dataset d = Dataset::open(s.root, "train");
+  PuzzleSampler sampler(d, config(0, 9, true));
+  Batch b;
+  try {
+    sampler.next(b);
+    ADD_FAILURE() << "a token beyond vocab_size was accepted";
+  } catch (const FormatError& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("all__inputs.npy: example 8 position 0: token 8 outside the vocabulary 0..7"), std::string::npos)
+        << msg;
+  }
 }
 
 TEST(SamplerFixtures, TestModeReturnsEveryFixtureArrayInOrder) {
