@@ -102,6 +102,20 @@ std::vector<SudokuLine> sudoku_lines(const std::string& puzzle) {
   return out;
 }
 
+// One Sudoku answer: its line on stdout (the drawing below it) and its entry in j["puzzles"].
+void report_sudoku(size_t i, const answer::ModelAnswer& a, int halt_max_steps, bool valid, const std::string& drawing,
+                   const std::string& puzzle, const std::string& answer, ordered_json& j) {
+  std::printf("puzzle %zu: %d steps of %d, confidence %.3f, %s\n%s\n", i + 1, a.steps, halt_max_steps, a.confidence(),
+              valid ? "a valid solution" : "NOT a valid solution", drawing.c_str());
+  j["puzzles"].push_back({{"puzzle", puzzle},
+                          {"answer", answer},
+                          {"steps", a.steps},
+                          {"confidence", a.confidence()},
+                          {"q_halt_logit", a.q_halt_logit},
+                          {"q_continue_logit", a.q_continue_logit},
+                          {"valid", valid}});
+}
+
 // 4x4 and 6x6 Sudoku (data/mini_sudoku.h): token = digit + 1, blank 1, vocab side + 2; drawn with
 // render_text as `hrm eval show=N` draws them.
 void solve_mini_sudoku(answer::Solver& solver, const std::vector<SudokuLine>& lines, int side, answer::Halting halting,
@@ -135,25 +149,18 @@ void solve_mini_sudoku(answer::Solver& solver, const std::vector<SudokuLine>& li
     }
     // A full grid has one solution (itself) exactly when it obeys the rules.
     const bool valid = agrees && data::count_solutions(shape, g, 1) == 1;
-    std::printf("puzzle %zu: %d steps of %d, confidence %.3f, %s\n%s\n", i + 1, answers[i].steps, solver.halt_max_steps(),
-                answers[i].confidence(), valid ? "a valid solution" : "NOT a valid solution",
-                data::render_side_by_side(meta, {{"puzzle", rows[i], {}}, {"answer", t, {}}}).c_str());
     std::string answer;
     for (uint8_t d : g) answer.push_back(d == 0 ? '.' : static_cast<char>('0' + d));
-    j["puzzles"].push_back({{"puzzle", lines[i].text},
-                            {"answer", answer},
-                            {"steps", answers[i].steps},
-                            {"confidence", answers[i].confidence()},
-                            {"q_halt_logit", answers[i].q_halt_logit},
-                            {"q_continue_logit", answers[i].q_continue_logit},
-                            {"valid", valid}});
+    report_sudoku(i, answers[i], solver.halt_max_steps(), valid,
+                  data::render_side_by_side(meta, {{"puzzle", rows[i], {}}, {"answer", t, {}}}), lines[i].text, answer, j);
   }
 }
 
 void solve_sudoku(answer::Solver& solver, const SolveArgs& a, answer::Halting halting, ordered_json& j) {
   const std::vector<SudokuLine> lines = sudoku_lines(a.puzzle);
   if (lines.empty()) HRM_THROW(FormatError, a.puzzle, ": no Sudoku in the file");
-  const int side = sudoku_side(lines[0].text) ? sudoku_side(lines[0].text) : 9;  // 9: parse_grid names the problem
+  const int first_side = sudoku_side(lines[0].text);
+  const int side = first_side ? first_side : 9;  // not a Sudoku line: parse_grid below names the problem
   for (const SudokuLine& l : lines)
     if (sudoku_side(l.text) != side && (side != 9 || sudoku_side(l.text) != 0))
       HRM_THROW(FormatError, l.where, ": expected a ", side, "x", side, " Sudoku like the first one (", side * side,
@@ -169,16 +176,8 @@ void solve_sudoku(answer::Solver& solver, const SolveArgs& a, answer::Halting ha
   for (size_t i = 0; i < puzzles.size(); ++i) {
     const sudoku::Grid g = answer::sudoku_from_tokens(answers[i].tokens.data());
     const bool valid = sudoku::is_solution(g) && sudoku::agrees(puzzles[i], g);
-    std::printf("puzzle %zu: %d steps of %d, confidence %.3f, %s\n%s\n", i + 1, answers[i].steps, solver.halt_max_steps(),
-                answers[i].confidence(), valid ? "a valid solution" : "NOT a valid solution",
-                answer::sudoku_render(g).c_str());
-    j["puzzles"].push_back({{"puzzle", sudoku::to_string(puzzles[i], '.')},
-                            {"answer", sudoku::to_string(g, '.')},
-                            {"steps", answers[i].steps},
-                            {"confidence", answers[i].confidence()},
-                            {"q_halt_logit", answers[i].q_halt_logit},
-                            {"q_continue_logit", answers[i].q_continue_logit},
-                            {"valid", valid}});
+    report_sudoku(i, answers[i], solver.halt_max_steps(), valid, answer::sudoku_render(g),
+                  sudoku::to_string(puzzles[i], '.'), sudoku::to_string(g, '.'), j);
   }
 }
 

@@ -13,6 +13,26 @@
 #include "core/check.h"
 
 namespace hrm {
+namespace {
+
+// fsync(2) of a file (hrm::Error on failure), and of a directory's entries (best effort).
+void sync_to_disk(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) HRM_THROW(Error, "cannot open ", path, " to sync it: ", std::strerror(errno));
+  const int rc = ::fsync(fd);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) HRM_THROW(Error, "cannot sync ", path, " to disk: ", std::strerror(err));
+}
+
+void sync_directory(const std::string& dir) noexcept {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;  // best effort: some file systems do not sync directories
+  ::fsync(fd);
+  ::close(fd);
+}
+
+}  // namespace
 
 void write_atomic_with(const std::string& path, const std::function<void(const std::string&)>& write) {
   const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
@@ -30,22 +50,6 @@ void write_atomic_with(const std::string& path, const std::function<void(const s
   }
   const size_t slash = path.find_last_of('/');
   sync_directory(slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash));  // the rename itself
-}
-
-void sync_to_disk(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) HRM_THROW(Error, "cannot open ", path, " to sync it: ", std::strerror(errno));
-  const int rc = ::fsync(fd);
-  const int err = errno;
-  ::close(fd);
-  if (rc != 0) HRM_THROW(Error, "cannot sync ", path, " to disk: ", std::strerror(err));
-}
-
-void sync_directory(const std::string& dir) noexcept {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return;  // best effort: some file systems do not sync directories
-  ::fsync(fd);
-  ::close(fd);
 }
 
 void write_file_atomic(const std::string& path, const std::string& content) {

@@ -14,10 +14,6 @@ void write_file_atomic(const std::string& path, const std::string& content);
 // Same, for writers that need a real file: `write(tmp_path)` creates the temporary file.
 void write_atomic_with(const std::string& path, const std::function<void(const std::string& tmp_path)>& write);
 
-// fsync(2) of a file (hrm::Error on failure), and of a directory's entries (best effort).
-void sync_to_disk(const std::string& path);
-void sync_directory(const std::string& dir) noexcept;
-
 std::string read_file(const std::string& path);  // whole file; hrm::Error naming the path on failure
 
 }  // namespace hrm
