@@ -1,13 +1,12 @@
 #!/usr/bin/env bash
-# build.sh: set up (scripts/setup.sh), configure and build into ./build (or $HRM_BUILD_DIR).
+# build.sh: set up (scripts/setup.sh), configure and build into ./build (or $HRM_BUILD_DIR; the
+# Debian libtorch fallback builds into ./build-debian: scripts/torch_env.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-HRM_VENV=${HRM_VENV:-$HOME/.cache/hrm/venv}
-BUILD_DIR=${HRM_BUILD_DIR:-build}
-TORCH_PREFIX=$("$HRM_VENV/bin/python" -c 'import torch; print(torch.utils.cmake_prefix_path)')
-if [[ ! -f "$BUILD_DIR/build.ninja" ]]; then
-  cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_PREFIX_PATH="$TORCH_PREFIX" \
+source scripts/torch_env.sh
+if [[ ! -f "$HRM_BUILD_DIR/build.ninja" ]]; then
+  cmake -S . -B "$HRM_BUILD_DIR" -G Ninja $(hrm_torch_cmake_args) \
     -DPython3_EXECUTABLE="$HRM_VENV/bin/python" -DHRM_PCH=${HRM_PCH:-ON} "$@" >/dev/null
 fi
-cmake --build "$BUILD_DIR" -j"$(nproc)"
+cmake --build "$HRM_BUILD_DIR" -j"$(nproc)"

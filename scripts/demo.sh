@@ -11,7 +11,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/build.sh
-HRM=build/hrm
+source scripts/torch_env.sh
+HRM=$HRM_BUILD_DIR/hrm
 OUT=${HRM_DEMO_DIR:-runs/demo}
 rm -rf "$OUT"
 mkdir -p "$OUT"

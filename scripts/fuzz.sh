@@ -6,14 +6,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_TARGET=${1:-${HRM_FUZZ_SECONDS:-20}}
-HRM_VENV=${HRM_VENV:-$HOME/.cache/hrm/venv}
+source scripts/torch_env.sh
 BUILD_DIR=${HRM_FUZZ_BUILD_DIR:-build-fuzz}
 SHARED=$(cd .. && pwd)/shared
 # The top-level CMakeLists finds libtorch even when only the fuzzers are built.
-TORCH_PREFIX=$("$HRM_VENV/bin/python" -c 'import torch; print(torch.utils.cmake_prefix_path)')
 if [[ ! -f "$BUILD_DIR/build.ninja" ]]; then
   cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
-    -DHRM_BUILD_FUZZERS=ON -DHRM_BUILD_TESTS=OFF -DCMAKE_PREFIX_PATH="$TORCH_PREFIX" \
+    -DHRM_BUILD_FUZZERS=ON -DHRM_BUILD_TESTS=OFF $(hrm_torch_cmake_args) \
     -DCMAKE_CXX_FLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined" >/dev/null
 fi
 targets=()

@@ -5,30 +5,58 @@
 #     environment outside the checkout ($HRM_VENV, default ~/.cache/hrm/venv), so fresh clones and
 #     CI reuse it. The wheel brings NVIDIA runtime packages (a few GB); on a machine without a GPU
 #     the same libtorch runs on the CPU.
+#   - only if the wheel cannot be installed (or HRM_TORCH=debian): Debian's libtorch-dev 1.13, the CPU
+#     fallback (scripts/torch_env.sh, docs/BUILD.md).
+#   - with HRM_SETUP_TESTS=1 (scripts/test.sh sets it): what only the tests need.
 set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/torch_env.sh
 
-TORCH_VERSION=2.11.0
-HRM_VENV=${HRM_VENV:-$HOME/.cache/hrm/venv}
 APT_PACKAGES=(build-essential cmake ninja-build ccache python3 python3-venv python3-pip
   libcli11-dev nlohmann-json3-dev libyaml-cpp-dev libfmt-dev libspdlog-dev
-  libgtest-dev libgmock-dev libbenchmark-dev clang zlib1g-dev
-  libgloo-dev  # headers only, for ProcessGroupGloo.hpp (src/dist/gloo_backend.cpp); not linked
-  chromium)  # chromium: the headless render test of `hrm report`
+  libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev
+  libgloo-dev)  # headers only, for ProcessGroupGloo.hpp (src/dist/gloo_backend.cpp); not linked
+TEST_PACKAGES=(clang  # the libFuzzer targets (scripts/fuzz.sh)
+  chromium            # the headless render test of `hrm report`
+  python3-torch)      # Debian's PyTorch 1.13: the tests load our checkpoints in it too
+DEBIAN_TORCH_PACKAGES=(libtorch-dev python3-torch python3-numpy
+  libopenblas0-pthread)  # without it Debian's libtorch runs float32 matmuls about 20x slower
 
-missing=()
-for p in "${APT_PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  echo "setup: installing Debian packages: ${missing[*]}"
-  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO=sudo
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+apt_install() {
+  local missing=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if ((${#missing[@]})); then
+    echo "setup: installing Debian packages: ${missing[*]}"
+    local SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO=sudo
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
 
-if ! "$HRM_VENV/bin/python" -c "import sys, torch; sys.exit(torch.__version__.split('+')[0] != '$TORCH_VERSION')" 2>/dev/null; then
-  echo "setup: installing torch==$TORCH_VERSION into $HRM_VENV (a few GB, once)"
-  python3 -m venv "$HRM_VENV"
-  "$HRM_VENV/bin/pip" install -q --upgrade pip
-  "$HRM_VENV/bin/pip" install -q "torch==$TORCH_VERSION" numpy
+install_wheel() {
+  echo "setup: installing torch==$HRM_TORCH_VERSION into $HRM_VENV (a few GB, once)"
+  python3 -m venv "$HRM_VENV" &&
+    "$HRM_VENV/bin/pip" install -q --upgrade pip &&
+    "$HRM_VENV/bin/pip" install -q "torch==$HRM_TORCH_VERSION" numpy
+}
+
+install_debian_torch() {
+  apt_install "${DEBIAN_TORCH_PACKAGES[@]}"
+  # The tests' Python: Debian's interpreter with its torch 1.13 and numpy.
+  [[ -x "$hrm_debian_venv/bin/python" ]] || /usr/bin/python3 -m venv --system-site-packages "$hrm_debian_venv"
+}
+
+apt_install "${APT_PACKAGES[@]}"
+[[ "${HRM_SETUP_TESTS:-0}" == 1 ]] && apt_install "${TEST_PACKAGES[@]}"
+
+if [[ $HRM_TORCH == debian ]]; then
+  install_debian_torch
+elif ! hrm_wheel_ok; then
+  if ! install_wheel; then
+    echo "setup: the torch wheel could not be installed; falling back to Debian's libtorch-dev 1.13" \
+      "(CPU only, no data parallel: docs/BUILD.md). Set HRM_TORCH=wheel and rerun once pip works." >&2
+    install_debian_torch
+  fi
 fi

@@ -4,9 +4,9 @@
 # 0 skips). Arguments go to ctest (e.g. -R Sudoku); with arguments the fuzzers are skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/build.sh
-export HRM_VENV=${HRM_VENV:-$HOME/.cache/hrm/venv}
-ctest --test-dir "${HRM_BUILD_DIR:-build}" --output-on-failure -j"$(nproc)" "$@"
+HRM_SETUP_TESTS=1 scripts/build.sh
+source scripts/torch_env.sh
+ctest --test-dir "$HRM_BUILD_DIR" --output-on-failure -j"$(nproc)" "$@"
 fuzz_seconds=${HRM_FUZZ_SECONDS:-15}
 if [[ $# -eq 0 && "$fuzz_seconds" != 0 ]]; then
   scripts/fuzz.sh "$fuzz_seconds"

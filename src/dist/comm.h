@@ -35,6 +35,11 @@ struct LaunchEnv {
 std::optional<LaunchEnv> launch_env_from(const std::function<const char*(const char*)>& getenv);
 std::optional<LaunchEnv> launch_env();
 
+// False in a build on libtorch < 2 (Debian's libtorch-dev 1.13, the fallback of docs/BUILD.md): its c10d
+// lacks the Backend-based process groups this file is built on, so there Comm's constructor throws a
+// ConfigError saying so and a run with WORLD_SIZE > 1 stops before training.
+bool comm_available();
+
 class Comm {
  public:
   // Rendezvous (rank 0 hosts the TCPStore at MASTER_ADDR:MASTER_PORT) and the process group:

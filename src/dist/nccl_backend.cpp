@@ -3,11 +3,12 @@
 // Options hold NCCL's ncclConfig_t by value, and Options::create() is inline, so the nccl.h we
 // compile against must be the NCCL that libtorch_cuda was built with: CMake puts the wheel's own
 // nvidia/nccl/include first, and at run time the header's version is checked against the loaded
-// library's. Without any nccl.h the build still succeeds and NCCL gives a clear error (Gloo works).
+// library's. Without nccl.h or the CUDA toolkit (CMakeLists.txt sets HRM_WITH_NCCL) the build still
+// succeeds and NCCL gives a clear error (Gloo works).
 // It can only run on a machine with NVIDIA GPUs.
 #include "dist/backends.h"
 
-#if __has_include(<nccl.h>)
+#if HRM_WITH_NCCL
 #ifndef USE_C10D_NCCL
 #define USE_C10D_NCCL  // the CUDA wheel is built with it; the header is empty without it
 #endif
@@ -36,7 +37,7 @@ c10::intrusive_ptr<c10d::Backend> make_nccl_backend(const c10::intrusive_ptr<c10
 
 }  // namespace hrm::dist
 
-#else  // no nccl.h on the build machine
+#else  // no nccl.h or no CUDA toolkit on the build machine
 
 #include "core/check.h"
 
@@ -44,8 +45,9 @@ namespace hrm::dist {
 
 c10::intrusive_ptr<c10d::Backend> make_nccl_backend(const c10::intrusive_ptr<c10d::Store>&, int, int,
                                                    std::chrono::milliseconds, int) {
-  HRM_THROW(Error, "this hrm was built without nccl.h, so it has no NCCL process group for device=cuda data "
-                   "parallel; rebuild where the torch wheel's nvidia/nccl/include (or the CUDA toolkit's NCCL) is present");
+  HRM_THROW(Error, "this hrm was built without NCCL (no nccl.h or no CUDA toolkit at configure time), so it has "
+                   "no NCCL process group for device=cuda data parallel; rebuild where the CUDA toolkit and the torch "
+                   "wheel's nvidia/nccl/include are present");
 }
 
 }  // namespace hrm::dist

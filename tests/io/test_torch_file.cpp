@@ -1,8 +1,9 @@
 // test_torch_file.cpp: src/io/torch_file.cpp against the reference's files and against real PyTorch.
 // Checkpoints in fixtures/checkpoints/hrm-tiny (PyTorch 1.13 and 2.11, OrderedDict, compiled prefix,
 // bfloat16) must give the tensors of fixtures/hrm-tiny/weights.pt; files we write must load in Python's
-// torch.load with its defaults (weights_only=True). Python comes from $HRM_VENV or ~/.cache/hrm/venv;
-// without it the Python tests FAIL (CI installs it), they never skip.
+// torch.load with its defaults (weights_only=True on 2.x), both in the wheel's PyTorch ($HRM_VENV or
+// ~/.cache/hrm/venv) and in Debian 12's python3-torch 1.13 (/usr/bin/python3 or $HRM_DEBIAN_PYTHON);
+// without either the Python tests FAIL (scripts/setup.sh installs both), they never skip.
 #include <gtest/gtest.h>
 
 #include <caffe2/serialize/inline_container.h>
@@ -10,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -39,9 +41,9 @@ const std::string kPrefix = "_orig_mod.";
 struct TempDir {
   std::string path;
   explicit TempDir(const std::string& tag = "") {
-    path = (fs::temp_directory_path() / ("hrm_test_io_" + std::to_string(::getpid()) + "_" +
-                                         ::testing::UnitTest::GetInstance()->current_test_info()->name() + tag))
-               .string();
+    std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::replace(test.begin(), test.end(), '/', '_');  // parametrized tests are named Name/Param
+    path = (fs::temp_directory_path() / ("hrm_test_io_" + std::to_string(::getpid()) + "_" + test + tag)).string();
     clear();
     ::mkdir(path.c_str(), 0755);
   }
@@ -165,6 +167,7 @@ def make(path):
         sd["d_" + str(dt).replace("torch.", "")] = (torch.arange(12) * 1.5).to(dt).reshape(3, 4)[:, 1:]
     torch.save(sd, path)
 
+print("torch\t" + torch.__version__)
 if sys.argv[1] == "make":
     make(sys.argv[2])
     dump(sys.argv[2])
@@ -173,16 +176,26 @@ else:
         dump(p)
 )PY";
 
-std::string python_exe() {
+// The two PyTorch generations our files must load in: the wheel's (the venv of scripts/setup.sh) and
+// Debian 12's python3-torch 1.13 (scripts/setup.sh installs it; HRM_DEBIAN_PYTHON overrides the path).
+// The reference's checkpoints exist from both (fixtures/checkpoints), so files must work both ways.
+enum class Py { wheel, debian_torch113 };
+
+std::string python_exe(Py which) {
+  if (which == Py::debian_torch113) {
+    const char* p = std::getenv("HRM_DEBIAN_PYTHON");
+    return p && *p ? p : "/usr/bin/python3";
+  }
   const char* venv = std::getenv("HRM_VENV");
   const char* home = std::getenv("HOME");
   std::string dir = venv && *venv ? venv : std::string(home ? home : "") + "/.cache/hrm/venv";
   return dir + "/bin/python";
 }
 
-// Runs kPythonScript; throws (failing the test) when Python is missing or the script fails.
-std::map<std::string, PyDump> run_python(const std::vector<std::string>& args) {
-  std::string py = python_exe();
+// Runs kPythonScript; throws (failing the test) when Python is missing, the script fails, or the
+// Debian Python's torch is not 1.13.
+std::map<std::string, PyDump> run_python(Py which, const std::vector<std::string>& args) {
+  std::string py = python_exe(which);
   if (!fs::exists(py))
     throw std::runtime_error("Python with torch not found at " + py + " (set HRM_VENV or run scripts/setup.sh)");
   TempDir tmp("_py");
@@ -207,7 +220,10 @@ std::map<std::string, PyDump> run_python(const std::vector<std::string>& args) {
     std::istringstream fields(line);
     for (std::string x; std::getline(fields, x, '\t');) f.push_back(x);
     if (f.empty()) continue;
-    if (f[0] == "file") {
+    if (f[0] == "torch") {
+      if (which == Py::debian_torch113 && f.at(1).rfind("1.13", 0) != 0)
+        throw std::runtime_error(py + " runs torch " + f.at(1) + ", not Debian's 1.13 (apt install python3-torch)");
+    } else if (f[0] == "file") {
       cur = &dumps[f.at(1)];
     } else if (f[0] == "type" && cur) {
       cur->type = f.at(1);
@@ -328,11 +344,13 @@ TEST(FixtureDicts, ScalarsKeepTheirDtypesAndZeroDims) {
 }
 
 // Every fixture and checkpoint file: our reader and Python's torch.load agree bit for bit.
-TEST(TorchLoadAgreement, EveryFixtureFileReadsAsPythonReadsIt) {
+class TorchLoadAgreement : public ::testing::TestWithParam<Py> {};
+
+TEST_P(TorchLoadAgreement, EveryFixtureFileReadsAsPythonReadsIt) {
   std::vector<std::string> files = pt_files(kFixtures);
   for (const auto& f : checkpoint_files()) files.push_back(f);
   ASSERT_GE(files.size(), 10u);
-  auto dumps = run_python([&] {
+  auto dumps = run_python(GetParam(), [&] {
     std::vector<std::string> a{"dump"};
     a.insert(a.end(), files.begin(), files.end());
     return a;
@@ -343,10 +361,10 @@ TEST(TorchLoadAgreement, EveryFixtureFileReadsAsPythonReadsIt) {
   }
 }
 
-TEST(TorchLoadAgreement, ReadsTorchSaveViewsOffsetsSharedStoragesAndEveryDtype) {
+TEST_P(TorchLoadAgreement, ReadsTorchSaveViewsOffsetsSharedStoragesAndEveryDtype) {
   TempDir tmp;
   std::string f = tmp.file("python_made.pt");
-  auto dumps = run_python({"make", f});
+  auto dumps = run_python(GetParam(), {"make", f});
   ASSERT_TRUE(dumps.count(f));
   ASSERT_EQ(dumps[f].entries.size(), 18u);
   StateDict sd = load_torch_file(f);
@@ -368,12 +386,12 @@ TEST(SaveTorchFile, RoundTripKeepsKeysOrderDtypesShapesAndBits) {
   }
 }
 
-TEST(SaveTorchFile, PythonTorchLoadWithDefaultsReadsWhatWeWrite) {
+TEST_P(TorchLoadAgreement, PythonTorchLoadWithDefaultsReadsWhatWeWrite) {
   TempDir tmp;
   std::string f = tmp.file("ours.pt");
   StateDict sd = sample();
   save_torch_file(f, sd);
-  auto dumps = run_python({"dump", f});
+  auto dumps = run_python(GetParam(), {"dump", f});
   ASSERT_TRUE(dumps.count(f));
   EXPECT_EQ(dumps[f].type, "OrderedDict");
   expect_same_entries(describe(sd), dumps[f].entries, "python view of our file");
@@ -387,6 +405,9 @@ TEST(SaveTorchFile, PythonTorchLoadWithDefaultsReadsWhatWeWrite) {
   EXPECT_EQ(sd.size(), 22u);
   EXPECT_EQ(data_records, 19u);
 }
+
+INSTANTIATE_TEST_SUITE_P(Pythons, TorchLoadAgreement, ::testing::Values(Py::wheel, Py::debian_torch113),
+                         [](const auto& info) { return info.param == Py::wheel ? "wheel" : "debian_torch113"; });
 
 TEST(SaveTorchFile, WritesAtomicallyAndReplacesAnExistingFile) {
   TempDir tmp;

@@ -100,9 +100,62 @@ TEST(DistributedLaunchEnv, ReadsTorchrunVariablesAndNamesTheBadOne) {
             std::string::npos);
 }
 
+// ---- whole runs of the hrm binary --------------------------------------------------------------
+
+// Starts `hrm --threads 1 ARGS` with the data-parallel environment of `rank` (output in `log`).
+pid_t spawn_rank(const std::vector<std::string>& args, int rank, int world, int port, const std::string& log) {
+  return hrm::testing::spawn_hrm(args, log,
+                                 {"RANK=" + std::to_string(rank), "LOCAL_RANK=" + std::to_string(rank),
+                                  "WORLD_SIZE=" + std::to_string(world), "MASTER_ADDR=127.0.0.1",
+                                  "MASTER_PORT=" + std::to_string(port)});
+}
+
+std::string read_file(const fs::path& p) {
+  std::ifstream f(p);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+// Waits for `pid` up to `limit`; returns its exit code, -1 for a signal, -2 if still running (then killed).
+int wait_for(pid_t pid, std::chrono::seconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  int status = 0;
+  while (true) {
+    const pid_t r = ::waitpid(pid, &status, WNOHANG);
+    if (r == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    if (std::chrono::steady_clock::now() > deadline) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      return -2;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+#if HRM_TORCH_FALLBACK
+// A build on libtorch < 2 has no data parallel (dist/comm_unavailable.cpp): a launch with WORLD_SIZE=2
+// stops at once with an error that says why and what to do, instead of a c10d failure or a hang.
+TEST(DistributedFallback, LaunchOfTwoRanksStopsSayingDataParallelIsNotBuilt) {
+  EXPECT_FALSE(dist::comm_available());
+  TempDir dir("distributed_fallback");
+  testing::write_tiny_dataset(dir.path / "data");
+  std::vector<std::string> args{"train"};
+  for (const auto& o : testing::tiny_overrides(dir.path / "data", dir.path / "run")) args.push_back(o);
+  const pid_t p = spawn_rank(args, 0, 2, free_port(), (dir.path / "rank0.log").string());
+  const int code = wait_for(p, std::chrono::seconds(60));
+  const std::string log = read_file(dir.path / "rank0.log");
+  EXPECT_NE(code, 0) << log;
+  EXPECT_NE(code, -2) << "still running after 60 s:\n" << log;
+  EXPECT_NE(log.find("data parallel (WORLD_SIZE > 1) is not built into this hrm"), std::string::npos) << log;
+  EXPECT_NE(log.find("unset WORLD_SIZE"), std::string::npos) << log;
+}
+#else  // the c10d build: Gloo collectives and whole data-parallel runs
+
 // ---- the collectives: two ranks as two threads -----------------------------------------------
 
 TEST(DistributedGloo, CollectivesOfTwoRanksInThreads) {
+  ASSERT_TRUE(dist::comm_available());
   const int port = free_port();
   std::vector<std::string> errors(2);
   std::vector<std::map<std::string, torch::Tensor>> got(2);
@@ -164,39 +217,6 @@ TEST(DistributedGloo, CollectivesOfTwoRanksInThreads) {
     EXPECT_TRUE(torch::equal(g["gather_bool"], torch::tensor({false, true})));
   }
   EXPECT_TRUE(torch::equal(got[0]["reduce"], torch::full({2}, 6.0, torch::kFloat64)));
-}
-
-// ---- whole runs of the hrm binary --------------------------------------------------------------
-
-// Starts `hrm --threads 1 ARGS` with the data-parallel environment of `rank` (output in `log`).
-pid_t spawn_rank(const std::vector<std::string>& args, int rank, int world, int port, const std::string& log) {
-  return hrm::testing::spawn_hrm(args, log,
-                                 {"RANK=" + std::to_string(rank), "LOCAL_RANK=" + std::to_string(rank),
-                                  "WORLD_SIZE=" + std::to_string(world), "MASTER_ADDR=127.0.0.1",
-                                  "MASTER_PORT=" + std::to_string(port)});
-}
-
-std::string read_file(const fs::path& p) {
-  std::ifstream f(p);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
-
-// Waits for `pid` up to `limit`; returns its exit code, -1 for a signal, -2 if still running (then killed).
-int wait_for(pid_t pid, std::chrono::seconds limit) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  int status = 0;
-  while (true) {
-    const pid_t r = ::waitpid(pid, &status, WNOHANG);
-    if (r == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    if (std::chrono::steady_clock::now() > deadline) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-      return -2;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
 }
 
 // Runs `args` as `world` ranks; asserts every rank exits 0. Returns the logs.
@@ -358,6 +378,8 @@ TEST_F(DistributedTrain, SigkilledRankMakesTheOtherExitWithAClearError) {
   EXPECT_NE(log.find("another rank has probably died"), std::string::npos) << log;
   std::cout << "[ dead rank ] rank 0 exited with " << code << " after " << secs << " s\n";
 }
+
+#endif  // HRM_TORCH_FALLBACK
 
 }  // namespace
 }  // namespace hrm::train
