@@ -1,16 +1,35 @@
 // main.cpp: the hrm binary. Subcommand dispatch, thread set-up and the one place errors are printed.
 #include <ATen/Parallel.h>
 #include <CLI/CLI.hpp>
+#include <torch/cuda.h>
+#include <torch/version.h>
 
 #include <iostream>
+#include <sstream>
 #include <thread>
 
 #include "cli/commands.h"
 #include "core/check.h"
+#include "dist/comm.h"
+
+namespace {
+
+// What this binary was built on and can use here: a bug report's first lines.
+std::string version_text() {
+  std::ostringstream s;
+  s << "hrm " << HRM_VERSION << "\n"
+    << "libtorch " << TORCH_VERSION << (HRM_TORCH_FALLBACK ? " (the Debian fallback: docs/BUILD.md)" : "") << "\n"
+    << "CUDA devices: " << static_cast<int>(torch::cuda::device_count()) << "\n"
+    << "data parallel: " << hrm::dist::data_parallel_backends();
+  return s.str();
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"hrm: the Hierarchical Reasoning Model (arXiv 2506.21734) in C++ on libtorch"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", version_text, "Print the version, the libtorch it runs on, CUDA devices, data-parallel backends");
   int threads = 0;
   app.add_option("--threads", threads, "CPU threads for torch (default: all cores of this machine)");
   app.parse_complete_callback([&] {

@@ -16,6 +16,8 @@ c10::intrusive_ptr<c10d::Backend> make_gloo_backend(const c10::intrusive_ptr<c10
                                                    std::chrono::milliseconds timeout);
 // ProcessGroupNCCL; makes cuda:device_index this process's current device first (pretrain.py's
 // torch.cuda.set_device(LOCAL_RANK)).
+// Whether make_nccl_backend can work: this build had nccl.h and the CUDA toolkit (HRM_WITH_NCCL).
+bool nccl_built();
 c10::intrusive_ptr<c10d::Backend> make_nccl_backend(const c10::intrusive_ptr<c10d::Store>& store, int rank, int size,
                                                    std::chrono::milliseconds timeout, int device_index);
 

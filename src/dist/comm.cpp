@@ -15,6 +15,10 @@ namespace hrm::dist {
 
 bool comm_available() { return true; }
 
+std::string data_parallel_backends() {
+  return nccl_built() ? "gloo (CPU), nccl (CUDA)" : "gloo (CPU); no NCCL (built without nccl.h or the CUDA toolkit)";
+}
+
 Comm::Comm(const LaunchEnv& env, torch::Device device, std::chrono::milliseconds timeout)
     : impl_(std::make_unique<Impl>()) {
   Impl& m = *impl_;

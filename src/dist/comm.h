@@ -39,6 +39,8 @@ std::optional<LaunchEnv> launch_env();
 // lacks the Backend-based process groups this file is built on, so there Comm's constructor throws a
 // ConfigError saying so and a run with WORLD_SIZE > 1 stops before training.
 bool comm_available();
+// For `hrm --version`: the process groups this build has, e.g. "gloo (CPU), nccl (CUDA)".
+std::string data_parallel_backends();
 
 class Comm {
  public:

@@ -22,6 +22,8 @@ namespace {
 
 bool comm_available() { return false; }
 
+std::string data_parallel_backends() { return "not built (libtorch " TORCH_VERSION " < 2: the Debian fallback)"; }
+
 struct Comm::Impl {};
 
 Comm::Comm(const LaunchEnv&, torch::Device, std::chrono::milliseconds) { unavailable(); }

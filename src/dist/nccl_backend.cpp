@@ -22,6 +22,8 @@
 
 namespace hrm::dist {
 
+bool nccl_built() { return true; }
+
 c10::intrusive_ptr<c10d::Backend> make_nccl_backend(const c10::intrusive_ptr<c10d::Store>& store, int rank, int size,
                                                    std::chrono::milliseconds timeout, int device_index) {
   const auto [major, minor, patch] = c10d::getNcclVersionTuple();
@@ -42,6 +44,8 @@ c10::intrusive_ptr<c10d::Backend> make_nccl_backend(const c10::intrusive_ptr<c10
 #include "core/check.h"
 
 namespace hrm::dist {
+
+bool nccl_built() { return false; }
 
 c10::intrusive_ptr<c10d::Backend> make_nccl_backend(const c10::intrusive_ptr<c10d::Store>&, int, int,
                                                    std::chrono::milliseconds, int) {
