@@ -4,6 +4,9 @@
 #include <torch/cuda.h>
 #include <torch/version.h>
 
+#include <dlfcn.h>
+
+#include <cstdlib>
 #include <iostream>
 #include <sstream>
 #include <thread>
@@ -24,6 +27,16 @@ std::string version_text() {
   return s.str();
 }
 
+// Where the BLAS is OpenBLAS (Debian's libtorch, docs/BUILD.md; the wheel uses MKL and has none), its
+// own thread pool competes with torch's intra-op threads, which already parallelize around each call:
+// measured on 2 cores, a training step of the demo's model took 288 ms with OpenBLAS threads, 99 ms
+// without. OPENBLAS_NUM_THREADS, when set, is left to the user.
+void single_threaded_openblas() {
+  if (std::getenv("OPENBLAS_NUM_THREADS")) return;
+  using SetThreads = void (*)(int);
+  if (auto set = reinterpret_cast<SetThreads>(::dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) set(1);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -35,6 +48,7 @@ int main(int argc, char** argv) {
   app.parse_complete_callback([&] {
     unsigned n = threads > 0 ? static_cast<unsigned>(threads) : std::max(1u, std::thread::hardware_concurrency());
     at::set_num_threads(static_cast<int>(n));
+    single_threaded_openblas();
   });
 
   hrm::cli::register_verify_fixture(app);
