@@ -11,19 +11,14 @@ torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const to
                         AttentionBackend backend) {
   // [B, S, H, D] -> [B, H, S, D], the layout SDPA and the math path expect.
   auto qh = q.transpose(1, 2), kh = k.transpose(1, 2), vh = v.transpose(1, 2);
-  torch::Tensor out;
-#if HRM_TORCH_FALLBACK  // libtorch < 2 has no scaled_dot_product_attention (CMakeLists.txt sets this)
-  backend = AttentionBackend::math;
+#if !HRM_TORCH_FALLBACK  // libtorch < 2 has no SDPA: there every call takes the math path (cmake/torch.cmake)
+  if (backend == AttentionBackend::sdpa)
+    return at::scaled_dot_product_attention(qh, kh, vh, /*attn_mask=*/{}, /*dropout_p=*/0.0, /*is_causal=*/false)
+        .transpose(1, 2);  // [B, S, H, D]
 #endif
-  if (backend == AttentionBackend::sdpa) {
-#if !HRM_TORCH_FALLBACK
-    out = at::scaled_dot_product_attention(qh, kh, vh, /*attn_mask=*/{}, /*dropout_p=*/0.0, /*is_causal=*/false);
-#endif
-  } else {
-    const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
-    auto scores = torch::matmul(qh, kh.transpose(-2, -1)) * scale;  // [B, H, S, S]
-    out = torch::matmul(torch::softmax(scores, -1), vh);
-  }
+  const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
+  auto scores = torch::matmul(qh, kh.transpose(-2, -1)) * scale;  // [B, H, S, S]
+  const auto out = torch::matmul(torch::softmax(scores, -1), vh);
   return out.transpose(1, 2);  // [B, S, H, D]
 }
 

@@ -2,7 +2,7 @@
 // Mirrors class Attention in models/layers.py (sapientinc/HRM@42410da). The reference calls
 // flash_attn_func (CUDA only); here attention() uses scaled_dot_product_attention, which picks
 // flash/memory-efficient kernels on CUDA and a fused kernel on CPU, with the math path kept for
-// testing the two against each other.
+// testing the two against each other (and for libtorch < 2, the Debian fallback, which has no SDPA).
 #pragma once
 
 #include <optional>
