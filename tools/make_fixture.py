@@ -136,6 +136,18 @@ def metric_entries(metrics, k):
     return {f"metric_{m}_{k}": c(metrics[m]) for m in sorted(metrics)}
 
 
+def step_entries(k, carry, loss, metrics, outputs, training):
+    """The per-step keys shared by eval_trace.pt and train_step.pt, in hrm-tiny's order."""
+    out = {f"logits_{k}": c(outputs["logits"]), f"q_halt_{k}": c(outputs["q_halt_logits"]),
+           f"q_continue_{k}": c(outputs["q_continue_logits"])}
+    if training:
+        out[f"target_q_continue_{k}"] = c(outputs["target_q_continue"])
+    out.update({f"z_H_{k}": c(carry.inner_carry.z_H), f"z_L_{k}": c(carry.inner_carry.z_L),
+                f"steps_{k}": c(carry.steps), f"halted_{k}": c(carry.halted), f"loss_{k}": c(loss)})
+    out.update(metric_entries(metrics, k))
+    return out
+
+
 def run_eval(head, batch):
     head.eval()
     out, recs = {}, []
@@ -145,15 +157,7 @@ def run_eval(head, batch):
         while True:
             k += 1
             carry, loss, metrics, outputs, all_halted = head(return_keys=RETURN_KEYS, carry=carry, batch=batch)
-            out[f"logits_{k}"] = c(outputs["logits"])
-            out[f"q_halt_{k}"] = c(outputs["q_halt_logits"])
-            out[f"q_continue_{k}"] = c(outputs["q_continue_logits"])
-            out[f"z_H_{k}"] = c(carry.inner_carry.z_H)
-            out[f"z_L_{k}"] = c(carry.inner_carry.z_L)
-            out[f"steps_{k}"] = c(carry.steps)
-            out[f"halted_{k}"] = c(carry.halted)
-            out[f"loss_{k}"] = c(loss)
-            out.update(metric_entries(metrics, k))
+            out.update(step_entries(k, carry, loss, metrics, outputs, training=False))
             out[f"all_halted_{k}"] = c(all_halted)
             recs.append(dict(k=k, logits=out[f"logits_{k}"], labels=c(carry.current_data["labels"]),
                              q_halt=out[f"q_halt_{k}"], q_continue=out[f"q_continue_{k}"],
@@ -182,16 +186,7 @@ def run_train_steps(head, batches):
         out[f"cur_inputs_{k}"] = c(carry.current_data["inputs"])
         out[f"cur_labels_{k}"] = c(carry.current_data["labels"])
         out[f"cur_puzzle_identifiers_{k}"] = c(carry.current_data["puzzle_identifiers"])
-        out[f"logits_{k}"] = c(outputs["logits"])
-        out[f"q_halt_{k}"] = c(outputs["q_halt_logits"])
-        out[f"q_continue_{k}"] = c(outputs["q_continue_logits"])
-        out[f"target_q_continue_{k}"] = c(outputs["target_q_continue"])
-        out[f"z_H_{k}"] = c(carry.inner_carry.z_H)
-        out[f"z_L_{k}"] = c(carry.inner_carry.z_L)
-        out[f"steps_{k}"] = c(carry.steps)
-        out[f"halted_{k}"] = c(carry.halted)
-        out[f"loss_{k}"] = c(loss)
-        out.update(metric_entries(metrics, k))
+        out.update(step_entries(k, carry, loss, metrics, outputs, training=True))
         pe = puzzle_emb(head)
         if pe is not None:
             out[f"local_ids_{k}"] = c(pe.local_ids)
