@@ -7,7 +7,10 @@
 # The wheel's own directory, when one is given: .../site-packages/torch/share/cmake.
 set(HRM_TORCH_CMAKE_DIR "")
 foreach(prefix "${Torch_DIR}/.." ${CMAKE_PREFIX_PATH})
-  if(EXISTS "${prefix}/Torch/TorchConfig.cmake")
+  # A wheel's prefix is site-packages/torch/share/cmake, with torch/lib/ two levels up (not Debian's
+  # /usr/lib/<arch>/cmake, which a cached Torch_DIR of the fallback build points into).
+  if(EXISTS "${prefix}/Torch/TorchConfig.cmake" AND EXISTS "${prefix}/../../lib/libtorch_cpu.so"
+     AND EXISTS "${prefix}/../../__init__.py")
     get_filename_component(HRM_TORCH_CMAKE_DIR "${prefix}" ABSOLUTE)
     break()
   endif()

@@ -6,13 +6,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_TARGET=${1:-${HRM_FUZZ_SECONDS:-20}}
+HRM_SETUP_TESTS=1 scripts/setup.sh  # clang, among the tests' packages
 source scripts/torch_env.sh
+torch_args=$(hrm_torch_cmake_args)
 BUILD_DIR=${HRM_FUZZ_BUILD_DIR:-build-fuzz}
 SHARED=$(cd .. && pwd)/shared
 # The top-level CMakeLists finds libtorch even when only the fuzzers are built.
 if [[ ! -f "$BUILD_DIR/build.ninja" ]]; then
   cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
-    -DHRM_BUILD_FUZZERS=ON -DHRM_BUILD_TESTS=OFF $(hrm_torch_cmake_args) \
+    -DHRM_BUILD_FUZZERS=ON -DHRM_BUILD_TESTS=OFF $torch_args \
     -DCMAKE_CXX_FLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined" >/dev/null
 fi
 targets=()

@@ -17,13 +17,16 @@ APT_PACKAGES=(build-essential cmake ninja-build ccache python3 python3-venv pyth
   libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev
   libgloo-dev)  # headers only, for ProcessGroupGloo.hpp (src/dist/gloo_backend.cpp); not linked
 TEST_PACKAGES=(clang  # the libFuzzer targets (scripts/fuzz.sh)
-  chromium            # the headless render test of `hrm report`
-  python3-torch)      # Debian's PyTorch 1.13: the tests load our checkpoints in it too
+  chromium)           # the headless render test of `hrm report`
+# Debian's PyTorch 1.13: the tests load our checkpoints in it too. Without its Recommends (libtorch-dev,
+# which would put a second libtorch on the system paths of a wheel build).
+TEST_PACKAGES_NO_RECOMMENDS=(python3-torch)
 DEBIAN_TORCH_PACKAGES=(libtorch-dev python3-torch python3-numpy
   libopenblas0-pthread)  # without it Debian's libtorch runs float32 matmuls about 20x slower
 
-apt_install() {
-  local missing=()
+apt_install() {  # [--no-install-recommends] PACKAGE...
+  local missing=() opts=()
+  [[ $1 == --no-install-recommends ]] && { opts=("$1"); shift; }
   for p in "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
@@ -31,7 +34,7 @@ apt_install() {
     echo "setup: installing Debian packages: ${missing[*]}"
     local SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO=sudo
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${opts[@]}" "${missing[@]}" >/dev/null
   fi
 }
 
@@ -49,14 +52,21 @@ install_debian_torch() {
 }
 
 apt_install "${APT_PACKAGES[@]}"
-[[ "${HRM_SETUP_TESTS:-0}" == 1 ]] && apt_install "${TEST_PACKAGES[@]}"
+if [[ "${HRM_SETUP_TESTS:-0}" == 1 ]]; then
+  apt_install "${TEST_PACKAGES[@]}"
+  apt_install --no-install-recommends "${TEST_PACKAGES_NO_RECOMMENDS[@]}"
+fi
 
 if [[ $HRM_TORCH == debian ]]; then
   install_debian_torch
 elif ! hrm_wheel_ok; then
   if ! install_wheel; then
+    if [[ $HRM_TORCH_CHOSEN == 1 ]]; then
+      echo "setup: the torch wheel could not be installed into $HRM_VENV (HRM_TORCH=wheel: no fallback)" >&2
+      exit 1
+    fi
     echo "setup: the torch wheel could not be installed; falling back to Debian's libtorch-dev 1.13" \
-      "(CPU only, no data parallel: docs/BUILD.md). Set HRM_TORCH=wheel and rerun once pip works." >&2
+      "(CPU only, no data parallel: docs/BUILD.md). Once pip works, rerun with HRM_TORCH=wheel." >&2
     install_debian_torch
   fi
 fi

@@ -16,7 +16,8 @@ world_size=1 (that path makes no torch.distributed call, so no process group is 
 Usage:
   HRM_REFERENCE=/path/to/HRM python tools/make_fixture.py [--out DIR] NAME [NAME...]
                                           generate DIR/NAME (DIR default: fixtures-generated)
-  Needs torch (CPU is enough) and pydantic (the reference's hrm_act_v1.py imports it).
+  Needs torch >= 2.1 (CPU is enough; the venv of scripts/setup.sh) and pydantic (the reference's
+  hrm_act_v1.py imports it: pip install --target DIR pydantic, then PYTHONPATH=DIR).
   make_fixture.py --selfcheck [DIR]       recompute hrm-tiny from its own weights/batches and compare
 """
 import sys

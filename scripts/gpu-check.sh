@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# gpu-check.sh: the checks that need an NVIDIA GPU, in one run that ends with a summary table:
+# build (with the Debian packages of .devcarry/ where the machine lacks them), the CUDA tests, `hrm
+# verify-fixture --device cuda` on every fixture, `hrm bench model` in float32 and bfloat16 and `hrm
+# bench train` on CUDA. Prepare on a development machine with scripts/device-kit.sh, then run on the
+# GPU machine with carry [".devcarry"]. HRM_CHECK_DEVICE=cpu runs the same flow on the CPU with small
+# sizes (how this script is tested without a GPU). Logs go to $OUT (the device tool brings them back),
+# else /tmp/gpu-check.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+DEVICE=${HRM_CHECK_DEVICE:-cuda}
+KIT=.devcarry
+LOGS=${OUT:-/tmp/gpu-check}
+PY=${HRM_PYTHON:-python3}
+BUILD=${HRM_BUILD_DIR:-build-gpu}
+mkdir -p "$LOGS"
+ROWS=()
+row() { ROWS+=("$(printf '%-46s %s' "$1" "$2")"); }
+summary() { echo; echo "== summary (device $DEVICE; logs in $LOGS)"; printf '%s\n' "${ROWS[@]}"; }
+trap summary EXIT
+
+# ---- build ------------------------------------------------------------------------------------
+PREFIX=$("$PY" -c 'import torch; print(torch.utils.cmake_prefix_path)') || { row build "FAILED: no torch in $PY"; exit 1; }
+if [[ -d $KIT/debs ]]; then  # headers and libraries of Debian's -dev packages, unpacked beside the system
+  ROOT=/tmp/hrm-devroot
+  mkdir -p "$ROOT"
+  for f in "$KIT"/debs/*.deb; do
+    if command -v dpkg >/dev/null; then dpkg -x "$f" "$ROOT"
+    else (cd "$ROOT" && ar p "$f" "$(ar t "$f" | grep '^data.tar')" | tar -xJ); fi  # a .deb without dpkg
+  done
+  PREFIX="$PREFIX;$ROOT/usr"
+  export LD_LIBRARY_PATH="$ROOT/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+fi
+SHARED=$(cd .. && pwd)/shared
+[[ -d $KIT/shared ]] && SHARED=$PWD/$KIT/shared
+t0=$SECONDS
+if cmake -S . -B "$BUILD" -G Ninja -DCMAKE_PREFIX_PATH="$PREFIX" -DHRM_PCH=ON -DHRM_SHARED_DIR="$SHARED" \
+     >"$LOGS/configure.log" 2>&1 && cmake --build "$BUILD" -j"$(nproc)" >"$LOGS/build.log" 2>&1; then
+  row build "ok, $((SECONDS - t0)) s"
+else
+  tail -25 "$LOGS/configure.log" "$LOGS/build.log"
+  row build "FAILED (configure.log, build.log)"
+  exit 1
+fi
+HRM=$BUILD/hrm
+"$HRM" --version | tee "$LOGS/version.txt"
+row "libtorch / CUDA devices" "$(sed -n 2p "$LOGS/version.txt" | cut -d' ' -f2) / $(sed -n 3p "$LOGS/version.txt" | cut -d' ' -f3)"
+
+# ---- tests that touch CUDA, the fixtures and the reference's checkpoints ---------------------
+# The tests run $HRM_VENV/bin/python: a folder whose bin/python is this machine's Python with torch.
+export HRM_VENV=/tmp/hrm-gpu-check-python
+mkdir -p "$HRM_VENV/bin"
+ln -sf "$("$PY" -c 'import sys; print(sys.executable)')" "$HRM_VENV/bin/python"
+# debian_torch113: Debian's python3-torch 1.13, which a GPU machine does not have.
+ctest --test-dir "$BUILD" -R 'Cuda|Fixture|ReferenceCheckpoint|HrmVersion' -E debian_torch113 --output-on-failure \
+  >"$LOGS/ctest.log" 2>&1
+row "ctest Cuda|Fixture|ReferenceCheckpoint" "$(grep -E 'tests passed' "$LOGS/ctest.log"); skipped: $(grep -c '(Skipped)' "$LOGS/ctest.log")"
+
+# ---- verify-fixture on the device -------------------------------------------------------------
+for d in "$SHARED"/fixtures/*/ "$KIT"/generated/*/; do
+  [[ -f $d/config.json ]] || continue
+  n=$(basename "$d")
+  "$HRM" verify-fixture --device "$DEVICE" "$d" >"$LOGS/verify_$n.log" 2>&1
+  row "verify-fixture $n" "$(tail -1 "$LOGS/verify_$n.log" | sed 's|.*: ||')"
+done
+
+# ---- benchmarks --------------------------------------------------------------------------------
+if [[ $DEVICE == cpu ]]; then
+  MODEL_ARGS=(batch_size=4 --iters 1 --warmup 1)
+  DATA_ARGS=(--size 4 --blanks 8 --train-size 200 --test-size 20)
+  TRAIN_ARGS=(global_batch_size=32 arch.hidden_size=64 arch.num_heads=4 arch.H_layers=1 arch.L_layers=1
+    arch.puzzle_emb_ndim=0 --iters 3 --warmup 1)
+else  # the reference's Sudoku configuration: batch 768, hidden 512, 4+4 layers
+  MODEL_ARGS=(batch_size=768 --iters 10 --warmup 3)
+  DATA_ARGS=(--generate 1100 --train-size 1000 --test-size 100 --num-aug 8)
+  TRAIN_ARGS=(global_batch_size=768 --iters 20 --warmup 3)
+fi
+for dt in float32 bfloat16; do
+  "$HRM" bench model --device "$DEVICE" forward_dtype=$dt "${MODEL_ARGS[@]}" >"$LOGS/bench_model_$dt.log" 2>&1
+  row "bench model $dt forward" "$(grep 'forward (eval segment)' "$LOGS/bench_model_$dt.log" | sed 's/.*segment) *//')"
+  row "bench model $dt forward+backward" "$(grep 'forward+backward' "$LOGS/bench_model_$dt.log" | sed 's/.*segment) *//')"
+done
+DATA=/tmp/hrm-gpu-check-sudoku
+rm -rf "$DATA"
+"$HRM" data sudoku "$DATA" "${DATA_ARGS[@]}" --seed 0 >"$LOGS/data.log" 2>&1 || row "data sudoku" "FAILED (data.log)"
+for dt in bfloat16 float32; do
+  "$HRM" bench train data_path="$DATA" device="$DEVICE" arch.forward_dtype=$dt "${TRAIN_ARGS[@]}" >"$LOGS/bench_train_$dt.log" 2>&1
+  row "bench train $dt" "$(tail -1 "$LOGS/bench_train_$dt.log" | sed 's/^ *//')"
+done
