@@ -1,4 +1,5 @@
-# torch.cmake: finds libtorch for hrm_torch. Sets TORCH_LIBRARIES, Torch_VERSION and HRM_TORCH_FALLBACK.
+# torch.cmake: finds libtorch for hrm_torch. Sets TORCH_LIBRARIES, Torch_VERSION, HRM_TORCH_FALLBACK and, for
+# the wheel, HRM_TORCH_CMAKE_DIR and HRM_TORCH_SITE (its site-packages, which also holds nvidia/nccl).
 #
 # The build is on the PyTorch wheel (torch 2.x; CMAKE_PREFIX_PATH or Torch_DIR = torch.utils.cmake_prefix_path,
 # as scripts/build.sh passes). Debian's libtorch-dev 1.13 is the fallback where the wheel cannot be
@@ -18,7 +19,7 @@ endforeach()
 
 if(HRM_TORCH_CMAKE_DIR)
   get_filename_component(torch_root "${HRM_TORCH_CMAKE_DIR}/../.." ABSOLUTE)  # site-packages/torch
-  get_filename_component(site "${torch_root}/.." ABSOLUTE)                     # site-packages
+  get_filename_component(HRM_TORCH_SITE "${torch_root}/.." ABSOLUTE)           # site-packages
   # TorchConfig looks up c10 and torch with find_library, which searches the system first: with
   # Debian's libtorch-dev also installed it would mix /usr/lib's libc10.so (1.13) into the link of
   # the wheel's libtorch. Pinned to the wheel's lib/ beforehand (find_library keeps a cached result).
@@ -33,7 +34,7 @@ if(HRM_TORCH_CMAKE_DIR)
   # returns at its include guard ("if(TARGET torch::cudart) return()") and the rest is the wheel's own
   # TorchConfig. With the toolkit nothing changes.
   find_package(CUDAToolkit QUIET)
-  file(GLOB cudart "${site}/nvidia/*/lib/libcudart.so.[0-9]*")
+  file(GLOB cudart "${HRM_TORCH_SITE}/nvidia/*/lib/libcudart.so.[0-9]*")
   if(NOT CUDAToolkit_FOUND AND cudart)
     list(GET cudart 0 cudart)
     get_filename_component(cuda_root "${cudart}/../.." ABSOLUTE)
