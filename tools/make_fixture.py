@@ -64,6 +64,13 @@ CONFIGS = {
                    pos_encodings="rope", rms_norm_eps=1e-05, rope_theta=10000.0, halt_max_steps=4,
                    halt_exploration_prob=0.0, forward_dtype="float32"),
         loss_type="stablemax_cross_entropy", base_seed=20251202, q_halt_rows=2, pad=False),
+    # bfloat16 forward (float32 master weights), as the reference trains: the hrm-tiny shape.
+    "hrm-bf16": dict(
+        model=dict(batch_size=4, seq_len=16, puzzle_emb_ndim=32, num_puzzle_identifiers=3, vocab_size=6,
+                   H_cycles=2, L_cycles=2, H_layers=2, L_layers=2, hidden_size=32, expansion=4.0, num_heads=4,
+                   pos_encodings="rope", rms_norm_eps=1e-05, rope_theta=10000.0, halt_max_steps=4,
+                   halt_exploration_prob=0.0, forward_dtype="bfloat16"),
+        loss_type="stablemax_cross_entropy", base_seed=20251203, q_halt_rows=2, pad=False),
 }
 
 

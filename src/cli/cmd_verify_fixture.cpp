@@ -16,13 +16,25 @@ void register_verify_fixture(CLI::App& app) {
   auto dirs = std::make_shared<std::vector<std::string>>();
   auto device = std::make_shared<std::string>("cpu");
   auto quiet = std::make_shared<bool>(false);
+  auto opts = std::make_shared<VerifyOptions>();
   cmd->add_option("dirs", *dirs, "fixture folders")->required()->check(CLI::ExistingDirectory);
   cmd->add_option("--device", *device, "cpu or cuda[:N]")->capture_default_str();
+  cmd->add_option("--forward-dtype", opts->forward_dtype,
+                  "recompute in this forward_dtype instead of the fixture's (e.g. bfloat16 against float32 goldens: "
+                  "implies --rel-l2 0.3 unless given)")
+      ->check(CLI::IsMember({"float32", "bfloat16", "float16"}));
+  cmd->add_option("--rel-l2", opts->rel_l2,
+                  "normwise mode: compare the evaluation trace by relative L2 error with this tolerance (halting "
+                  "exact, accuracy metrics and the train pieces left out); for reduced precision or bfloat16 "
+                  "goldens on another device")
+      ->check(CLI::PositiveNumber);
   cmd->add_flag("--quiet", *quiet, "print only failures and the summary");
   cmd->callback([=] {
     int failed = 0;
     for (const auto& dir : *dirs) {
-      auto report = verify_fixture(dir, VerifyOptions{torch::Device(*device)});
+      VerifyOptions o = *opts;
+      o.device = torch::Device(*device);
+      auto report = verify_fixture(dir, o);
       for (const auto& line : report.lines)
         if (!*quiet || line.find("FAIL") != std::string::npos || line.rfind("MISSING", 0) == 0)
           std::cout << line << "\n";

@@ -3,12 +3,11 @@
 
 #include <cmath>
 #include <cstdio>
-#include <fstream>
-#include <iterator>
 #include <limits>
 #include <map>
 
 #include "core/check.h"
+#include "io/torch_file.h"
 #include "optim/adam_atan2.h"
 #include "optim/sign_sgd.h"
 
@@ -45,24 +44,12 @@ struct PtDict {
   }
 };
 
+// Through io::load_torch_file: a dict or an OrderedDict (torch::pickle_load reads no OrderedDict).
 PtDict load_pt(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) HRM_THROW(FormatError, path, ": cannot open");
-  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  torch::IValue value;
-  try {
-    value = torch::pickle_load(bytes);
-  } catch (const c10::Error& e) {
-    HRM_THROW(FormatError, path, ": not a torch.save file: ", e.what_without_backtrace());
-  }
-  if (!value.isGenericDict()) HRM_THROW(FormatError, path, ": expected a dict str -> Tensor, got ", value.tagKind());
   PtDict d{path, {}, {}};
-  for (const auto& item : value.toGenericDict()) {
-    if (!item.key().isString()) HRM_THROW(FormatError, path, ": a key is ", item.key().tagKind(), ", not a string");
-    const std::string key = item.key().toStringRef();
-    if (!item.value().isTensor()) HRM_THROW(FormatError, path, ": '", key, "' is not a tensor");
+  for (auto& [key, tensor] : io::load_torch_file(path)) {
     d.keys.push_back(key);
-    d.tensors.emplace(key, item.value().toTensor());
+    d.tensors.emplace(key, tensor);
   }
   return d;
 }

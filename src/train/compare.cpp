@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <limits>
+
 namespace hrm {
 
 CompareResult compare_tensors(const std::string& name, const torch::Tensor& got_in, const torch::Tensor& want_in,
@@ -24,9 +26,10 @@ CompareResult compare_tensors(const std::string& name, const torch::Tensor& got_
     return r;
   }
   const bool exact = !want.is_floating_point();
-  if (exact) r.tol = Tolerance{0, 0};
+  if (exact) r.tol = Tolerance{0, 0, 0};
   auto g = got.to(torch::kFloat64).flatten(), w = want.to(torch::kFloat64).flatten();
   auto diff = (g - w).abs();
+  const auto both_nan = g.isnan() & w.isnan();  // NaN where the golden has NaN is a match
   if (g.numel() == 0) {
     r.pass = true;
     return r;
@@ -35,6 +38,14 @@ CompareResult compare_tensors(const std::string& name, const torch::Tensor& got_
   auto rel = diff / w.abs();
   rel = torch::where(w.abs() > 0, rel, torch::zeros_like(rel));
   r.max_rel = rel.max().item<double>();
+  const double want_norm = w.masked_fill(both_nan, 0).norm().item<double>();
+  const double diff_norm = diff.masked_fill(both_nan | (g == w), 0).norm().item<double>();  // inf == inf too
+  r.rel_l2 = diff_norm == 0 ? 0.0 : want_norm > 0 ? diff_norm / want_norm : std::numeric_limits<double>::infinity();
+  if (r.tol.rel_l2 > 0) {  // normwise
+    r.pass = !(g.isnan() != w.isnan()).any().item<bool>() && r.rel_l2 <= r.tol.rel_l2;  // NaN fails the <=
+    if (!r.pass) r.detail = fmt::format("||got - want|| = {:.4g}, ||want|| = {:.4g}", diff_norm, want_norm);
+    return r;
+  }
   auto bad = (diff > r.tol.atol + r.tol.rtol * w.abs()) | (g.isnan() != w.isnan());
   r.pass = !bad.any().item<bool>();
   if (!r.pass) {
@@ -48,8 +59,10 @@ CompareResult compare_tensors(const std::string& name, const torch::Tensor& got_
 }
 
 std::string format_result(const CompareResult& r) {
-  std::string s = fmt::format("{:<58} max_abs {:<11.3e} max_rel {:<11.3e} tol(atol {:.0e}, rtol {:.0e})  {}", r.name,
-                              r.max_abs, r.max_rel, r.tol.atol, r.tol.rtol, r.pass ? "PASS" : "FAIL");
+  const std::string tol = r.tol.rel_l2 > 0 ? fmt::format("tol(rel_l2 {:.0e})", r.tol.rel_l2)
+                                            : fmt::format("tol(atol {:.0e}, rtol {:.0e})", r.tol.atol, r.tol.rtol);
+  std::string s = fmt::format("{:<58} max_abs {:<11.3e} max_rel {:<11.3e} rel_l2 {:<11.3e} {}  {}", r.name, r.max_abs,
+                              r.max_rel, r.rel_l2, tol, r.pass ? "PASS" : "FAIL");
   if (!r.pass && !r.detail.empty()) s += "\n    " + r.detail;
   return s;
 }

@@ -38,7 +38,8 @@ TensorMap load_dict(const std::string& path) {
 struct Ctx {
   std::string dir;
   VerifyOptions opts;
-  Tolerance values, grads;
+  Tolerance values, grads;  // the README's
+  Tolerance model_values;   // the forward pass's values: the README's, or normwise (VerifyOptions::rel_l2)
   VerifyReport report;
 
   void check(const std::string& name, const torch::Tensor& got, const TensorMap& file, const std::string& key,
@@ -54,6 +55,7 @@ struct Ctx {
     report.lines.push_back(fmt::format("MISSING {}", what));
   }
   torch::Tensor dev(const torch::Tensor& t) const { return t.to(opts.device); }
+  bool normwise() const { return model_values.rel_l2 > 0; }
 };
 
 struct Fixture {
@@ -63,7 +65,7 @@ struct Fixture {
   Batch batch;
 };
 
-Fixture load_fixture(const std::string& dir) {
+Fixture load_fixture(const std::string& dir, const std::string& forward_dtype) {
   Fixture f;
   const auto cfg_path = dir + "/config.json";
   nlohmann::json j;
@@ -75,6 +77,7 @@ Fixture load_fixture(const std::string& dir) {
   if (!j.contains("model")) HRM_THROW(FormatError, cfg_path, ": missing key 'model'");
   f.config = HRMConfig::from_json(j["model"]);
   if (j.contains("loss") && j["loss"].contains("loss_type")) f.config.loss_type = j["loss"]["loss_type"];
+  if (!forward_dtype.empty()) f.config.forward_dtype = forward_dtype;
   f.config.validate();
   f.weights = load_dict(dir + "/weights.pt");
   auto b = load_dict(dir + "/batch.pt");
@@ -116,21 +119,22 @@ Batch to_device(const Batch& b, torch::Device d) {
 void check_step(Ctx& c, const std::string& tag, int k, const LossHeadOutput& out, const TensorMap& file) {
   const std::string s = std::to_string(k);
   auto name = [&](const std::string& what) { return fmt::format("{}[{}] {}", tag, k, what); };
-  c.check(name("logits"), out.outputs.logits, file, "logits_" + s, c.values);
-  c.check(name("q_halt"), out.outputs.q_halt_logits, file, "q_halt_" + s, c.values);
-  c.check(name("q_continue"), out.outputs.q_continue_logits, file, "q_continue_" + s, c.values);
+  c.check(name("logits"), out.outputs.logits, file, "logits_" + s, c.model_values);
+  c.check(name("q_halt"), out.outputs.q_halt_logits, file, "q_halt_" + s, c.model_values);
+  c.check(name("q_continue"), out.outputs.q_continue_logits, file, "q_continue_" + s, c.model_values);
   if (file.count("target_q_continue_" + s))
-    c.check(name("target_q_continue"), out.outputs.target_q_continue, file, "target_q_continue_" + s, c.values);
+    c.check(name("target_q_continue"), out.outputs.target_q_continue, file, "target_q_continue_" + s, c.model_values);
   if (file.count("z_H_" + s)) {
-    c.check(name("z_H"), out.new_carry.inner_carry.z_H, file, "z_H_" + s, c.values);
-    c.check(name("z_L"), out.new_carry.inner_carry.z_L, file, "z_L_" + s, c.values);
+    c.check(name("z_H"), out.new_carry.inner_carry.z_H, file, "z_H_" + s, c.model_values);
+    c.check(name("z_L"), out.new_carry.inner_carry.z_L, file, "z_L_" + s, c.model_values);
   }
-  c.check(name("steps"), out.new_carry.steps, file, "steps_" + s, c.values);
-  c.check(name("halted"), out.new_carry.halted, file, "halted_" + s, c.values);
-  c.check(name("loss"), out.loss, file, "loss_" + s, c.values);
+  c.check(name("steps"), out.new_carry.steps, file, "steps_" + s, c.model_values);
+  c.check(name("halted"), out.new_carry.halted, file, "halted_" + s, c.model_values);
+  c.check(name("loss"), out.loss, file, "loss_" + s, c.model_values);
   for (const auto& [m, v] : out.metrics)
-    c.check(name("metric " + m), v, file, "metric_" + m + "_" + s, c.values);
-  if (file.count("all_halted_" + s)) c.check(name("all_halted"), out.all_halted, file, "all_halted_" + s, c.values);
+    if (!c.normwise() || m.find("accuracy") == std::string::npos)
+      c.check(name("metric " + m), v, file, "metric_" + m + "_" + s, c.model_values);
+  if (file.count("all_halted_" + s)) c.check(name("all_halted"), out.all_halted, file, "all_halted_" + s, c.model_values);
 }
 
 void verify_eval_trace(Ctx& c, const Fixture& f) {
@@ -147,7 +151,7 @@ void verify_eval_trace(Ctx& c, const Fixture& f) {
     carry = out.new_carry;
     if (out.all_halted.item<bool>() || k > 1000) break;
   }
-  c.check("eval num_steps", torch::tensor(static_cast<int64_t>(k)), file, "num_steps", c.values);
+  c.check("eval num_steps", torch::tensor(static_cast<int64_t>(k)), file, "num_steps", c.model_values);
 }
 
 Batch train_batch(const TensorMap& file, int k, torch::Device d) {
@@ -258,23 +262,44 @@ std::pair<Tolerance, Tolerance> fixture_tolerances(const std::string& readme) {
   return {values, grads};
 }
 
+double reduced_precision_rel_l2(const std::string& forward_dtype) {
+  // Measured (docs/ARCHITECTURE.md, "Reduced precision"): bfloat16 against float32 over 4 ACT segments
+  // on random weights drifts to rel_l2 0.03-0.2 (the small q_halt/q_continue vectors most); a defect
+  // such as a wrong cast or a missing norm gives O(1).
+  if (forward_dtype == "bfloat16") return 0.3;
+  if (forward_dtype == "float16") return 0.05;
+  HRM_THROW(ConfigError, "verify-fixture: no reduced-precision tolerance for forward_dtype '", forward_dtype,
+            "' (give --rel-l2)");
+}
+
 VerifyReport verify_fixture(const std::string& dir, const VerifyOptions& opts) {
-  Ctx c{dir, opts, {}, {}, {}};
+  Ctx c{dir, opts, {}, {}, {}, {}};
   std::string readme;
   if (fs::exists(dir + "/README.md")) readme = read_file(dir + "/README.md");
   std::tie(c.values, c.grads) = fixture_tolerances(readme);
-  c.report.lines.push_back(fmt::format("fixture {} on {}: values atol {:.0e} rtol {:.0e}, gradients atol {:.0e} rtol {:.0e}",
-                                       dir, opts.device.str(), c.values.atol, c.values.rtol, c.grads.atol, c.grads.rtol));
   if (opts.device.is_cuda()) at::globalContext().setAllowTF32CuBLAS(false);  // float32 parity: no TF32
 
-  const Fixture f = load_fixture(dir);
+  const std::string fixture_dtype = load_fixture(dir, "").config.forward_dtype;
+  const Fixture f = load_fixture(dir, opts.forward_dtype);
+  const double rel_l2 = opts.rel_l2 > 0                                 ? opts.rel_l2
+                        : f.config.forward_dtype != fixture_dtype ? reduced_precision_rel_l2(f.config.forward_dtype)
+                                                                  : 0.0;
+  c.model_values = rel_l2 > 0 ? Tolerance{0, 0, rel_l2} : c.values;
+  c.report.lines.push_back(fmt::format("fixture {} on {}: values atol {:.0e} rtol {:.0e}, gradients atol {:.0e} rtol {:.0e}",
+                                       dir, opts.device.str(), c.values.atol, c.values.rtol, c.grads.atol, c.grads.rtol));
+  if (c.normwise())
+    c.report.lines.push_back(fmt::format(
+        "normwise: forward_dtype {} (the fixture's: {}); the evaluation trace's values by rel_l2 <= {:.0e}, halting "
+        "equal, accuracy metrics left out; train_step.pt and train_loop.pt not checked",
+        f.config.forward_dtype, fixture_dtype, rel_l2));
+
   // Every result file of the format is required: a fixture without one is a missing piece, not a pass.
   auto piece = [&](const std::string& file, auto&& fn) {
     if (!fs::exists(dir + "/" + file)) return c.missing(file + " (not in " + dir + ")");
     fn();
   };
   piece("eval_trace.pt", [&] { verify_eval_trace(c, f); });
-  piece("train_step.pt", [&] { verify_train_step(c, f); });
+  if (!c.normwise()) piece("train_step.pt", [&] { verify_train_step(c, f); });
   piece("losses.pt", [&] { verify_losses(c); });
   piece("optim_step.pt", [&] {
     std::vector<std::string> lines;
@@ -285,7 +310,7 @@ VerifyReport verify_fixture(const std::string& dir, const VerifyOptions& opts) {
     }
     if (!pass) ++c.report.failed;
   });
-  piece("train_loop.pt", [&] { verify_train_loop(c, f); });
+  if (!c.normwise()) piece("train_loop.pt", [&] { verify_train_loop(c, f); });
   return c.report;
 }
 

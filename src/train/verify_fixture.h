@@ -16,7 +16,20 @@ namespace hrm {
 
 struct VerifyOptions {
   torch::Device device = torch::kCPU;
+  // Recompute in this forward_dtype instead of the fixture's (empty: the fixture's).
+  std::string forward_dtype;
+  // Normwise mode (> 0), for results that cannot match elementwise: a reduced-precision forward against
+  // float32 goldens, or bfloat16 on another device than the goldens'. The evaluation trace's float
+  // values are compared by relative L2 error (||got - want|| <= rel_l2 ||want||); its halting and
+  // step counts must still be equal; the accuracy metrics are left out (an argmax tie one rounding
+  // apart flips them), and so are train_step and train_loop (their Q targets and gradients follow
+  // those flips). losses.pt and optim_step.pt keep the README's tolerances (no forward pass in them).
+  // 0 with a forward_dtype other than the fixture's: reduced_precision_rel_l2(forward_dtype).
+  double rel_l2 = 0;
 };
+
+// The normwise tolerance of a reduced-precision forward against float32 goldens.
+double reduced_precision_rel_l2(const std::string& forward_dtype);
 
 struct VerifyReport {
   std::vector<std::string> lines;  // human-readable, in order

@@ -3,8 +3,15 @@
 // Data-driven: a new fixture folder is checked without code changes.
 #include <gtest/gtest.h>
 
-#include <filesystem>
+#include <torch/cuda.h>
 
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "core/check.h"
+#include "io/torch_file.h"
 #include "test_paths.h"
 #include "train/tiny_task.h"
 #include "train/verify_fixture.h"
@@ -25,6 +32,19 @@ std::vector<std::string> fixture_dirs() {
 
 class Fixture : public ::testing::TestWithParam<std::string> {};
 
+std::string fixture_forward_dtype(const std::string& dir) {
+  std::ifstream f(dir + "/config.json");
+  return nlohmann::json::parse(f).at("model").value("forward_dtype", "bfloat16");
+}
+
+// Every FAIL or MISSING line of a report, for the failure message.
+std::string failures(const hrm::VerifyReport& report) {
+  std::string out;
+  for (const auto& l : report.lines)
+    if (l.find("FAIL") != std::string::npos || l.rfind("MISSING", 0) == 0) out += l + "\n";
+  return out;
+}
+
 }  // namespace
 
 TEST(Fixtures, AtLeastOneFixtureFolderIsPresent) {
@@ -33,12 +53,73 @@ TEST(Fixtures, AtLeastOneFixtureFolderIsPresent) {
 
 TEST_P(Fixture, MatchesTheReferenceOnCpu) {
   auto report = hrm::verify_fixture(GetParam());
-  std::string failures;
-  for (const auto& l : report.lines)
-    if (l.find("FAIL") != std::string::npos || l.rfind("MISSING", 0) == 0) failures += l + "\n";
   EXPECT_TRUE(report.ok()) << report.checked << " checked, " << report.failed << " failed, " << report.missing
-                           << " missing\n" << failures;
+                           << " missing\n" << failures(report);
   EXPECT_GT(report.checked, 100);
+}
+
+// float32 with TF32 off (verify_fixture turns it off): the README's tolerances, as on the CPU.
+TEST_P(Fixture, MatchesTheReferenceOnCuda) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  hrm::VerifyOptions o;
+  o.device = torch::kCUDA;
+  auto report = hrm::verify_fixture(GetParam(), o);
+  EXPECT_TRUE(report.ok()) << report.checked << " checked, " << report.failed << " failed, " << report.missing
+                           << " missing\n" << failures(report);
+  EXPECT_GT(report.checked, 100);
+}
+
+// bfloat16 forward (float32 master weights) against the float32 goldens: within the normwise bfloat16
+// tolerance, with the same halting.
+TEST_P(Fixture, BFloat16StaysWithinItsNormwiseToleranceOfTheFloat32Goldens) {
+  if (fixture_forward_dtype(GetParam()) != "float32") GTEST_SKIP() << "goldens are not float32";
+  for (const bool cuda : {false, true}) {
+    if (cuda && !torch::cuda::is_available()) continue;
+    hrm::VerifyOptions o;
+    o.device = cuda ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+    o.forward_dtype = "bfloat16";
+    auto report = hrm::verify_fixture(GetParam(), o);
+    EXPECT_TRUE(report.ok()) << o.device << ": " << report.checked << " checked, " << report.failed << " failed\n"
+                             << failures(report);
+    EXPECT_GT(report.checked, 40);
+  }
+}
+
+// The normwise mode still fails a model that computes something else: hrm-tiny with lm_head's sign
+// flipped fails on the logits (rel_l2 ~2) and passes on z_H (which lm_head does not touch).
+TEST(Fixtures, TheNormwiseModeFailsLogitsFromAWrongLmHead) {
+  const fs::path src = fs::path(HRM_SHARED_DIR) / "fixtures" / "hrm-tiny";
+  ASSERT_TRUE(fs::exists(src / "config.json"));
+  hrm::train::testing::TempDir dir("fixture_flipped_lm_head");
+  for (const auto& e : fs::directory_iterator(src))
+    if (e.path().filename() != "weights.pt") fs::copy_file(e.path(), dir.path / e.path().filename());
+  hrm::io::StateDict weights = hrm::io::load_torch_file((src / "weights.pt").string());
+  bool flipped = false;
+  for (auto& [k, v] : weights)
+    if (k == "model.inner.lm_head.weight") v = -v, flipped = true;
+  ASSERT_TRUE(flipped);
+  hrm::io::save_torch_file((dir.path / "weights.pt").string(), weights);
+
+  hrm::VerifyOptions o;
+  o.forward_dtype = "bfloat16";
+  const auto report = hrm::verify_fixture(dir.path.string(), o);
+  EXPECT_FALSE(report.ok());
+  bool logits_failed = false, z_H_passed = false;
+  for (const auto& l : report.lines) {
+    logits_failed = logits_failed || (l.rfind("eval[1] logits", 0) == 0 && l.find("FAIL") != std::string::npos);
+    z_H_passed = z_H_passed || (l.rfind("eval[1] z_H", 0) == 0 && l.find("PASS") != std::string::npos);
+  }
+  EXPECT_TRUE(logits_failed) << failures(report);
+  EXPECT_TRUE(z_H_passed);
+}
+
+TEST(Fixtures, AReducedPrecisionCheckNeedsFloat32GoldensOrAnExplicitTolerance) {
+  const std::string src = (fs::path(HRM_SHARED_DIR) / "fixtures" / "hrm-tiny").string();
+  hrm::VerifyOptions o;
+  o.forward_dtype = "float32";  // the fixture's own: the README's elementwise tolerances
+  EXPECT_TRUE(hrm::verify_fixture(src, o).ok());
+  EXPECT_THROW(hrm::reduced_precision_rel_l2("float64"), hrm::ConfigError);
+  EXPECT_DOUBLE_EQ(hrm::reduced_precision_rel_l2("bfloat16"), 0.3);
 }
 
 TEST(Fixtures, AFixtureWithoutOneOfItsResultFilesIsAMissingPiece) {
