@@ -1,5 +1,6 @@
-// cmd_bench.cpp: `hrm bench model` (one ACT segment's throughput) and `hrm bench train` (whole
-// training steps on a dataset); print figures, assert nothing.
+// cmd_bench.cpp: `hrm bench model` (one ACT segment's throughput), `hrm bench train` (whole training
+// steps on a dataset) and `hrm bench eval` (evaluation ACT steps on a dataset's test split); print
+// figures (time, throughput, analytic FLOPs, MFU, peak memory), assert nothing.
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -7,13 +8,84 @@
 
 #include "cli/commands.h"
 #include "core/check.h"
+#include "model/layers.h"
+#include "train/bench_common.h"
 #include "train/bench_model.h"
 #include "train/bench_train.h"
 #include "train/pretrain_config.h"
+#include "train/train_loop.h"
 
 #include <ATen/Parallel.h>
 
 namespace hrm::cli {
+namespace {
+
+// The denominator of MFU: --peak-tflops, else the rate this device reaches on a large matrix product
+// in the model's forward dtype (the work the model is made of), measured now.
+struct Peak {
+  double flops = 0;
+  std::string what;
+};
+
+Peak peak_rate(double peak_tflops, torch::Device device, const std::string& forward_dtype) {
+  if (peak_tflops > 0) return {peak_tflops * 1e12, "given by --peak-tflops"};
+  const double f = measure_matmul_flops(device, dtype_from_name(forward_dtype));
+  return {f, "of the " + forward_dtype + " matmul rate measured now (" + std::to_string(device.is_cuda() ? 8192 : 1024) +
+                 "^3)"};
+}
+
+// "28.15 TFLOP" or "0.74 GFLOP": TFLOP for GPU-sized work, GFLOP for what a CPU bench runs.
+std::string flop_text(double flops, const char* suffix = "") {
+  char buf[48];
+  if (flops >= 1e12) std::snprintf(buf, sizeof buf, "%.2f TFLOP%s", flops / 1e12, suffix);
+  else std::snprintf(buf, sizeof buf, "%.2f GFLOP%s", flops / 1e9, suffix);
+  return buf;
+}
+
+void print_efficiency(const char* per, double flops, double ms, const Peak& peak) {
+  const double rate = flops / (ms / 1000.0);
+  std::printf("    analytic %s per %s: %s, MFU %.1f%% %s: %s\n", flop_text(flops).c_str(), per,
+              flop_text(rate, "/s").c_str(), 100.0 * rate / peak.flops, peak.what.c_str(),
+              flop_text(peak.flops, "/s").c_str());
+}
+
+void print_memory(torch::Device device, int64_t bytes) {
+  std::printf("    %s %.2f GiB\n", peak_memory_label(device).c_str(), static_cast<double>(bytes) / (1024.0 * 1024 * 1024));
+}
+
+struct DatasetBenchOpts {
+  std::string config_file;
+  std::vector<std::string> overrides;
+  int iters = 10, warmup = 2;
+  double peak_tflops = 0;
+};
+
+void add_dataset_bench_options(CLI::App* cmd, DatasetBenchOpts& o, const char* iters_what) {
+  cmd->add_option("--config", o.config_file, "a cfg_pretrain.yaml-style file")->check(CLI::ExistingFile);
+  cmd->add_option("overrides", o.overrides, "hrm train's key=value overrides, e.g. data_path=DIR global_batch_size=64 "
+                                            "arch.forward_dtype=float32 device=cuda")
+      ->required();
+  cmd->add_option("--iters", o.iters, iters_what)->capture_default_str();
+  cmd->add_option("--warmup", o.warmup, "untimed ones first")->capture_default_str();
+  cmd->add_option("--peak-tflops", o.peak_tflops, "MFU against this rate instead of a measured matmul")
+      ->check(CLI::PositiveNumber);
+}
+
+train::PretrainConfig load_config(const DatasetBenchOpts& o) {
+  return train::load_pretrain_config(o.config_file.empty() ? std::nullopt : std::optional<std::string>(o.config_file),
+                                     o.overrides);
+}
+
+void print_config_line(const char* what, const train::PretrainConfig& config, int64_t seq_len, int64_t parameters) {
+  const auto& a = config.arch;
+  std::printf("bench %s: device %s, forward_dtype %s, global_batch_size %lld, seq_len %lld (+%d puzzle), hidden %d, "
+              "H/L cycles %d/%d, layers %d/%d, halt_max_steps %d, %lld parameters, %d threads\n",
+              what, config.device.c_str(), a.forward_dtype.c_str(), static_cast<long long>(config.global_batch_size),
+              static_cast<long long>(seq_len), a.puzzle_emb_len(), a.hidden_size, a.H_cycles, a.L_cycles, a.H_layers,
+              a.L_layers, a.halt_max_steps, static_cast<long long>(parameters), at::get_num_threads());
+}
+
+}  // namespace
 
 void register_bench(CLI::App& app) {
   auto* bench = app.add_subcommand("bench", "Benchmarks that print figures (record them in docs/PERF.md)");
@@ -24,6 +96,7 @@ void register_bench(CLI::App& app) {
     std::vector<std::string> overrides;
     std::string device = "cpu";
     int iters = 5, warmup = 2;
+    double peak_tflops = 0;
   };
   auto o = std::make_shared<Opts>();
   model->add_option("overrides", o->overrides,
@@ -32,6 +105,8 @@ void register_bench(CLI::App& app) {
   model->add_option("--device", o->device, "cpu or cuda[:N]")->capture_default_str();
   model->add_option("--iters", o->iters, "timed segments (median reported)")->capture_default_str();
   model->add_option("--warmup", o->warmup, "untimed segments first")->capture_default_str();
+  model->add_option("--peak-tflops", o->peak_tflops, "MFU against this rate instead of a measured matmul")
+      ->check(CLI::PositiveNumber);
   model->callback([o] {
     BenchModelOptions b;
     for (const auto& kv : o->overrides) {
@@ -42,46 +117,56 @@ void register_bench(CLI::App& app) {
       b.config.set(key, kv.substr(eq + 1));
     }
     b.config.validate();
-    b.device = torch::Device(o->device);
+    b.device = train::parse_device(o->device);
     b.iters = o->iters;
     b.warmup = o->warmup;
     auto r = bench_model(b);
+    const Peak peak = peak_rate(o->peak_tflops, b.device, b.config.forward_dtype);
     std::printf("bench model: device %s, forward_dtype %s, batch %d, seq_len %d (+%d puzzle), hidden %d, "
                 "H/L cycles %d/%d, layers %d/%d, %lld parameters, %d threads\n",
                 o->device.c_str(), b.config.forward_dtype.c_str(), b.config.batch_size, b.config.seq_len,
                 b.config.puzzle_emb_len(), b.config.hidden_size, b.config.H_cycles, b.config.L_cycles,
                 b.config.H_layers, b.config.L_layers, static_cast<long long>(r.parameters), at::get_num_threads());
     std::printf("  forward (eval segment)          %10.2f ms  %12.0f tokens/s\n", r.forward_ms, r.forward_tokens_per_s);
+    print_efficiency("segment", r.forward_flops, r.forward_ms, peak);
+    print_memory(b.device, r.forward_peak_bytes);
     std::printf("  forward+backward (train segment) %9.2f ms  %12.0f tokens/s\n", r.train_ms, r.train_tokens_per_s);
+    print_efficiency("segment", r.train_flops, r.train_ms, peak);
+    print_memory(b.device, r.train_peak_bytes);
   });
 
   auto* train = bench->add_subcommand(
       "train", "Steps/s and tokens/s of whole training steps (batch to device, ACT forward with target-Q, backward, "
                "sign-SGD, AdamATan2) on a dataset, with the config of `hrm train`");
-  struct TrainOpts {
-    std::string config_file;
-    std::vector<std::string> overrides;
-    int iters = 10, warmup = 2;
-  };
-  auto t = std::make_shared<TrainOpts>();
-  train->add_option("--config", t->config_file, "a cfg_pretrain.yaml-style file")->check(CLI::ExistingFile);
-  train->add_option("overrides", t->overrides, "hrm train's key=value overrides, e.g. data_path=DIR global_batch_size=64 "
-                                               "arch.forward_dtype=float32 device=cuda")
-      ->required();
-  train->add_option("--iters", t->iters, "timed steps (median reported)")->capture_default_str();
-  train->add_option("--warmup", t->warmup, "untimed steps first")->capture_default_str();
+  auto t = std::make_shared<DatasetBenchOpts>();
+  add_dataset_bench_options(train, *t, "timed steps (median reported)");
   train->callback([t] {
-    const train::PretrainConfig config = train::load_pretrain_config(
-        t->config_file.empty() ? std::nullopt : std::optional<std::string>(t->config_file), t->overrides);
+    const train::PretrainConfig config = load_config(*t);
     const train::BenchTrainResult r = train::bench_train(config, t->warmup, t->iters);
-    const auto& a = config.arch;
-    std::printf("bench train: device %s, forward_dtype %s, global_batch_size %lld, seq_len %lld (+%d puzzle), hidden %d, "
-                "H/L cycles %d/%d, layers %d/%d, halt_max_steps %d, %lld parameters, %d threads\n",
-                config.device.c_str(), a.forward_dtype.c_str(), static_cast<long long>(config.global_batch_size),
-                static_cast<long long>(r.seq_len), a.puzzle_emb_len(), a.hidden_size, a.H_cycles, a.L_cycles, a.H_layers,
-                a.L_layers, a.halt_max_steps, static_cast<long long>(r.parameters), at::get_num_threads());
+    const torch::Device device = train::parse_device(config.device);
+    print_config_line("train", config, r.seq_len, r.parameters);
     std::printf("  %lld steps: median %.2f ms, mean %.2f ms per step; %.2f steps/s, %.0f tokens/s\n",
                 static_cast<long long>(r.steps), r.median_step_ms, r.mean_step_ms, r.steps_per_s, r.tokens_per_s);
+    print_efficiency("step", r.flops_per_step, r.median_step_ms, peak_rate(t->peak_tflops, device, config.arch.forward_dtype));
+    print_memory(device, r.peak_bytes);
+  });
+
+  auto* eval = bench->add_subcommand(
+      "eval", "ms per evaluation ACT step (one segment at the global batch size; halt_max_steps per test batch) on a "
+              "dataset's test split, with the config of `hrm train`; fresh weights");
+  auto e = std::make_shared<DatasetBenchOpts>();
+  add_dataset_bench_options(eval, *e, "timed test batches (each halt_max_steps ACT steps; median step reported)");
+  eval->callback([e] {
+    const train::PretrainConfig config = load_config(*e);
+    const train::BenchEvalResult r = train::bench_eval(config, e->warmup, e->iters);
+    const torch::Device device = train::parse_device(config.device);
+    print_config_line("eval", config, r.seq_len, r.parameters);
+    std::printf("  %lld batches, %lld ACT steps: median %.2f ms, mean %.2f ms per ACT step; %.2f steps/s, %.0f tokens/s\n",
+                static_cast<long long>(r.batches), static_cast<long long>(r.act_steps), r.median_act_step_ms,
+                r.mean_act_step_ms, r.act_steps_per_s, r.tokens_per_s);
+    print_efficiency("ACT step", r.flops_per_act_step, r.median_act_step_ms,
+                     peak_rate(e->peak_tflops, device, config.arch.forward_dtype));
+    print_memory(device, r.peak_bytes);
   });
 }
 

@@ -18,6 +18,8 @@ struct BenchModelOptions {
 struct BenchModelResult {
   double forward_ms = 0, train_ms = 0;          // median per ACT segment
   double forward_tokens_per_s = 0, train_tokens_per_s = 0;
+  double forward_flops = 0, train_flops = 0;    // analytic (train/flops.h), per segment
+  int64_t forward_peak_bytes = 0, train_peak_bytes = 0;  // bench_common.h: peak_memory_bytes
   int64_t parameters = 0;
 };
 

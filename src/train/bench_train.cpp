@@ -1,23 +1,36 @@
 // bench_train.cpp: see bench_train.h.
 #include "train/bench_train.h"
 
-#include <torch/cuda.h>
+#include <torch/torch.h>
 
-#include <algorithm>
-#include <chrono>
 #include <limits>
-#include <numeric>
 #include <vector>
 
 #include "core/check.h"
 #include "data/dataset.h"
 #include "data/puzzle_dataset.h"
+#include "train/bench_common.h"
+#include "train/flops.h"
 #include "train/train_loop.h"
 
 namespace hrm::train {
+namespace {
+
+void check_counts(const char* what, int warmup, int n) {
+  if (warmup < 0 || n < 1)
+    HRM_THROW(ConfigError, "bench ", what, ": --warmup >= 0 and --iters >= 1 (got ", warmup, ", ", n, ")");
+}
+
+int64_t count_parameters(const TrainState& state) {
+  int64_t n = 0;
+  for (const auto& p : state.model->parameters()) n += p.numel();
+  return n;
+}
+
+}  // namespace
 
 BenchTrainResult bench_train(const PretrainConfig& config, int warmup, int steps) {
-  if (warmup < 0 || steps < 1) HRM_THROW(ConfigError, "bench train: --warmup >= 0 and --iters >= 1 (got ", warmup, ", ", steps, ")");
+  check_counts("train", warmup, steps);
   const data::Dataset train_data = data::Dataset::open(config.data_path, "train");
   data::SamplerConfig sc;
   sc.seed = static_cast<uint64_t>(config.seed);
@@ -28,30 +41,74 @@ BenchTrainResult bench_train(const PretrainConfig& config, int warmup, int steps
   state.total_steps = std::numeric_limits<int64_t>::max() / 2;  // never stop for the schedule's end
   state.model->train();
 
-  auto sync = [&] {
-    if (state.device.is_cuda()) torch::cuda::synchronize(state.device.index() < 0 ? -1 : state.device.index());
-  };
   std::vector<double> ms;
   data::Batch batch;
   for (int i = 0; i < warmup + steps; ++i) {
-    sync();
-    const auto t0 = std::chrono::steady_clock::now();
-    if (!sampler.next(batch)) HRM_CHECK(sampler.next(batch), config.data_path, ": the training split gives no full batch of ",
-                                        config.global_batch_size);
-    train_batch(config, state, batch);
-    sync();
-    if (i >= warmup) ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    if (i == warmup) reset_peak_memory(state.device);
+    const double t = timed_ms(state.device, [&] {
+      if (!sampler.next(batch))
+        HRM_CHECK(sampler.next(batch), config.data_path, ": the training split gives no full batch of ",
+                  config.global_batch_size);
+      train_batch(config, state, batch);
+    });
+    if (i >= warmup) ms.push_back(t);
   }
   BenchTrainResult r;
   r.steps = steps;
   r.seq_len = train_data.metadata().seq_len;
-  for (const auto& p : state.model->parameters()) r.parameters += p.numel();
-  std::vector<double> sorted = ms;
-  std::sort(sorted.begin(), sorted.end());
-  r.median_step_ms = sorted[sorted.size() / 2];
-  r.mean_step_ms = std::accumulate(ms.begin(), ms.end(), 0.0) / static_cast<double>(ms.size());
+  r.parameters = count_parameters(state);
+  r.peak_bytes = peak_memory_bytes(state.device);
+  r.flops_per_step = count_flops(state.model->model->config, config.global_batch_size).train_step;
+  r.median_step_ms = median(ms);
+  r.mean_step_ms = mean(ms);
   r.steps_per_s = 1000.0 / r.median_step_ms;
   r.tokens_per_s = r.steps_per_s * static_cast<double>(config.global_batch_size * r.seq_len);
+  return r;
+}
+
+BenchEvalResult bench_eval(const PretrainConfig& config, int warmup, int batches) {
+  check_counts("eval", warmup, batches);
+  const data::Dataset train_data = data::Dataset::open(config.data_path, "train");  // sizes the model, as hrm eval
+  const data::Dataset test_data = data::Dataset::open(config.data_path, "test");
+  data::SamplerConfig sc;
+  sc.seed = static_cast<uint64_t>(config.seed);
+  sc.global_batch_size = config.global_batch_size;
+  sc.test_set_mode = true;
+  sc.epochs_per_iter = 1;
+  TrainState state = init_train_state(config, train_data.metadata());
+  state.model->eval();
+  c10::InferenceMode inference;
+
+  std::optional<data::PuzzleSampler> sampler;
+  std::vector<double> ms;
+  data::Batch db;
+  for (int i = 0; i < warmup + batches; ++i) {
+    if (!sampler || !sampler->next(db)) {  // a new pass over the test split
+      sampler.emplace(test_data, sc);
+      HRM_CHECK(sampler->next(db), config.data_path, ": the test split gives no batch");
+    }
+    if (i == warmup) reset_peak_memory(state.device);
+    const Batch batch = to_device(db, state.device);
+    Carry carry = state.model->initial_carry(batch);
+    for (int k = 0; k < config.arch.halt_max_steps + 1; ++k) {  // exactly halt_max_steps in evaluation
+      LossHeadOutput out;
+      const double t = timed_ms(state.device, [&] { out = state.model->forward(carry, batch); });
+      if (i >= warmup) ms.push_back(t);
+      carry = out.new_carry;
+      if (out.all_halted.item<bool>()) break;
+    }
+  }
+  BenchEvalResult r;
+  r.batches = batches;
+  r.act_steps = static_cast<int64_t>(ms.size());
+  r.seq_len = test_data.metadata().seq_len;
+  r.parameters = count_parameters(state);
+  r.peak_bytes = peak_memory_bytes(state.device);
+  r.flops_per_act_step = count_flops(state.model->model->config, config.global_batch_size).forward_segment;
+  r.median_act_step_ms = median(ms);
+  r.mean_act_step_ms = mean(ms);
+  r.act_steps_per_s = 1000.0 / r.median_act_step_ms;
+  r.tokens_per_s = r.act_steps_per_s * static_cast<double>(config.global_batch_size * r.seq_len);
   return r;
 }
 

@@ -1,6 +1,8 @@
-// bench_train.h: throughput of whole training steps, as `hrm train` runs them: a sampler batch to
-// the device, the ACT loss head forward (target-Q forward included), backward, sign-SGD on the
-// puzzle embeddings and AdamATan2. For `hrm bench train`; compares with the reference's steps/s.
+// bench_train.h: throughput of whole training steps and of evaluation ACT steps, as `hrm train` and
+// `hrm eval` run them. Training: a sampler batch to the device, the ACT loss head forward (target-Q
+// forward included), backward, sign-SGD on the puzzle embeddings and AdamATan2. Evaluation: a test
+// batch to the device, then ACT segments until every row halted (halt_max_steps), each timed. For
+// `hrm bench train|eval`; compares with the reference's steps/s.
 #pragma once
 
 #include <cstdint>
@@ -13,6 +15,8 @@ struct BenchTrainResult {
   int64_t steps = 0;
   double median_step_ms = 0, mean_step_ms = 0;
   double steps_per_s = 0, tokens_per_s = 0;  // from the median; tokens = global_batch_size * seq_len
+  double flops_per_step = 0;                 // analytic (train/flops.h)
+  int64_t peak_bytes = 0;                    // bench_common.h: peak_memory_bytes over the timed steps
   int64_t parameters = 0, seq_len = 0;
 };
 
@@ -20,5 +24,20 @@ struct BenchTrainResult {
 // (epochs looping as needed; the learning-rate schedule as configured), with a device
 // synchronisation after each step so CPU and CUDA times mean the same thing.
 BenchTrainResult bench_train(const PretrainConfig& config, int warmup, int steps);
+
+struct BenchEvalResult {
+  int64_t batches = 0, act_steps = 0;  // timed
+  double median_act_step_ms = 0, mean_act_step_ms = 0;
+  double act_steps_per_s = 0, tokens_per_s = 0;  // from the median; tokens = global_batch_size * seq_len
+  double flops_per_act_step = 0;                 // analytic: one forward segment
+  int64_t peak_bytes = 0;
+  int64_t parameters = 0, seq_len = 0;
+};
+
+// Runs `warmup` untimed then `batches` timed test batches of config.data_path's test split (passes
+// repeated as needed), in eval mode under inference mode, with freshly initialised weights (the
+// evaluation runs exactly halt_max_steps segments whatever the weights). Each ACT segment is timed
+// between device synchronisations; the batch copy is not in it.
+BenchEvalResult bench_eval(const PretrainConfig& config, int warmup, int batches);
 
 }  // namespace hrm::train

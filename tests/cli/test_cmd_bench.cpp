@@ -1,4 +1,4 @@
-// test_cmd_bench.cpp: `hrm bench model` and `hrm bench train` run real steps and print their
+// test_cmd_bench.cpp: `hrm bench model`, `train` and `eval` run real steps and print their
 // figures (the figures themselves are recorded in docs/PERF.md, never asserted: no timed tests).
 #include <gtest/gtest.h>
 
@@ -18,6 +18,10 @@ TEST(CmdBench, ModelPrintsTokensPerSecondOfForwardAndTrainSegments) {
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("forward (eval segment)"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("tokens/s"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("GFLOP per segment"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("MFU "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("float32 matmul rate measured now (1024^3)"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("peak RSS "), std::string::npos) << r.output;
 }
 
 TEST(CmdBench, TrainRunsStepsOnADatasetAndPrintsStepsPerSecond) {
@@ -30,14 +34,33 @@ TEST(CmdBench, TrainRunsStepsOnADatasetAndPrintsStepsPerSecond) {
   EXPECT_NE(r.output.find("global_batch_size 16, seq_len 8"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("3 steps: median "), std::string::npos) << r.output;
   EXPECT_NE(r.output.find(" steps/s, "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("GFLOP per step"), std::string::npos) << r.output;
   // A benchmark writes no run directory.
   EXPECT_FALSE(std::filesystem::exists(dir.path / "run")) << r.output;
 }
 
-TEST(CmdBench, TrainWithoutADatasetNamesThePath) {
-  const auto r = run_hrm({"bench", "train", "data_path=/nonexistent/hrm-bench", "--iters", "1"});
-  EXPECT_NE(r.status, 0);
-  EXPECT_NE(r.output.find("/nonexistent/hrm-bench"), std::string::npos) << r.output;
+// The tiny task's test split has fewer rows than two batches: the bench starts new passes over it.
+TEST(CmdBench, EvalTimesHaltMaxStepsActStepsPerTestBatch) {
+  TempDir dir("cmd_bench_eval");
+  testing::write_tiny_dataset(dir.path / "data");
+  std::vector<std::string> args{"bench", "eval", "--iters", "3", "--warmup", "1", "--peak-tflops", "1"};
+  for (const auto& o : testing::tiny_overrides(dir.path / "data", dir.path / "run")) args.push_back(o);
+  args.push_back("arch.halt_max_steps=3");
+  const auto r = run_hrm(args);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("halt_max_steps 3"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("3 batches, 9 ACT steps: median "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("GFLOP per ACT step"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("given by --peak-tflops: 1.00 TFLOP/s"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir.path / "run")) << r.output;
+}
+
+TEST(CmdBench, TrainAndEvalWithoutADatasetNameThePath) {
+  for (const char* what : {"train", "eval"}) {
+    const auto r = run_hrm({"bench", what, "data_path=/nonexistent/hrm-bench", "--iters", "1"});
+    EXPECT_NE(r.status, 0) << what;
+    EXPECT_NE(r.output.find("/nonexistent/hrm-bench"), std::string::npos) << what << ": " << r.output;
+  }
 }
 
 }  // namespace

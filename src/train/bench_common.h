@@ -1,0 +1,41 @@
+// bench_common.h: what `hrm bench model|train|eval` share: device-synchronised timing, the device's
+// measured matrix-product rate (the denominator of MFU), and peak memory.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <torch/types.h>
+
+namespace hrm {
+
+// Waits for the device's queued work (a host sync, on purpose: CPU and CUDA times mean the same).
+void sync_device(torch::Device d);
+
+// Wall time of f() between two device synchronisations, in ms.
+template <typename F>
+double timed_ms(torch::Device d, F&& f) {
+  sync_device(d);
+  const auto t0 = std::chrono::steady_clock::now();
+  f();
+  sync_device(d);
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+double median(std::vector<double> v);
+double mean(const std::vector<double>& v);
+
+// FLOP/s of an n x n x n matrix product in `dtype` on `d` (median of a few, after a warm-up):
+// what the device reaches on the kind of work the model is made of. n: 8192 on CUDA, 1024 on CPU.
+double measure_matmul_flops(torch::Device d, torch::ScalarType dtype);
+
+// Resets the peak-memory counter of `d` (CUDA's caching allocator; a no-op on CPU).
+void reset_peak_memory(torch::Device d);
+// Peak bytes since the last reset: CUDA's allocated bytes; on CPU, the process's peak resident set
+// (libtorch's own ~0.5 GB included, never reset).
+int64_t peak_memory_bytes(torch::Device d);
+std::string peak_memory_label(torch::Device d);  // "peak CUDA allocated" or "peak RSS"
+
+}  // namespace hrm
