@@ -41,17 +41,24 @@ void sparse_sign_sgd_step(torch::Tensor& weights, const torch::Tensor& local_wei
               "], outside the table's ", weights.size(0), " rows");
   }
 
-  // Sum the gradient rows of duplicate ids before the sign (reference: unique + scatter_add_).
-  auto [grad_ids, inv] = torch::_unique(all_ids, /*sorted=*/true, /*return_inverse=*/true);
-  const int64_t D = all_grad.size(1);
-  torch::Tensor grad = torch::zeros({grad_ids.size(0), D}, all_grad.options());  // [U, D]
-  grad.scatter_add_(0, inv.unsqueeze(-1).expand({-1, D}), all_grad);
+  // Sum the gradient rows of duplicate ids before the sign (reference: unique + scatter_add_), with
+  // fixed shapes and no host sync (unique's output size needs one on CUDA): a stable sort of the ids,
+  // runs of equal ids numbered, each run summed into one row of an [N, D] buffer in the original row
+  // order (as scatter_add_ on the CPU adds them).
+  const int64_t N = all_ids.size(0), D = all_grad.size(1);
+  const auto sorted = torch::sort(all_ids.to(torch::kLong), /*stable=*/c10::optional<bool>(true), /*dim=*/0);
+  const torch::Tensor& ids = std::get<0>(sorted);  // [N]
+  const torch::Tensor& order = std::get<1>(sorted);
+  torch::Tensor starts_run = torch::ones({N}, ids.options().dtype(torch::kBool));
+  starts_run.slice(0, 1).copy_(ids.slice(0, 1) != ids.slice(0, 0, N - 1));
+  const torch::Tensor run = starts_run.to(torch::kLong).cumsum(0) - 1;  // [N], the run of each sorted row
+  const torch::Tensor run_grad = torch::zeros({N, D}, all_grad.options()).index_add_(0, run, all_grad.index_select(0, order));
 
-  // SignSGD with decoupled weight decay, on the seen rows only.
-  torch::Tensor rows = grad_ids.to(torch::kLong);
-  torch::Tensor p = weights.index_select(0, rows);  // [U, D]
-  p.mul_(1.0 - lr * weight_decay).add_(torch::sign(grad), -lr);
-  weights.index_copy_(0, rows, p);
+  // SignSGD with decoupled weight decay, on the seen rows only. A duplicated id is written once per
+  // occurrence, each time with the same value (same old row, same summed gradient).
+  torch::Tensor p = weights.index_select(0, ids);  // [N, D]
+  p.mul_(1.0 - lr * weight_decay).add_(torch::sign(run_grad.index_select(0, run)), -lr);
+  weights.index_copy_(0, ids, p);
 }
 
 }  // namespace hrm::optim

@@ -24,9 +24,10 @@ using GatherGradsFn =
     std::function<std::pair<torch::Tensor, torch::Tensor>(const torch::Tensor& grad, const torch::Tensor& ids)>;
 
 // weights [num_ids, D] (float, updated in place); local_weights_grad [N, D], same dtype and device;
-// local_ids [N] integer ids into weights. Note: unique() needs a device-to-host sync on CUDA (its output
-// size), as in the reference. On CPU, ids outside [0, num_ids) throw hrm::Error; on CUDA they are not
-// checked here (that would be another sync) and index_select fails.
+// local_ids [N] integer ids into weights. Differs: no unique() (whose output size needs a device-to-host
+// sync on CUDA): duplicates are summed by a sort, so the step has fixed shapes and never waits for the
+// device. On CPU, ids outside [0, num_ids) throw hrm::Error; on CUDA they are not checked here (that
+// would be a sync) and index_select fails.
 void sparse_sign_sgd_step(torch::Tensor& weights, const torch::Tensor& local_weights_grad,
                           const torch::Tensor& local_ids, double lr, double weight_decay,
                           const GatherGradsFn& all_gather = {});

@@ -59,6 +59,30 @@ TEST(SparseSignSGD, RejectsOutOfRangeIdsAndMismatchedShapes) {
   EXPECT_TRUE(torch::equal(w, before)) << "a rejected step changes nothing";
 }
 
+// The reference's formulation (sparse_embedding.py): unique ids, scatter_add_ of the rows, update.
+void reference_sign_sgd(torch::Tensor& w, const torch::Tensor& grad, const torch::Tensor& ids, double lr, double wd) {
+  auto [uids, inv] = torch::_unique(ids, /*sorted=*/true, /*return_inverse=*/true);
+  torch::Tensor g = torch::zeros({uids.size(0), grad.size(1)}, grad.options());
+  g.scatter_add_(0, inv.unsqueeze(-1).expand({-1, grad.size(1)}), grad);
+  torch::Tensor rows = uids.to(torch::kLong), p = w.index_select(0, rows);
+  p.mul_(1.0 - lr * wd).add_(torch::sign(g), -lr);
+  w.index_copy_(0, rows, p);
+}
+
+// The sort-based step (no unique, no host sync) gives the reference's result bit for bit on the CPU,
+// with many duplicates (64 rows over 10 ids) and ids in any order.
+TEST(SparseSignSGD, EqualsTheUniqueAndScatterAddFormulationBitForBit) {
+  torch::manual_seed(1);
+  for (int trial = 0; trial < 5; ++trial) {
+    torch::Tensor w = torch::randn({12, 16}), grad = torch::randn({64, 16});
+    torch::Tensor ids = torch::randint(0, 10, {64}, torch::kInt);
+    torch::Tensor want = w.clone();
+    reference_sign_sgd(want, grad, ids, 1e-2, 0.1);
+    sparse_sign_sgd_step(w, grad, ids, 1e-2, 0.1);
+    EXPECT_TRUE(torch::equal(w, want)) << "trial " << trial;
+  }
+}
+
 TEST(SparseSignSGD, CudaMatchesCpu) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
   torch::manual_seed(0);
