@@ -182,7 +182,10 @@ std::pair<Carry, ModelOutputs> HRMACTV1Impl::forward(const Carry& carry, const B
       auto explore = (torch::rand({G}, exploration_gen) < config.halt_exploration_prob).narrow(0, exploration_offset, B);
       auto min_steps =
           torch::randint(2, config.halt_max_steps + 1, {G}, exploration_gen, torch::kInt32).narrow(0, exploration_offset, B);
-      auto min_halt_steps = (explore.to(torch::kInt32) * min_steps).to(new_steps.device());
+      auto min_halt_steps = explore.to(torch::kInt32) * min_steps;
+      // A plain copy to CUDA from pageable memory waits for the device (cudaStreamSynchronize): pinned
+      // and non-blocking, the step queues it and goes on.
+      if (new_steps.is_cuda()) min_halt_steps = min_halt_steps.pin_memory().to(new_steps.device(), /*non_blocking=*/true);
       halted = halted & (new_steps >= min_halt_steps);
 
       // Target Q from one more segment on the new carry (no replay buffer or target network: PQN-style).

@@ -375,7 +375,7 @@ void PretrainConfig::validate() const {
   for (const auto& [key, b] : {std::pair<const char*, double>{"beta1", beta1}, {"beta2", beta2}})
     if (!(b >= 0 && b < 1)) HRM_THROW(ConfigError, "config key '", key, "' = ", b, ": must be in [0, 1)");
   if (!(ema_rate >= 0 && ema_rate <= 1)) HRM_THROW(ConfigError, "config key 'ema_rate' = ", ema_rate, ": must be in [0, 1]");
-  positive("max_nonfinite_steps", max_nonfinite_steps);
+  non_negative("max_nonfinite_steps", static_cast<double>(max_nonfinite_steps));
   positive("log_interval", log_interval);
   if (!(dist_timeout > 0)) HRM_THROW(ConfigError, "config key 'dist_timeout' = ", dist_timeout, ": must be > 0 (seconds)");
   static const std::regex device_re(R"(cpu|cuda(:[0-9]+)?)");

@@ -52,6 +52,8 @@ struct PretrainConfig {
   std::string device = "cpu";  // cpu | cuda | cuda:N
   bool ema = false;
   double ema_rate = 0.999;
+  // Steps in a row with a non-finite loss or gradient (each skipped: it updates nothing) before training
+  // stops. 0: no check, as the reference (no host sync per step; such a step writes NaN into the weights).
   int64_t max_nonfinite_steps = 10;
   std::optional<std::string> resume;  // a run directory to continue
   int64_t log_interval = 10;

@@ -151,7 +151,12 @@ Batch to_device(const data::Batch& batch, torch::Device device) {
   auto tensor = [&](const std::vector<int32_t>& v, std::vector<int64_t> shape) {
     HRM_CHECK(static_cast<int64_t>(v.size()) == std::accumulate(shape.begin(), shape.end(), int64_t{1}, std::multiplies<>()),
               "batch of ", v.size(), " values does not fill shape ", torch::IntArrayRef(shape));
-    return torch::from_blob(const_cast<int32_t*>(v.data()), shape, torch::kInt32).clone().to(device);
+    const torch::Tensor host = torch::from_blob(const_cast<int32_t*>(v.data()), shape, torch::kInt32);
+    if (!device.is_cuda()) return host.clone();
+    // Through pinned (page-locked) memory, so the copy is queued without waiting for the device: the host
+    // goes on sampling the next batch while the GPU computes. The caching host allocator keeps the pinned
+    // buffer alive until the copy has run.
+    return host.pin_memory().to(device, /*non_blocking=*/true);
   };
   return Batch{tensor(batch.inputs, {batch.rows, batch.seq_len}), tensor(batch.labels, {batch.rows, batch.seq_len}),
                tensor(batch.puzzle_identifiers, {batch.rows})};
@@ -218,6 +223,7 @@ std::optional<TrainMetrics> train_batch(const PretrainConfig& config, TrainState
   opts.lr = compute_lr(config.lr, config, state);
   opts.puzzle_emb_weight_decay = config.puzzle_emb_weight_decay;
   opts.comm = state.comm;
+  opts.skip_nonfinite = config.max_nonfinite_steps > 0;
   StepResult r = train_step(state.model, *state.adam, *state.carry, b, batch.effective_rows, opts);
   if (!r.finite) {
     ++state.nonfinite_in_row;
@@ -423,7 +429,7 @@ TrainState run_pretrain(PretrainConfig config, std::ostream& out_all_ranks, cons
       const int64_t skipped_before = state.nonfinite_total;
       std::optional<TrainMetrics> metrics = train_batch(config, state, batch);
       if (state.nonfinite_total > skipped_before) ++acc.skipped;
-      if (state.nonfinite_in_row >= config.max_nonfinite_steps) {
+      if (config.max_nonfinite_steps > 0 && state.nonfinite_in_row >= config.max_nonfinite_steps) {
         flush_metrics();
         progress.finish();
         HRM_THROW(Error, "training stopped at step ", state.step, ": ", state.nonfinite_in_row,

@@ -196,6 +196,22 @@ TEST_F(TrainLoop, NonFiniteGradientWithAFiniteLossIsSkippedToo) {
   EXPECT_EQ(m.state.nonfinite_total, 1);
 }
 
+// max_nonfinite_steps=0: no finiteness check (no host sync per step), as the reference: the step
+// updates the weights whatever the gradient holds, and training does not stop.
+TEST_F(TrainLoop, ZeroMaxNonFiniteStepsUpdatesUncheckedAsTheReference) {
+  TempDir run("nan_unchecked");
+  Manual m(tiny_config(data(), run.path, {"max_nonfinite_steps=0"}));
+  ASSERT_TRUE(m.step());
+  auto q_head = m.state.model->model->inner->q_head->weight;
+  auto hook = q_head.register_hook([](const torch::Tensor& g) { return g * std::numeric_limits<float>::quiet_NaN(); });
+  const int64_t adam_steps = m.state.adam->step_count();
+  EXPECT_TRUE(m.step());
+  EXPECT_EQ(m.state.adam->step_count(), adam_steps + 1);
+  EXPECT_EQ(m.state.nonfinite_total, 0);
+  EXPECT_TRUE(torch::isnan(q_head).any().item<bool>()) << "the unchecked step wrote the NaN gradient's update";
+  q_head.remove_hook(hook);
+}
+
 TEST_F(TrainLoop, TooManyNonFiniteStepsStopWithTheLastCheckpointIntact) {
   TempDir run("nan_stop");
   PretrainConfig config = tiny_config(data(), run.path, {"max_nonfinite_steps=3"});
