@@ -4,7 +4,7 @@
 # packages and no ../shared beside the checkout:
 #   .devcarry/debs/            the Debian packages CMake needs (apt-get download, about 2 MB)
 #   .devcarry/shared/fixtures  the reference's fixtures and checkpoints from ../shared (about 8 MB)
-#   .devcarry/generated/       with HRM_REFERENCE set: the fixtures of tools/make_fixture.py (11 MB)
+#   .devcarry/generated/       with HRM_REFERENCE set: the fixtures of tools/make_fixture.py (14 MB)
 # Then call the device tool with carry [".devcarry"] and the command "scripts/gpu-check.sh".
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +15,7 @@ mkdir -p "$KIT/debs" "$KIT/shared"
   libfmt9 libgtest-dev libgmock-dev libgloo-dev zlib1g-dev 2>/dev/null)
 cp -r ../shared/fixtures "$KIT/shared/fixtures"
 if [[ -n "${HRM_REFERENCE:-}" ]]; then
-  "${HRM_PYTHON:-$HOME/.cache/hrm/venv/bin/python}" tools/make_fixture.py --out "$KIT/generated" hrm-learned-softmax-p2 hrm-rope-noemb
+  "${HRM_PYTHON:-$HOME/.cache/hrm/venv/bin/python}" tools/make_fixture.py --out "$KIT/generated" hrm-learned-softmax-p2 hrm-rope-noemb \
+    hrm-bf16
 fi
 du -sh "$KIT"

@@ -19,7 +19,8 @@ void check_options(const AdamATan2Options& o) {
     HRM_THROW(ConfigError, "AdamATan2: weight_decay must be >= 0, got ", o.weight_decay);
 }
 
-// One element-wise update of p, m, v with host-side constants (no device-to-host transfer).
+// Element-wise updates of p, m, v with host-side constants (no device-to-host transfer).
+#if HRM_TORCH_FALLBACK  // libtorch 1.13 has no _foreach_lerp_: one parameter at a time
 void update(torch::Tensor& p, const torch::Tensor& g, torch::Tensor& m, torch::Tensor& v, int64_t t, double lr,
             const AdamATan2Options& o) {
   const double bias_correction1 = 1.0 - std::pow(o.beta1, static_cast<double>(t));
@@ -30,6 +31,24 @@ void update(torch::Tensor& p, const torch::Tensor& g, torch::Tensor& m, torch::T
   torch::Tensor denom = v.sqrt().div_(std::sqrt(bias_correction2));
   p.add_(torch::atan2(m, denom), -lr / bias_correction1);
 }
+
+#else
+// The update for every parameter of one step count t at once, as multi-tensor (_foreach_) ops: on CUDA a
+// few fused kernels for all the parameters instead of eight per parameter (atan2 has no multi-tensor
+// form: one kernel each); on the CPU the same per-tensor ops as the form above, bit for bit.
+void update_group(std::vector<torch::Tensor> p, std::vector<torch::Tensor> g, std::vector<torch::Tensor> m,
+                  std::vector<torch::Tensor> v, int64_t t, double lr, const AdamATan2Options& o) {
+  const double bias_correction1 = 1.0 - std::pow(o.beta1, static_cast<double>(t));
+  const double bias_correction2 = 1.0 - std::pow(o.beta2, static_cast<double>(t));
+  torch::_foreach_mul_(p, 1.0 - lr * o.weight_decay);
+  torch::_foreach_lerp_(m, g, 1.0 - o.beta1);
+  torch::_foreach_lerp_(v, torch::_foreach_mul(g, g), 1.0 - o.beta2);
+  std::vector<torch::Tensor> step = torch::_foreach_sqrt(v);
+  torch::_foreach_div_(step, std::sqrt(bias_correction2));
+  for (size_t i = 0; i < step.size(); ++i) step[i] = torch::atan2(m[i], step[i]);
+  torch::_foreach_add_(p, step, -lr / bias_correction1);
+}
+#endif
 
 }  // namespace
 
@@ -51,15 +70,30 @@ void AdamATan2::step(double lr) {
   if (!(lr >= 0.0)) HRM_THROW(ConfigError, "AdamATan2: lr must be >= 0, got ", lr);
   torch::NoGradGuard no_grad;
   ++step_count_;
+  std::map<int64_t, std::vector<size_t>> by_step;  // parameters with a gradient, by their step count t
   for (size_t i = 0; i < params_.size(); ++i) {
-    torch::Tensor& p = params_[i];
+    const torch::Tensor& p = params_[i];
     const torch::Tensor& g = p.grad();
     if (!g.defined()) continue;  // as the package's _init_group: no grad, no update at all
     HRM_CHECK(g.sizes() == p.sizes() && g.device() == p.device() && g.scalar_type() == p.scalar_type(),
               "AdamATan2: gradient of parameter ", i, " (", g.sizes(), ", ", g.device(), ", ", g.scalar_type(),
               ") does not match the parameter (", p.sizes(), ", ", p.device(), ", ", p.scalar_type(), ")");
     HRM_CHECK(!g.is_sparse(), "AdamATan2: sparse gradients are not supported (parameter ", i, ")");
-    update(p, g, exp_avg_[i], exp_avg_sq_[i], ++param_steps_[i], lr, opts_);
+    by_step[++param_steps_[i]].push_back(i);
+  }
+  for (const auto& [t, group] : by_step) {
+#if HRM_TORCH_FALLBACK
+    for (size_t i : group) update(params_[i], params_[i].grad(), exp_avg_[i], exp_avg_sq_[i], t, lr, opts_);
+#else
+    std::vector<torch::Tensor> p, g, m, v;
+    for (size_t i : group) {
+      p.push_back(params_[i]);
+      g.push_back(params_[i].grad());
+      m.push_back(exp_avg_[i]);
+      v.push_back(exp_avg_sq_[i]);
+    }
+    update_group(p, g, m, v, t, lr, opts_);
+#endif
   }
 }
 

@@ -3,8 +3,9 @@
 // the CUDA kernel csrc/adam_atan2.cu in the version whose step size is lr / (1 - b1^t)), per element:
 //   p *= 1 - lr*wd;  m = lerp(m, g, 1-b1);  v = lerp(v, g*g, 1-b2);
 //   p -= lr / (1 - b1^t) * atan2(m, sqrt(v) / sqrt(1 - b2^t))        (no epsilon)
-// Differs: plain libtorch tensor ops per parameter instead of one fused multi-tensor kernel (the same
-// formula, float32 results within ~1 ulp); works on CPU and CUDA. The step count is kept per
+// Differs: libtorch's multi-tensor (_foreach_) ops over all the parameters, plus one atan2 kernel per
+// parameter, instead of the package's one fused kernel (the same formula; float32 results within
+// ~1 ulp); works on CPU and CUDA (libtorch 1.13: one parameter at a time). The step count is kept per
 // parameter on the host (the package keeps a float32 tensor per parameter), so a parameter that had no
 // gradient in some step keeps its own bias correction, as in the reference.
 // Note: a later version of the package moves 1/(1 - b1^t) inside atan2 (step size lr); the fixtures
