@@ -64,7 +64,7 @@ row "ctest Cuda|Fixture|ReferenceCheckpoint" "$(grep -E 'tests passed' "$LOGS/ct
 # float32 goldens: elementwise in float32 (TF32 off), then normwise with a bfloat16 forward. bfloat16
 # goldens (hrm-bf16, computed by the reference on a CPU): normwise, since another device's kernels
 # round differently; the largest relative L2 error is shown either way.
-worst_rel_l2() { grep -o 'rel_l2 [0-9.e+-]*' "$1" | awk '{ if ($2 > m) m = $2 } END { printf "%.3g", m }'; }
+worst_rel_l2() { grep -o ' rel_l2 [0-9.e+-]*' "$1" | awk '{ if ($2 > m) m = $2 } END { printf "%.3g", m }'; }
 for d in "$SHARED"/fixtures/*/ "$KIT"/generated/*/; do
   [[ -f $d/config.json ]] || continue
   n=$(basename "$d")
@@ -80,6 +80,22 @@ for d in "$SHARED"/fixtures/*/ "$KIT"/generated/*/; do
       "$(tail -1 "$LOGS/verify_$n.log" | sed 's|.*: ||'), worst rel_l2 $(worst_rel_l2 "$LOGS/verify_$n.log")"
   fi
 done
+
+# ---- the main job on the device: train (the demo's model, shorter), evaluate, solve ---------------
+JOB=/tmp/hrm-gpu-check-job
+rm -rf "$JOB"
+{
+  "$HRM" data sudoku "$JOB/data" --size 4 --blanks 10 --train-size 2000 --test-size 200 --seed 0 &&
+    "$HRM" train data_path="$JOB/data" checkpoint_path="$JOB/run" device="$DEVICE" epochs=50 eval_interval=50 \
+      global_batch_size=128 lr=3e-3 lr_min_ratio=0.1 lr_warmup_steps=50 arch.hidden_size=64 arch.num_heads=4 \
+      arch.H_layers=1 arch.L_layers=1 arch.halt_max_steps=4 arch.puzzle_emb_ndim=0 arch.pos_encodings=learned \
+      arch.forward_dtype=bfloat16 &&
+    ckpt=$(ls -d "$JOB"/run/step_* | grep -E '/step_[0-9]+$' | sort -V | tail -1) &&
+    "$HRM" eval checkpoint="$ckpt" device="$DEVICE" &&
+    "$HRM" solve --device "$DEVICE" --checkpoint "$ckpt" --halt q "$(sed -n 2p "$JOB/data/input/test.csv" | cut -d, -f2)"
+} >"$LOGS/job.log" 2>&1
+job_rc=$?
+row "train, eval, solve on $DEVICE" "$([[ $job_rc == 0 ]] && echo ok || echo 'FAILED (job.log)'); $(grep -o 'exact_accuracy [0-9.]*' "$LOGS/job.log" | tail -1)"
 
 # ---- benchmarks --------------------------------------------------------------------------------
 if [[ $DEVICE == cpu ]]; then
@@ -116,4 +132,4 @@ bench_train bfloat16_nocheck arch.forward_dtype=bfloat16 max_nonfinite_steps=0
 bench_train float32 arch.forward_dtype=float32
 "$HRM" bench eval data_path="$DATA" device="$DEVICE" arch.forward_dtype=bfloat16 "${EVAL_ARGS[@]}" >"$LOGS/bench_eval.log" 2>&1
 row "bench eval bfloat16" "$(grep 'ACT steps: median' "$LOGS/bench_eval.log" | sed 's/^ *//; s/ per ACT step;.*//')"
-row "  MFU / memory" "$(grep -o 'MFU [0-9.]*%' "$LOGS/bench_eval.log") / $(grep -o 'peak [A-Za-z ]* [0-9.]* GiB' "$LOGS/bench_eval.log")
+row "  MFU / memory" "$(grep -o 'MFU [0-9.]*%' "$LOGS/bench_eval.log") / $(grep -o 'peak [A-Za-z ]* [0-9.]* GiB' "$LOGS/bench_eval.log")"

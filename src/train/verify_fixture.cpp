@@ -65,7 +65,7 @@ struct Fixture {
   Batch batch;
 };
 
-Fixture load_fixture(const std::string& dir, const std::string& forward_dtype) {
+Fixture load_fixture(const std::string& dir) {
   Fixture f;
   const auto cfg_path = dir + "/config.json";
   nlohmann::json j;
@@ -77,7 +77,6 @@ Fixture load_fixture(const std::string& dir, const std::string& forward_dtype) {
   if (!j.contains("model")) HRM_THROW(FormatError, cfg_path, ": missing key 'model'");
   f.config = HRMConfig::from_json(j["model"]);
   if (j.contains("loss") && j["loss"].contains("loss_type")) f.config.loss_type = j["loss"]["loss_type"];
-  if (!forward_dtype.empty()) f.config.forward_dtype = forward_dtype;
   f.config.validate();
   f.weights = load_dict(dir + "/weights.pt");
   auto b = load_dict(dir + "/batch.pt");
@@ -279,8 +278,12 @@ VerifyReport verify_fixture(const std::string& dir, const VerifyOptions& opts) {
   std::tie(c.values, c.grads) = fixture_tolerances(readme);
   if (opts.device.is_cuda()) at::globalContext().setAllowTF32CuBLAS(false);  // float32 parity: no TF32
 
-  const std::string fixture_dtype = load_fixture(dir, "").config.forward_dtype;
-  const Fixture f = load_fixture(dir, opts.forward_dtype);
+  Fixture f = load_fixture(dir);
+  const std::string fixture_dtype = f.config.forward_dtype;
+  if (!opts.forward_dtype.empty()) {
+    f.config.forward_dtype = opts.forward_dtype;
+    f.config.validate();
+  }
   const double rel_l2 = opts.rel_l2 > 0                                 ? opts.rel_l2
                         : f.config.forward_dtype != fixture_dtype ? reduced_precision_rel_l2(f.config.forward_dtype)
                                                                   : 0.0;
