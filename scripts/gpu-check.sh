@@ -119,17 +119,20 @@ done
 DATA=/tmp/hrm-gpu-check-sudoku
 rm -rf "$DATA"
 "$HRM" data sudoku "$DATA" "${DATA_ARGS[@]}" --seed 0 >"$LOGS/data.log" 2>&1 || row "data sudoku" "FAILED (data.log)"
-# Training steps: bfloat16 with and without the finiteness check (its one host sync per step), float32.
-bench_train() {  # name, overrides...
-  local name=$1
-  shift
-  "$HRM" bench train data_path="$DATA" device="$DEVICE" "$@" "${TRAIN_ARGS[@]}" >"$LOGS/bench_train_$name.log" 2>&1
+# Training steps: bfloat16 with and without the finiteness check (its one host sync per step) and
+# with the reference's unfused ops (--unfused: what ATen's fused rms_norm brings), float32.
+bench_train() {  # name, hrm's global flags ("" for none), overrides...
+  local name=$1 flags=$2
+  shift 2
+  # shellcheck disable=SC2086  # flags: zero or more words
+  "$HRM" $flags bench train data_path="$DATA" device="$DEVICE" "$@" "${TRAIN_ARGS[@]}" >"$LOGS/bench_train_$name.log" 2>&1
   row "bench train $name" "$(grep ' steps: median' "$LOGS/bench_train_$name.log" | sed 's/^ *//; s/ per step;.*//')"
   row "  MFU / memory" "$(grep -o 'MFU [0-9.]*%' "$LOGS/bench_train_$name.log") / $(grep -o 'peak [A-Za-z ]* [0-9.]* GiB' "$LOGS/bench_train_$name.log")"
 }
-bench_train bfloat16 arch.forward_dtype=bfloat16
-bench_train bfloat16_nocheck arch.forward_dtype=bfloat16 max_nonfinite_steps=0
-bench_train float32 arch.forward_dtype=float32
+bench_train bfloat16 "" arch.forward_dtype=bfloat16
+bench_train bfloat16_nocheck "" arch.forward_dtype=bfloat16 max_nonfinite_steps=0
+bench_train bfloat16_unfused --unfused arch.forward_dtype=bfloat16
+bench_train float32 "" arch.forward_dtype=float32
 "$HRM" bench eval data_path="$DATA" device="$DEVICE" arch.forward_dtype=bfloat16 "${EVAL_ARGS[@]}" >"$LOGS/bench_eval.log" 2>&1
 row "bench eval bfloat16" "$(grep 'ACT steps: median' "$LOGS/bench_eval.log" | sed 's/^ *//; s/ per ACT step;.*//')"
 row "  MFU / memory" "$(grep -o 'MFU [0-9.]*%' "$LOGS/bench_eval.log") / $(grep -o 'peak [A-Za-z ]* [0-9.]* GiB' "$LOGS/bench_eval.log")"

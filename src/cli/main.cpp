@@ -14,6 +14,7 @@
 #include "cli/commands.h"
 #include "core/check.h"
 #include "dist/comm.h"
+#include "model/layers.h"
 
 namespace {
 
@@ -45,7 +46,11 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", version_text, "Print the version, the libtorch it runs on, CUDA devices, data-parallel backends");
   int threads = 0;
   app.add_option("--threads", threads, "CPU threads for torch (default: all cores of this machine)");
+  bool unfused = false;
+  app.add_flag("--unfused", unfused,
+               "the reference's ops one by one instead of ATen's fused kernels (rms_norm), to measure their gain");
   app.parse_complete_callback([&] {
+    hrm::set_fused_kernels(!unfused);
     unsigned n = threads > 0 ? static_cast<unsigned>(threads) : std::max(1u, std::thread::hardware_concurrency());
     at::set_num_threads(static_cast<int>(n));
     single_threaded_openblas();

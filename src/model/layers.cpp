@@ -3,6 +3,7 @@
 
 #include <torch/torch.h>
 
+#include <atomic>
 #include <cmath>
 
 #include "core/check.h"
@@ -105,7 +106,21 @@ torch::Tensor SwiGLUImpl::forward(const torch::Tensor& x) {
   return down_proj->forward(torch::silu(gate_up[0]) * gate_up[1]);
 }
 
+namespace {
+std::atomic<bool> g_fused_kernels{true};
+}  // namespace
+
+void set_fused_kernels(bool on) { g_fused_kernels = on; }
+bool fused_kernels() { return g_fused_kernels; }
+
 torch::Tensor rms_norm(const torch::Tensor& hidden_states, double variance_epsilon) {
+#if !HRM_TORCH_FALLBACK
+  if (fused_kernels()) return at::rms_norm(hidden_states, {hidden_states.size(-1)}, {}, variance_epsilon);
+#endif
+  return rms_norm_unfused(hidden_states, variance_epsilon);
+}
+
+torch::Tensor rms_norm_unfused(const torch::Tensor& hidden_states, double variance_epsilon) {
   const auto input_dtype = hidden_states.scalar_type();
   auto h = hidden_states.to(torch::kFloat32);
   auto variance = h.square().mean(-1, /*keepdim=*/true);

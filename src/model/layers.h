@@ -63,7 +63,16 @@ struct SwiGLUImpl : torch::nn::Module {
 };
 TORCH_MODULE(SwiGLU);
 
-// x / sqrt(mean(x^2) + eps) in float32, no weight; returns the input's dtype.
+// x / sqrt(mean(x^2) + eps) in float32, no weight; returns the input's dtype. Through ATen's rms_norm
+// when fused_kernels() (one fused kernel forward and one backward on CUDA; on the CPU ATen composes
+// the reference's ops, bit-identical, tested); else the reference's ops one by one (libtorch 1.13 has
+// no rms_norm).
 torch::Tensor rms_norm(const torch::Tensor& hidden_states, double variance_epsilon);
+torch::Tensor rms_norm_unfused(const torch::Tensor& hidden_states, double variance_epsilon);
+
+// Process-wide: use ATen's fused kernels where they replace a chain of the reference's ops (default
+// on). `hrm --unfused` turns them off, to measure what they bring.
+void set_fused_kernels(bool on);
+bool fused_kernels();
 
 }  // namespace hrm

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <torch/cuda.h>
 #include <torch/torch.h>
 
 #include <cmath>
@@ -77,6 +78,36 @@ TEST(RmsNorm, NormalisesInFloat32AndKeepsDtype) {
   auto rms = y.square().mean(-1).sqrt();
   EXPECT_TRUE(torch::allclose(rms, torch::ones_like(rms), 1e-4, 1e-4));
   EXPECT_EQ(hrm::rms_norm(x.to(torch::kBFloat16), 1e-5).scalar_type(), torch::kBFloat16);
+}
+
+// The fused path (ATen's rms_norm) against the reference's ops, values and input gradients, in the
+// two forward dtypes: bit for bit on the CPU; on CUDA (one fused kernel each way) to float32 rounding
+// of the statistics, i.e. one rounding of the output dtype.
+TEST(RmsNorm, FusedEqualsTheReferenceOps) {
+  torch::manual_seed(0);
+  std::vector<torch::Device> devices{torch::kCPU};
+  if (torch::cuda::is_available()) devices.emplace_back(torch::kCUDA);
+  for (const auto device : devices)
+    for (const auto dtype : {torch::kFloat32, torch::kBFloat16}) {
+      const auto x = (torch::randn({4, 17, 96}) * 3).to(device);
+      const auto dy = torch::randn({4, 17, 96}).to(device);
+      std::vector<torch::Tensor> y, dx;
+      for (const bool fused : {true, false}) {
+        auto xi = x.clone().set_requires_grad(true);  // float32 master, cast as the model does
+        auto out = fused ? hrm::rms_norm(xi.to(dtype), 1e-5) : hrm::rms_norm_unfused(xi.to(dtype), 1e-5);
+        out.backward(dy.to(dtype));
+        y.push_back(out.to(torch::kFloat32));
+        dx.push_back(xi.grad());
+      }
+      if (device.is_cpu()) {
+        EXPECT_TRUE(torch::equal(y[0], y[1])) << dtype;
+        EXPECT_TRUE(torch::equal(dx[0], dx[1])) << dtype;
+      } else {
+        const double tol = dtype == torch::kFloat32 ? 1e-5 : 1e-2;
+        EXPECT_TRUE(torch::allclose(y[0], y[1], tol, tol)) << "cuda " << dtype;
+        EXPECT_TRUE(torch::allclose(dx[0], dx[1], tol, tol)) << "cuda " << dtype;
+      }
+    }
 }
 
 TEST(SwiGLU, IsDownOfSiluGateTimesUp) {
