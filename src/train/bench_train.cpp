@@ -90,12 +90,9 @@ BenchEvalResult bench_eval(const PretrainConfig& config, int warmup, int batches
     if (i == warmup) reset_peak_memory(state.device);
     const Batch batch = to_device(db, state.device);
     Carry carry = state.model->initial_carry(batch);
-    for (int k = 0; k < config.arch.halt_max_steps + 1; ++k) {  // exactly halt_max_steps in evaluation
-      LossHeadOutput out;
-      const double t = timed_ms(state.device, [&] { out = state.model->forward(carry, batch); });
+    for (int k = 0; k < config.arch.halt_max_steps; ++k) {  // exactly halt_max_steps in evaluation (evaluate())
+      const double t = timed_ms(state.device, [&] { carry = state.model->forward(carry, batch).new_carry; });
       if (i >= warmup) ms.push_back(t);
-      carry = out.new_carry;
-      if (out.all_halted.item<bool>()) break;
     }
   }
   BenchEvalResult r;

@@ -294,12 +294,15 @@ EvalMetrics evaluate(const PretrainConfig& config, TrainState& state, const data
     const Batch batch = to_device(db, state.device);
     Carry carry = state.model->initial_carry(batch);
     LossHeadOutput out;
-    // Forward until every row halted (exactly halt_max_steps segments in evaluation).
-    while (true) {
+    // Forward until every row halted. In evaluation that is exactly halt_max_steps segments (only
+    // training halts by Q), so the segments run without reading all_halted after each (a device sync
+    // each, where the reference checks); it is checked once, after the last.
+    for (int k = 0; k < config.arch.halt_max_steps; ++k) {
       out = state.model->forward(carry, batch);
       carry = out.new_carry;
-      if (out.all_halted.item<bool>()) break;  // note: a device-to-host sync point, once per segment
     }
+    HRM_CHECK(out.all_halted.item<bool>(), "evaluation: rows still running after halt_max_steps = ",
+              config.arch.halt_max_steps, " segments");
     for (const char* k : {"inputs", "labels", "puzzle_identifiers"})
       if (want(k)) keep(k, k == std::string("inputs") ? batch.inputs : k == std::string("labels") ? batch.labels : batch.puzzle_identifiers);
     for (const auto& k : wanted) {
