@@ -96,6 +96,10 @@ rm -rf "$JOB"
 } >"$LOGS/job.log" 2>&1
 job_rc=$?
 row "train, eval, solve on $DEVICE" "$([[ $job_rc == 0 ]] && echo ok || echo 'FAILED (job.log)'); $(grep -o 'exact_accuracy [0-9.]*' "$LOGS/job.log" | tail -1)"
+if [[ $DEVICE != cpu && $job_rc == 0 ]]; then  # the same evaluation from replayed CUDA graphs
+  "$HRM" eval checkpoint="$ckpt" device="$DEVICE" cuda_graphs=true >"$LOGS/job_eval_graphs.log" 2>&1
+  row "eval with CUDA graphs" "$(grep -o 'exact_accuracy [0-9.]*' "$LOGS/job_eval_graphs.log" | tail -1 || echo 'FAILED (job_eval_graphs.log)')"
+fi
 
 # ---- benchmarks --------------------------------------------------------------------------------
 if [[ $DEVICE == cpu ]]; then
@@ -136,3 +140,9 @@ bench_train float32 "" arch.forward_dtype=float32
 "$HRM" bench eval data_path="$DATA" device="$DEVICE" arch.forward_dtype=bfloat16 "${EVAL_ARGS[@]}" >"$LOGS/bench_eval.log" 2>&1
 row "bench eval bfloat16" "$(grep 'ACT steps: median' "$LOGS/bench_eval.log" | sed 's/^ *//; s/ per ACT step;.*//')"
 row "  MFU / memory" "$(grep -o 'MFU [0-9.]*%' "$LOGS/bench_eval.log") / $(grep -o 'peak [A-Za-z ]* [0-9.]* GiB' "$LOGS/bench_eval.log")"
+if [[ $DEVICE != cpu ]]; then  # replayed CUDA graphs (cuda_graphs needs device=cuda)
+  "$HRM" bench eval data_path="$DATA" device="$DEVICE" arch.forward_dtype=bfloat16 cuda_graphs=true "${EVAL_ARGS[@]}" \
+    >"$LOGS/bench_eval_graphs.log" 2>&1
+  row "bench eval bfloat16, CUDA graphs" \
+    "$(grep 'ACT steps: median' "$LOGS/bench_eval_graphs.log" | sed 's/^ *//; s/ per ACT step;.*//' || echo 'FAILED (bench_eval_graphs.log)')"
+fi

@@ -15,6 +15,7 @@
 #include "core/check.h"
 #include "dist/comm.h"
 #include "model/layers.h"
+#include "train/eval_graph.h"
 
 namespace {
 
@@ -24,7 +25,9 @@ std::string version_text() {
   s << "hrm " << HRM_VERSION << "\n"
     << "libtorch " << TORCH_VERSION << (HRM_TORCH_FALLBACK ? " (the Debian fallback: docs/BUILD.md)" : "") << "\n"
     << "CUDA devices: " << static_cast<int>(torch::cuda::device_count()) << "\n"
-    << "data parallel: " << hrm::dist::data_parallel_backends();
+    << "data parallel: " << hrm::dist::data_parallel_backends() << "\n"
+    << "CUDA graphs (cuda_graphs=true): "
+    << (hrm::train::EvalStepGraph::available() ? "built" : "not built (no CUDA toolkit at build time)");
   return s.str();
 }
 

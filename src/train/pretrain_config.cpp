@@ -173,6 +173,7 @@ std::vector<Field> top_fields() {
       HRM_DBL(weight_decay),
       // hrm's own
       HRM_STR(device),
+      HRM_BOOL(cuda_graphs),
       HRM_BOOL(ema),
       HRM_BOOL(dist_reducer),
       HRM_DBL(dist_timeout),
@@ -381,6 +382,8 @@ void PretrainConfig::validate() const {
   static const std::regex device_re(R"(cpu|cuda(:[0-9]+)?)");
   if (!std::regex_match(device, device_re))
     HRM_THROW(ConfigError, "config key 'device' = '", device, "': expected cpu, cuda or cuda:N");
+  if (cuda_graphs && device.rfind("cuda", 0) != 0)
+    HRM_THROW(ConfigError, "config key 'cuda_graphs' = true needs device=cuda (device is '", device, "')");
   for (const auto& name : eval_save_outputs)
     if (std::find(kSaveOutputs.begin(), kSaveOutputs.end(), name) == kSaveOutputs.end())
       HRM_THROW(ConfigError, "config key 'eval_save_outputs': unknown output '", name,

@@ -5,7 +5,7 @@
 // same `all_config.yaml` beside the checkpoints (readable by the reference's evaluate.py).
 // Differs: unknown keys are errors naming the nearest valid key (pydantic's extra='allow' accepts
 // anything on arch); wrong types are errors naming the expected type; eval_save_outputs names are
-// checked; a few keys of hrm's own (device, ema, ema_rate, max_nonfinite_steps, resume, log_interval, dist_timeout, dist_reducer).
+// checked; a few keys of hrm's own (device, cuda_graphs, ema, ema_rate, max_nonfinite_steps, resume, log_interval, dist_timeout, dist_reducer).
 #pragma once
 
 #include <cstdint>
@@ -50,6 +50,8 @@ struct PretrainConfig {
 
   // hrm's own keys
   std::string device = "cpu";  // cpu | cuda | cuda:N
+  // Evaluation ACT steps as a replayed CUDA graph (train/eval_graph.h); device=cuda only.
+  bool cuda_graphs = false;
   bool ema = false;
   double ema_rate = 0.999;
   // Steps in a row with a non-finite loss or gradient (each skipped: it updates nothing) before training

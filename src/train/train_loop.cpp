@@ -16,6 +16,7 @@
 #include "optim/sign_sgd.h"
 #include "train/checkpoint.h"
 #include "train/distributed.h"
+#include "train/eval_graph.h"
 
 namespace fs = std::filesystem;
 
@@ -287,6 +288,8 @@ EvalMetrics evaluate(const PretrainConfig& config, TrainState& state, const data
     it->second.push_back(v.cpu());  // Move to CPU for saving GPU memory
   };
 
+  std::optional<EvalStepGraph> graph;
+  if (config.cuda_graphs) graph.emplace();
   std::vector<std::string> metric_keys;
   std::vector<torch::Tensor> metric_values(sets.size());  // per set, [metrics] float64 on the device
   data::Batch db;
@@ -298,7 +301,7 @@ EvalMetrics evaluate(const PretrainConfig& config, TrainState& state, const data
     // training halts by Q), so the segments run without reading all_halted after each (a device sync
     // each, where the reference checks); it is checked once, after the last.
     for (int k = 0; k < config.arch.halt_max_steps; ++k) {
-      out = state.model->forward(carry, batch);
+      out = graph ? graph->forward(state.model, carry, batch) : state.model->forward(carry, batch);
       carry = out.new_carry;
     }
     HRM_CHECK(out.all_halted.item<bool>(), "evaluation: rows still running after halt_max_steps = ",

@@ -22,6 +22,8 @@ TEST(HrmVersion, NamesTheLibtorchCudaDevicesAndTheDataParallelBackendsOfThisBuil
 #else
   EXPECT_NE(r.output.find("data parallel: gloo (CPU)"), std::string::npos) << r.output;
 #endif
+  EXPECT_TRUE(std::regex_search(r.output, std::regex("CUDA graphs \\(cuda_graphs=true\\): (built|not built)")))
+      << r.output;
 }
 
 }  // namespace

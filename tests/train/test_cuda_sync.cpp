@@ -1,10 +1,10 @@
 // test_cuda_sync.cpp: a CUDA training step never waits for the device (PyTorch's sync debug mode turns
 // every synchronising call of ATen into an error: .item(), a copy from pageable memory, nonzero, unique),
-// and the train loop's device syncs are those it documents. Needs the CUDA toolkit's headers to
-// compile (c10/cuda) and a GPU to run.
+// and the train loop's device syncs are those it documents. Compiled where the CUDA toolkit's headers
+// are (c10/cuda needs them), run where a GPU is.
 #include <gtest/gtest.h>
 
-#if __has_include(<cuda_runtime_api.h>) && !HRM_TORCH_FALLBACK
+#if HRM_CUDA_TOOLKIT && !HRM_TORCH_FALLBACK  // set by CMakeLists.txt where the CUDA toolkit is found
 #include <c10/cuda/CUDAFunctions.h>
 #include <torch/cuda.h>
 

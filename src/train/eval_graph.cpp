@@ -1,0 +1,109 @@
+// eval_graph.cpp: see eval_graph.h.
+#include "train/eval_graph.h"
+
+#include <torch/torch.h>
+
+#include "core/check.h"
+
+#if HRM_CUDA_TOOLKIT && !HRM_TORCH_FALLBACK  // set by CMakeLists.txt where the CUDA toolkit is found
+#include <ATen/cuda/CUDAGraph.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#define HRM_EVAL_GRAPH 1
+#else
+#define HRM_EVAL_GRAPH 0
+#endif
+
+namespace hrm::train {
+namespace {
+
+// f(a's tensor, b's tensor) for each tensor of a carry.
+template <typename F>
+void each_tensor(Carry& a, const Carry& b, F&& f) {
+  f(a.inner_carry.z_H, b.inner_carry.z_H);
+  f(a.inner_carry.z_L, b.inner_carry.z_L);
+  f(a.steps, b.steps);
+  f(a.halted, b.halted);
+  f(a.current_data.inputs, b.current_data.inputs);
+  f(a.current_data.labels, b.current_data.labels);
+  f(a.current_data.puzzle_identifiers, b.current_data.puzzle_identifiers);
+}
+
+torch::Tensor copy_of(const torch::Tensor& t) { return t.defined() ? t.clone() : t; }
+
+Carry copy_of(const Carry& c) {
+  Carry out;
+  each_tensor(out, c, [](torch::Tensor& dst, const torch::Tensor& src) { dst = copy_of(src); });
+  return out;
+}
+
+LossHeadOutput copy_of(const LossHeadOutput& o) {
+  LossHeadOutput out{copy_of(o.new_carry), copy_of(o.loss), {}, {}, copy_of(o.all_halted)};
+  for (const auto& [k, v] : o.metrics) out.metrics.emplace_back(k, copy_of(v));
+  out.outputs = ModelOutputs{copy_of(o.outputs.logits), copy_of(o.outputs.q_halt_logits),
+                             copy_of(o.outputs.q_continue_logits), copy_of(o.outputs.target_q_continue)};
+  return out;
+}
+
+}  // namespace
+
+#if HRM_EVAL_GRAPH
+struct EvalStepGraph::Impl {
+  at::cuda::CUDAGraph graph;
+  const void* model = nullptr;        // the replay reads this model's parameter memory:
+  const void* first_param = nullptr;  // another model, or a parameter reallocated, recaptures
+  Carry in_carry;  // the graph's inputs: every replay reads these tensors
+  Batch in_batch;
+  LossHeadOutput out;  // the graph's outputs: every replay rewrites these tensors
+};
+#else
+struct EvalStepGraph::Impl {};
+#endif
+
+EvalStepGraph::EvalStepGraph() = default;
+EvalStepGraph::~EvalStepGraph() = default;
+
+bool EvalStepGraph::available() { return HRM_EVAL_GRAPH; }
+
+LossHeadOutput EvalStepGraph::forward(ACTLossHead& model, const Carry& carry, const Batch& batch) {
+  HRM_CHECK(!model->is_training(), "EvalStepGraph: the model must be in eval mode");
+  HRM_CHECK(carry.steps.is_cuda() && batch.inputs.is_cuda(), "EvalStepGraph: CUDA tensors only");
+#if HRM_EVAL_GRAPH
+  const void* first_param = model->parameters().front().data_ptr();
+  const bool same = impl_ && impl_->model == model.get() && impl_->first_param == first_param &&
+                    impl_->in_batch.inputs.sizes() == batch.inputs.sizes() &&
+                    impl_->in_carry.inner_carry.z_H.sizes() == carry.inner_carry.z_H.sizes();
+  if (!same) {
+    impl_ = std::make_unique<Impl>();
+    impl_->model = model.get();
+    impl_->first_param = first_param;
+    impl_->in_carry = copy_of(carry);
+    impl_->in_batch = Batch{batch.inputs.clone(), batch.labels.clone(), batch.puzzle_identifiers.clone()};
+    // Warm up, then capture, on a side stream (capture needs one; the warm-up makes cuBLAS and the
+    // attention kernels create their handles and workspaces outside the capture).
+    c10::cuda::CUDAStream side = c10::cuda::getStreamFromPool(false, carry.steps.device().index());
+    torch::cuda::synchronize(carry.steps.device().index());
+    {
+      c10::cuda::CUDAStreamGuard on_side(side);
+      for (int i = 0; i < 2; ++i) model->forward(impl_->in_carry, impl_->in_batch);
+      side.synchronize();
+      impl_->graph.capture_begin();
+      impl_->out = model->forward(impl_->in_carry, impl_->in_batch);
+      impl_->graph.capture_end();
+    }
+    side.synchronize();
+  }
+  // Inputs in, replay on the current stream, outputs out (copies: the next replay rewrites them).
+  each_tensor(impl_->in_carry, carry, [](torch::Tensor& dst, const torch::Tensor& src) { dst.copy_(src); });
+  impl_->in_batch.inputs.copy_(batch.inputs);
+  impl_->in_batch.labels.copy_(batch.labels);
+  impl_->in_batch.puzzle_identifiers.copy_(batch.puzzle_identifiers);
+  impl_->graph.replay();
+  return copy_of(impl_->out);
+#else
+  (void)model, (void)carry, (void)batch;
+  HRM_THROW(ConfigError, "cuda_graphs: this hrm was built without the CUDA toolkit's headers (no CUDA graphs)");
+#endif
+}
+
+}  // namespace hrm::train
