@@ -76,6 +76,16 @@ train::PretrainConfig load_config(const DatasetBenchOpts& o) {
                                      o.overrides);
 }
 
+// "N steps: median ..., mean ... per step; ... steps/s, ... tokens/s", then efficiency and memory.
+void print_step_times(const char* what, const char* per, const train::StepTimes& r, const train::PretrainConfig& config,
+                      double peak_tflops) {
+  const torch::Device device = train::parse_device(config.device);
+  std::printf("%lld %s: median %.2f ms, mean %.2f ms per %s; %.2f steps/s, %.0f tokens/s\n",
+              static_cast<long long>(r.count), what, r.median_ms, r.mean_ms, per, r.per_s, r.tokens_per_s);
+  print_efficiency(per, r.flops, r.median_ms, peak_rate(peak_tflops, device, config.arch.forward_dtype));
+  print_memory(device, r.peak_bytes);
+}
+
 void print_config_line(const char* what, const train::PretrainConfig& config, int64_t seq_len, int64_t parameters) {
   const auto& a = config.arch;
   std::printf("bench %s: device %s, forward_dtype %s, global_batch_size %lld, seq_len %lld (+%d puzzle), hidden %d, "
@@ -142,13 +152,10 @@ void register_bench(CLI::App& app) {
   add_dataset_bench_options(train, *t, "timed steps (median reported)");
   train->callback([t] {
     const train::PretrainConfig config = load_config(*t);
-    const train::BenchTrainResult r = train::bench_train(config, t->warmup, t->iters);
-    const torch::Device device = train::parse_device(config.device);
+    const train::StepTimes r = train::bench_train(config, t->warmup, t->iters);
     print_config_line("train", config, r.seq_len, r.parameters);
-    std::printf("  %lld steps: median %.2f ms, mean %.2f ms per step; %.2f steps/s, %.0f tokens/s\n",
-                static_cast<long long>(r.steps), r.median_step_ms, r.mean_step_ms, r.steps_per_s, r.tokens_per_s);
-    print_efficiency("step", r.flops_per_step, r.median_step_ms, peak_rate(t->peak_tflops, device, config.arch.forward_dtype));
-    print_memory(device, r.peak_bytes);
+    std::printf("  ");
+    print_step_times("steps", "step", r, config, t->peak_tflops);
   });
 
   auto* eval = bench->add_subcommand(
@@ -159,14 +166,9 @@ void register_bench(CLI::App& app) {
   eval->callback([e] {
     const train::PretrainConfig config = load_config(*e);
     const train::BenchEvalResult r = train::bench_eval(config, e->warmup, e->iters);
-    const torch::Device device = train::parse_device(config.device);
-    print_config_line("eval", config, r.seq_len, r.parameters);
-    std::printf("  %lld batches, %lld ACT steps: median %.2f ms, mean %.2f ms per ACT step; %.2f steps/s, %.0f tokens/s\n",
-                static_cast<long long>(r.batches), static_cast<long long>(r.act_steps), r.median_act_step_ms,
-                r.mean_act_step_ms, r.act_steps_per_s, r.tokens_per_s);
-    print_efficiency("ACT step", r.flops_per_act_step, r.median_act_step_ms,
-                     peak_rate(e->peak_tflops, device, config.arch.forward_dtype));
-    print_memory(device, r.peak_bytes);
+    print_config_line("eval", config, r.act_steps.seq_len, r.act_steps.parameters);
+    std::printf("  %lld batches, ", static_cast<long long>(r.batches));
+    print_step_times("ACT steps", "ACT step", r.act_steps, config, e->peak_tflops);
   });
 }
 

@@ -22,15 +22,24 @@ void check_counts(const char* what, int warmup, int n) {
     HRM_THROW(ConfigError, "bench ", what, ": --warmup >= 0 and --iters >= 1 (got ", warmup, ", ", n, ")");
 }
 
-int64_t count_parameters(const TrainState& state) {
-  int64_t n = 0;
-  for (const auto& p : state.model->parameters()) n += p.numel();
-  return n;
+StepTimes summarize(const std::vector<double>& ms, double flops, const TrainState& state, const PretrainConfig& config,
+                    int64_t seq_len) {
+  StepTimes r;
+  r.count = static_cast<int64_t>(ms.size());
+  r.median_ms = median(ms);
+  r.mean_ms = mean(ms);
+  r.per_s = 1000.0 / r.median_ms;
+  r.tokens_per_s = r.per_s * static_cast<double>(config.global_batch_size * seq_len);
+  r.flops = flops;
+  r.peak_bytes = peak_memory_bytes(state.device);
+  for (const auto& p : state.model->parameters()) r.parameters += p.numel();
+  r.seq_len = seq_len;
+  return r;
 }
 
 }  // namespace
 
-BenchTrainResult bench_train(const PretrainConfig& config, int warmup, int steps) {
+StepTimes bench_train(const PretrainConfig& config, int warmup, int steps) {
   check_counts("train", warmup, steps);
   const data::Dataset train_data = data::Dataset::open(config.data_path, "train");
   data::SamplerConfig sc;
@@ -54,17 +63,8 @@ BenchTrainResult bench_train(const PretrainConfig& config, int warmup, int steps
     });
     if (i >= warmup) ms.push_back(t);
   }
-  BenchTrainResult r;
-  r.steps = steps;
-  r.seq_len = train_data.metadata().seq_len;
-  r.parameters = count_parameters(state);
-  r.peak_bytes = peak_memory_bytes(state.device);
-  r.flops_per_step = count_flops(state.model->model->config, config.global_batch_size).train_step;
-  r.median_step_ms = median(ms);
-  r.mean_step_ms = mean(ms);
-  r.steps_per_s = 1000.0 / r.median_step_ms;
-  r.tokens_per_s = r.steps_per_s * static_cast<double>(config.global_batch_size * r.seq_len);
-  return r;
+  return summarize(ms, count_flops(state.model->model->config, config.global_batch_size).train_step, state, config,
+                   train_data.metadata().seq_len);
 }
 
 BenchEvalResult bench_eval(const PretrainConfig& config, int warmup, int batches) {
@@ -100,18 +100,8 @@ BenchEvalResult bench_eval(const PretrainConfig& config, int warmup, int batches
       if (i >= warmup) ms.push_back(t);
     }
   }
-  BenchEvalResult r;
-  r.batches = batches;
-  r.act_steps = static_cast<int64_t>(ms.size());
-  r.seq_len = test_data.metadata().seq_len;
-  r.parameters = count_parameters(state);
-  r.peak_bytes = peak_memory_bytes(state.device);
-  r.flops_per_act_step = count_flops(state.model->model->config, config.global_batch_size).forward_segment;
-  r.median_act_step_ms = median(ms);
-  r.mean_act_step_ms = mean(ms);
-  r.act_steps_per_s = 1000.0 / r.median_act_step_ms;
-  r.tokens_per_s = r.act_steps_per_s * static_cast<double>(config.global_batch_size * r.seq_len);
-  return r;
+  return BenchEvalResult{batches, summarize(ms, count_flops(state.model->model->config, config.global_batch_size).forward_segment,
+                                            state, config, test_data.metadata().seq_len)};
 }
 
 }  // namespace hrm::train

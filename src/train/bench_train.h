@@ -11,27 +11,24 @@
 
 namespace hrm::train {
 
-struct BenchTrainResult {
-  int64_t steps = 0;
-  double median_step_ms = 0, mean_step_ms = 0;
-  double steps_per_s = 0, tokens_per_s = 0;  // from the median; tokens = global_batch_size * seq_len
-  double flops_per_step = 0;                 // analytic (train/flops.h)
-  int64_t peak_bytes = 0;                    // bench_common.h: peak_memory_bytes over the timed steps
+// Timed steps of a bench (training steps, or evaluation ACT steps), as the benches report them.
+struct StepTimes {
+  int64_t count = 0;  // timed steps
+  double median_ms = 0, mean_ms = 0;
+  double per_s = 0, tokens_per_s = 0;  // from the median; tokens = global_batch_size * seq_len
+  double flops = 0;                    // analytic, per step (train/flops.h)
+  int64_t peak_bytes = 0;              // bench_common.h: peak_memory_bytes over the timed steps
   int64_t parameters = 0, seq_len = 0;
 };
 
 // Runs `warmup` untimed then `steps` timed training steps on config.data_path's training split
 // (epochs looping as needed; the learning-rate schedule as configured), with a device
 // synchronisation after each step so CPU and CUDA times mean the same thing.
-BenchTrainResult bench_train(const PretrainConfig& config, int warmup, int steps);
+StepTimes bench_train(const PretrainConfig& config, int warmup, int steps);
 
 struct BenchEvalResult {
-  int64_t batches = 0, act_steps = 0;  // timed
-  double median_act_step_ms = 0, mean_act_step_ms = 0;
-  double act_steps_per_s = 0, tokens_per_s = 0;  // from the median; tokens = global_batch_size * seq_len
-  double flops_per_act_step = 0;                 // analytic: one forward segment
-  int64_t peak_bytes = 0;
-  int64_t parameters = 0, seq_len = 0;
+  int64_t batches = 0;  // timed
+  StepTimes act_steps;  // flops: one forward segment
 };
 
 // Runs `warmup` untimed then `batches` timed test batches of config.data_path's test split (passes
