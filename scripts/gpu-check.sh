@@ -1,23 +1,33 @@
 #!/usr/bin/env bash
 # gpu-check.sh: the checks that need an NVIDIA GPU, in one run that ends with a summary table:
 # build (with the Debian packages of .devcarry/ where the machine lacks them), the CUDA tests, `hrm
-# verify-fixture --device cuda` on every fixture, `hrm bench model` in float32 and bfloat16 and `hrm
-# bench train` on CUDA. Prepare on a development machine with scripts/device-kit.sh, then run on the
+# verify-fixture --device cuda` on every fixture (float32, and bfloat16 normwise), the main job on the
+# device (train, eval with and without CUDA graphs, solve), and the benches: `hrm bench model` float32
+# and bfloat16, `hrm bench train` (bfloat16 with and without the finiteness check and --unfused,
+# float32) and `hrm bench eval` (with and without CUDA graphs), with MFU and peak memory. Prepare on a
+# development machine with scripts/device-kit.sh, then run on the
 # GPU machine with carry [".devcarry"]. HRM_CHECK_DEVICE=cpu runs the same flow on the CPU with small
-# sizes (how this script is tested without a GPU). Logs go to $OUT (the device tool brings them back),
-# else /tmp/gpu-check.
+# sizes (how this script is tested without a GPU). Logs go to a /tmp/gpu-check-logs.* folder and, where
+# $OUT is set (the device tool brings it back, at most 8 files), into $OUT/gpu-check-logs.tar.gz.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 DEVICE=${HRM_CHECK_DEVICE:-cuda}
 KIT=.devcarry
-LOGS=${OUT:-/tmp/gpu-check}
+LOGS=$(mktemp -d /tmp/gpu-check-logs.XXXXXX)
 PY=${HRM_PYTHON:-python3}
 BUILD=${HRM_BUILD_DIR:-build-gpu}
 mkdir -p "$LOGS"
 ROWS=()
 row() { ROWS+=("$(printf '%-46s %s' "$1" "$2")"); }
 summary() { echo; echo "== summary (device $DEVICE; logs in $LOGS)"; printf '%s\n' "${ROWS[@]}"; }
-trap summary EXIT
+# The device tool brings back at most 8 files from $OUT: the logs travel as one archive, with the summary.
+finish() {
+  summary | tee "$LOGS/summary.txt"
+  if [[ -n ${OUT:-} ]]; then
+    tar czf "$OUT/gpu-check-logs.tar.gz" -C "$LOGS" . && cp "$LOGS/summary.txt" "$OUT/summary.txt"
+  fi
+}
+trap finish EXIT
 
 # ---- build ------------------------------------------------------------------------------------
 PREFIX=$("$PY" -c 'import torch; print(torch.utils.cmake_prefix_path)') || { row build "FAILED: no torch in $PY"; exit 1; }
