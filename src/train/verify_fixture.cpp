@@ -290,6 +290,10 @@ VerifyReport verify_fixture(const std::string& dir, const VerifyOptions& opts) {
   c.model_values = rel_l2 > 0 ? Tolerance{0, 0, rel_l2} : c.values;
   c.report.lines.push_back(fmt::format("fixture {} on {}: values atol {:.0e} rtol {:.0e}, gradients atol {:.0e} rtol {:.0e}",
                                        dir, opts.device.str(), c.values.atol, c.values.rtol, c.grads.atol, c.grads.rtol));
+  if (!c.normwise() && fixture_dtype != "float32" && opts.device.is_cuda())
+    c.report.lines.push_back(fmt::format("note: {} goldens on {}: another device's kernels round differently, and "
+                                         "{} keeps few bits; --rel-l2 0.3 compares normwise",
+                                         fixture_dtype, opts.device.str(), fixture_dtype));
   if (c.normwise())
     c.report.lines.push_back(fmt::format(
         "normwise: forward_dtype {} (the fixture's: {}); the evaluation trace's values by rel_l2 <= {:.0e}, halting "
