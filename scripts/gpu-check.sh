@@ -66,9 +66,9 @@ mkdir -p "$HRM_VENV/bin"
 printf '#!/bin/sh\nexec "%s" "$@"\n' "$("$PY" -c 'import sys; print(sys.executable)')" >"$HRM_VENV/bin/python"
 chmod +x "$HRM_VENV/bin/python"
 # Not debian_torch113 (Debian's python3-torch 1.13, absent there) nor ArcBuild (needs ../shared/data).
-ctest --test-dir "$BUILD" -R 'Cuda|Fixture|ReferenceCheckpoint|HrmVersion' -E 'debian_torch113|ArcBuild' --output-on-failure \
+ctest --test-dir "$BUILD" -R 'Cuda|Fixture|ReferenceCheckpoint|HrmVersion|EvalStepGraph|RmsNorm' -E 'debian_torch113|ArcBuild' --output-on-failure \
   >"$LOGS/ctest.log" 2>&1
-row "ctest Cuda|Fixture|ReferenceCheckpoint" "$(grep -E 'tests passed' "$LOGS/ctest.log"); skipped: $(grep -c '(Skipped)' "$LOGS/ctest.log")"
+row "ctest (CUDA, fixtures, checkpoints, graphs)" "$(grep -E 'tests passed' "$LOGS/ctest.log"); skipped: $(grep -c '(Skipped)' "$LOGS/ctest.log"); failed: $(grep -E '^\s+[0-9]+ - ' "$LOGS/ctest.log" | grep -v Skipped | sed 's/^[[:space:]]*[0-9]* - //; s/ (.*//' | tr '\n' ' ')"
 
 # ---- verify-fixture on the device -------------------------------------------------------------
 # float32 goldens: elementwise in float32 (TF32 off), then normwise with a bfloat16 forward. bfloat16
