@@ -55,6 +55,7 @@ fi
 HRM=$BUILD/hrm
 "$HRM" --version | tee "$LOGS/version.txt"
 row "libtorch / CUDA devices" "$(sed -n 2p "$LOGS/version.txt" | cut -d' ' -f2) / $(sed -n 3p "$LOGS/version.txt" | cut -d' ' -f3)"
+row "CUDA graphs" "$(grep -o 'CUDA graphs (cuda_graphs=true): .*' "$LOGS/version.txt" | sed 's/.*: //')"
 
 # ---- tests that touch CUDA, the fixtures and the reference's checkpoints ---------------------
 # The tests run $HRM_VENV/bin/python: a folder whose bin/python is this machine's Python with torch.

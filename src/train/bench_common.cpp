@@ -42,7 +42,7 @@ double measure_matmul_flops(torch::Device d, torch::ScalarType dtype) {
 
 void reset_peak_memory(torch::Device d) {
 #if !HRM_TORCH_FALLBACK
-  if (d.is_cuda()) at::accelerator::resetPeakStats(d.has_index() ? d.index() : 0);
+  if (d.is_cuda()) at::accelerator::resetPeakStats(d.has_index() ? d.index() : at::accelerator::getDeviceIndex());
 #else
   (void)d;
 #endif
@@ -51,7 +51,7 @@ void reset_peak_memory(torch::Device d) {
 int64_t peak_memory_bytes(torch::Device d) {
 #if !HRM_TORCH_FALLBACK
   if (d.is_cuda()) {
-    const auto stats = at::accelerator::getDeviceStats(d.has_index() ? d.index() : 0);
+    const auto stats = at::accelerator::getDeviceStats(d.has_index() ? d.index() : at::accelerator::getDeviceIndex());
     return stats.allocated_bytes[static_cast<size_t>(c10::CachingAllocator::StatType::AGGREGATE)].peak;
   }
 #endif

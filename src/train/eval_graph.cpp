@@ -5,8 +5,11 @@
 
 #include "core/check.h"
 
+#include <vector>
+
 #if HRM_CUDA_TOOLKIT && !HRM_TORCH_FALLBACK  // set by CMakeLists.txt where the CUDA toolkit is found
 #include <ATen/cuda/CUDAGraph.h>
+#include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 #define HRM_EVAL_GRAPH 1
@@ -48,50 +51,77 @@ LossHeadOutput copy_of(const LossHeadOutput& o) {
 }  // namespace
 
 #if HRM_EVAL_GRAPH
+// Where a model's parameters and buffers are: the replay reads that memory.
+static std::vector<const void*> memory_of(ACTLossHead& model) {
+  std::vector<const void*> at;
+  for (const auto& p : model->parameters()) at.push_back(p.data_ptr());
+  for (const auto& b : model->buffers()) at.push_back(b.data_ptr());
+  return at;
+}
+
 struct EvalStepGraph::Impl {
   at::cuda::CUDAGraph graph;
-  const void* model = nullptr;        // the replay reads this model's parameter memory:
-  const void* first_param = nullptr;  // another model, or a parameter reallocated, recaptures
+  ACTLossHead model;                 // held, so that its memory cannot be freed and reused under the graph
+  std::vector<const void*> memory;  // memory_of(model) at capture: another model, or a reallocation, recaptures
   Carry in_carry;  // the graph's inputs: every replay reads these tensors
   Batch in_batch;
   LossHeadOutput out;  // the graph's outputs: every replay rewrites these tensors
+
+  explicit Impl(ACTLossHead m) : model(std::move(m)), memory(memory_of(model)) {}
 };
 #else
 struct EvalStepGraph::Impl {};
 #endif
 
 EvalStepGraph::EvalStepGraph() = default;
-EvalStepGraph::~EvalStepGraph() = default;
+
+EvalStepGraph::~EvalStepGraph() {
+#if HRM_EVAL_GRAPH
+  if (!impl_) return;
+  impl_.reset();
+  // The graph's private memory pool is only released to the cache: give it back, for training.
+  c10::cuda::CUDACachingAllocator::emptyCache();
+#endif
+}
 
 bool EvalStepGraph::available() { return HRM_EVAL_GRAPH; }
 
 LossHeadOutput EvalStepGraph::forward(ACTLossHead& model, const Carry& carry, const Batch& batch) {
   HRM_CHECK(!model->is_training(), "EvalStepGraph: the model must be in eval mode");
+  HRM_CHECK(!torch::GradMode::is_enabled(), "EvalStepGraph: run under no-grad or inference mode");
   HRM_CHECK(carry.steps.is_cuda() && batch.inputs.is_cuda(), "EvalStepGraph: CUDA tensors only");
 #if HRM_EVAL_GRAPH
-  const void* first_param = model->parameters().front().data_ptr();
-  const bool same = impl_ && impl_->model == model.get() && impl_->first_param == first_param &&
+  const bool same = impl_ && impl_->model.get() == model.get() && impl_->memory == memory_of(model) &&
                     impl_->in_batch.inputs.sizes() == batch.inputs.sizes() &&
                     impl_->in_carry.inner_carry.z_H.sizes() == carry.inner_carry.z_H.sizes();
   if (!same) {
-    impl_ = std::make_unique<Impl>();
-    impl_->model = model.get();
-    impl_->first_param = first_param;
-    impl_->in_carry = copy_of(carry);
-    impl_->in_batch = Batch{batch.inputs.clone(), batch.labels.clone(), batch.puzzle_identifiers.clone()};
+    impl_.reset();  // a graph that is not complete is never kept
+    auto g = std::make_unique<Impl>(model);
+    g->in_carry = copy_of(carry);
+    g->in_batch = Batch{batch.inputs.clone(), batch.labels.clone(), batch.puzzle_identifiers.clone()};
     // Warm up, then capture, on a side stream (capture needs one; the warm-up makes cuBLAS and the
     // attention kernels create their handles and workspaces outside the capture).
-    c10::cuda::CUDAStream side = c10::cuda::getStreamFromPool(false, carry.steps.device().index());
-    torch::cuda::synchronize(carry.steps.device().index());
+    const c10::DeviceIndex index = carry.steps.device().index();
+    c10::cuda::CUDAStream side = c10::cuda::getStreamFromPool(false, index);
+    torch::cuda::synchronize(index);
     {
       c10::cuda::CUDAStreamGuard on_side(side);
-      for (int i = 0; i < 2; ++i) model->forward(impl_->in_carry, impl_->in_batch);
+      for (int i = 0; i < 2; ++i) model->forward(g->in_carry, g->in_batch);
       side.synchronize();
-      impl_->graph.capture_begin();
-      impl_->out = model->forward(impl_->in_carry, impl_->in_batch);
-      impl_->graph.capture_end();
+      g->graph.capture_begin();
+      try {
+        g->out = model->forward(g->in_carry, g->in_batch);
+      } catch (const std::exception& e) {
+        try {
+          g->graph.capture_end();  // ends the stream's capture and the allocator's routing to the graph
+        } catch (const std::exception&) {
+        }
+        HRM_THROW(Error, "cuda_graphs: capturing the evaluation step failed (run without cuda_graphs=true): ", e.what());
+      }
+      g->graph.capture_end();
     }
     side.synchronize();
+    impl_ = std::move(g);
   }
   // Inputs in, replay on the current stream, outputs out (copies: the next replay rewrites them).
   each_tensor(impl_->in_carry, carry, [](torch::Tensor& dst, const torch::Tensor& src) { dst.copy_(src); });

@@ -21,9 +21,9 @@ struct VerifyOptions {
   // Normwise mode (> 0), for results that cannot match elementwise: a reduced-precision forward against
   // float32 goldens, or bfloat16 on another device than the goldens'. The evaluation trace's float
   // values are compared by relative L2 error (||got - want|| <= rel_l2 ||want||); its halting and
-  // step counts must still be equal; the accuracy metrics are left out (an argmax tie one rounding
-  // apart flips them), and so are train_step and train_loop (their Q targets and gradients follow
-  // those flips). losses.pt and optim_step.pt keep the README's tolerances (no forward pass in them).
+  // step counts must still be equal; what follows seq_is_correct is left out (the accuracies,
+  // q_halt_loss and the total loss: an argmax tie one rounding apart flips them), and so are
+  // train_step and train_loop (their Q targets and gradients follow those flips). losses.pt and optim_step.pt keep the README's tolerances (no forward pass in them).
   // 0 with a forward_dtype other than the fixture's: reduced_precision_rel_l2(forward_dtype).
   double rel_l2 = 0;
 };

@@ -39,6 +39,10 @@ TEST(CompareTensors, NormwiseMatchesNaNAndInfinityWhereTheGoldenHasThem) {
   EXPECT_TRUE(compare_tensors("x", want.clone(), want, {0, 0, 1e-3}).pass);
   EXPECT_FALSE(compare_tensors("x", torch::tensor({1.0, 1.0, inf}), want, {0, 0, 1e3}).pass);  // NaN expected
   EXPECT_FALSE(compare_tensors("x", torch::tensor({nan, nan, inf}), want, {0, 0, 1e3}).pass);  // NaN produced
+  // An infinity in the golden does not make every other difference vanish in the norm.
+  const auto with_inf = torch::tensor({1.0, 2.0, inf});
+  EXPECT_FALSE(compare_tensors("x", torch::tensor({1.5, 2.5, inf}), with_inf, {0, 0, 0.1}).pass);
+  EXPECT_FALSE(compare_tensors("x", torch::tensor({1.0, 2.0, 3.0}), with_inf, {0, 0, 1e3}).pass);
 }
 
 TEST(CompareTensors, IntegerAndBoolTensorsMustBeEqualWhateverTheTolerance) {

@@ -50,11 +50,14 @@ struct CudaRun {
 
 TEST(CudaTrainStep, MakesNoHostSyncWithoutTheFinitenessCheck) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
-  // Exploration on: its draw is copied to the device every step.
-  CudaRun run({"max_nonfinite_steps=0", "arch.halt_exploration_prob=0.5"});
-  ASSERT_TRUE(run.step());  // the first step: the carry is created, kernels chosen
-  SyncDebugError guard;
-  for (int i = 0; i < 3; ++i) EXPECT_NO_THROW(run.step()) << "step " << i + 2 << " synchronised with the device";
+  for (const char* dtype : {"float32", "bfloat16"}) {
+    // Exploration on: its draw is copied to the device every step.
+    CudaRun run({"max_nonfinite_steps=0", "arch.halt_exploration_prob=0.5", std::string("arch.forward_dtype=") + dtype});
+    ASSERT_TRUE(run.step());  // the first step: the carry is created, kernels chosen
+    SyncDebugError guard;
+    for (int i = 0; i < 3; ++i)
+      EXPECT_NO_THROW(run.step()) << dtype << ": step " << i + 2 << " synchronised with the device";
+  }
 }
 
 TEST(CudaTrainStep, TheFinitenessCheckIsItsOneSync) {
@@ -67,4 +70,8 @@ TEST(CudaTrainStep, TheFinitenessCheckIsItsOneSync) {
 
 }  // namespace
 }  // namespace hrm::train
+#else
+// Without the CUDA toolkit's headers the tests exist, and say why they cannot run.
+TEST(CudaTrainStep, MakesNoHostSyncWithoutTheFinitenessCheck) { GTEST_SKIP() << "built without the CUDA toolkit"; }
+TEST(CudaTrainStep, TheFinitenessCheckIsItsOneSync) { GTEST_SKIP() << "built without the CUDA toolkit"; }
 #endif
