@@ -18,6 +18,7 @@
 #endif
 
 namespace hrm::train {
+#if HRM_EVAL_GRAPH
 namespace {
 
 // f(a's tensor, b's tensor) for each tensor of a carry.
@@ -48,16 +49,15 @@ LossHeadOutput copy_of(const LossHeadOutput& o) {
   return out;
 }
 
-}  // namespace
-
-#if HRM_EVAL_GRAPH
 // Where a model's parameters and buffers are: the replay reads that memory.
-static std::vector<const void*> memory_of(ACTLossHead& model) {
+std::vector<const void*> memory_of(ACTLossHead& model) {
   std::vector<const void*> at;
   for (const auto& p : model->parameters()) at.push_back(p.data_ptr());
   for (const auto& b : model->buffers()) at.push_back(b.data_ptr());
   return at;
 }
+
+}  // namespace
 
 struct EvalStepGraph::Impl {
   at::cuda::CUDAGraph graph;
