@@ -7,12 +7,15 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <optional>
+#include <tuple>
 
 #include "answer/puzzle_text.h"
 #include "core/check.h"
 #include "data/dataset.h"
 #include "io/state_dict.h"
 #include "io/torch_file.h"
+#include "train/eval_graph.h"
 #include "train/pretrain_config.h"
 #include "train/train_loop.h"
 
@@ -28,6 +31,7 @@ struct Solver::Impl {
   std::vector<std::string> identifiers;
   torch::Device device = torch::kCPU;
   ACTLossHead model = nullptr;
+  std::optional<train::EvalStepGraph> graph;  // cuda_graphs=true (a --set): segments replayed from a CUDA graph
 };
 
 namespace {
@@ -88,6 +92,7 @@ Solver::Solver(const SolverOptions& o) : impl_(std::make_unique<Impl>()) {
   load.resize_puzzle_emb = o.resize_puzzle_emb;
   io::load_state_dict(*s.model, sd, o.checkpoint, load);
   s.model->eval();
+  if (s.config.cuda_graphs) s.graph.emplace();
 }
 
 Solver::~Solver() = default;
@@ -142,8 +147,14 @@ std::vector<ModelAnswer> Solver::run(const std::vector<std::vector<int32_t>>& in
     std::vector<bool> done(static_cast<size_t>(n), false);
     int64_t remaining = n;
     for (int step = 1; step <= max_steps && remaining > 0; ++step) {
-      auto [next, out] = s.model->model->forward(carry, batch);
-      carry = next;
+      ModelOutputs out;
+      if (s.graph) {  // through the loss head (its labels are zeros here; the loss is not read)
+        LossHeadOutput o = s.graph->forward(s.model, carry, batch);
+        carry = o.new_carry;
+        out = o.outputs;
+      } else {
+        std::tie(carry, out) = s.model->model->forward(carry, batch);
+      }
       const torch::Tensor preds = out.logits.argmax(-1).to(torch::kInt32).cpu().contiguous();
       const torch::Tensor qh = out.q_halt_logits.to(torch::kFloat32).cpu().contiguous();
       const torch::Tensor qc = out.q_continue_logits.to(torch::kFloat32).cpu().contiguous();

@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include <nlohmann/json.hpp>
+#include <torch/cuda.h>
 
 #include "cli/answer_runs.h"
 #include "core/atomic_file.h"
@@ -49,6 +50,29 @@ TEST(CmdSolve, SudokuStringGivesTheGridStepsAndConfidence) {
   EXPECT_LT(c, 1.0);
   EXPECT_NEAR(c, 1 / (1 + std::exp(-p["q_halt_logit"].get<double>())), 1e-9);
   EXPECT_TRUE(p["valid"].is_boolean());
+}
+
+// cuda_graphs=true replays the segments from a CUDA graph (train/eval_graph.h): the same answer as the
+// eager loop on a GPU; on the CPU a clear error naming the key.
+TEST(CmdSolve, CudaGraphsGiveTheEagerAnswerOrNeedCuda) {
+  const AnswerRun& run = answer_run("sudoku-small");
+  const std::string puzzle = first_sudoku();
+  const auto cpu = run_hrm({"solve", "--checkpoint", run.checkpoint.string(), puzzle, "--set", "cuda_graphs=true"});
+  EXPECT_NE(cpu.status, 0);
+  EXPECT_NE(cpu.output.find("cuda_graphs' = true needs device=cuda"), std::string::npos) << cpu.output;
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  std::vector<std::string> args{"solve", "--checkpoint", run.checkpoint.string(), puzzle, "--halt", "q", "--device", "cuda",
+                                "--json", "-"};
+  const auto eager = run_hrm(args);
+  args.insert(args.end(), {"--set", "cuda_graphs=true"});
+  const auto graphed = run_hrm(args);
+  ASSERT_EQ(eager.status, 0) << eager.output;
+  ASSERT_EQ(graphed.status, 0) << graphed.output;
+  const json a = json::parse(eager.output.substr(eager.output.rfind("\n{") + 1));
+  const json b = json::parse(graphed.output.substr(graphed.output.rfind("\n{") + 1));
+  EXPECT_EQ(a["puzzles"][0]["answer"], b["puzzles"][0]["answer"]);
+  EXPECT_EQ(a["puzzles"][0]["steps"], b["puzzles"][0]["steps"]);
+  EXPECT_NEAR(a["puzzles"][0]["q_halt_logit"].get<double>(), b["puzzles"][0]["q_halt_logit"].get<double>(), 1e-4);
 }
 
 TEST(CmdSolve, SudokuFileWithQHaltingReportsTheStepsUsed) {
