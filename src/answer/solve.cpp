@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <optional>
 #include <tuple>
 
 #include "answer/puzzle_text.h"
@@ -31,7 +30,7 @@ struct Solver::Impl {
   std::vector<std::string> identifiers;
   torch::Device device = torch::kCPU;
   ACTLossHead model = nullptr;
-  std::optional<train::EvalStepGraph> graph;  // cuda_graphs=true (a --set): segments replayed from a CUDA graph
+  std::unique_ptr<train::EvalStepGraph> graph;  // cuda_graphs=true (a --set): segments replayed from a CUDA graph
 };
 
 namespace {
@@ -92,7 +91,7 @@ Solver::Solver(const SolverOptions& o) : impl_(std::make_unique<Impl>()) {
   load.resize_puzzle_emb = o.resize_puzzle_emb;
   io::load_state_dict(*s.model, sd, o.checkpoint, load);
   s.model->eval();
-  if (s.config.cuda_graphs) s.graph.emplace();
+  s.graph = std::make_unique<train::EvalStepGraph>(s.config.cuda_graphs);
 }
 
 Solver::~Solver() = default;
@@ -148,7 +147,7 @@ std::vector<ModelAnswer> Solver::run(const std::vector<std::vector<int32_t>>& in
     int64_t remaining = n;
     for (int step = 1; step <= max_steps && remaining > 0; ++step) {
       ModelOutputs out;
-      if (s.graph) {  // through the loss head (its labels are zeros here; the loss is not read)
+      if (s.graph->enabled()) {  // through the loss head (its labels are zeros here; the loss is not read)
         LossHeadOutput o = s.graph->forward(s.model, carry, batch);
         carry = o.new_carry;
         out = o.outputs;

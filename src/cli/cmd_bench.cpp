@@ -30,8 +30,7 @@ struct Peak {
 Peak peak_rate(double peak_tflops, torch::Device device, const std::string& forward_dtype) {
   if (peak_tflops > 0) return {peak_tflops * 1e12, "given by --peak-tflops"};
   const double f = measure_matmul_flops(device, dtype_from_name(forward_dtype));
-  return {f, "of the " + forward_dtype + " matmul rate measured now (" + std::to_string(device.is_cuda() ? 8192 : 1024) +
-                 "^3)"};
+  return {f, "of the " + forward_dtype + " matmul rate measured now (" + std::to_string(matmul_size(device)) + "^3)"};
 }
 
 // "28.15 TFLOP" or "0.74 GFLOP": TFLOP for GPU-sized work, GFLOP for what a CPU bench runs.

@@ -31,7 +31,7 @@ double mean(const std::vector<double>& v) {
 
 double measure_matmul_flops(torch::Device d, torch::ScalarType dtype) {
   torch::NoGradGuard no_grad;
-  const int64_t n = d.is_cuda() ? 8192 : 1024;
+  const int64_t n = matmul_size(d);
   auto opts = torch::TensorOptions().dtype(dtype).device(d);
   const torch::Tensor a = torch::randn({n, n}, opts), b = torch::randn({n, n}, opts);
   torch::Tensor c = torch::matmul(a, b);  // warm-up: library handles, kernel choice

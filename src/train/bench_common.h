@@ -28,8 +28,9 @@ double median(std::vector<double> v);
 double mean(const std::vector<double>& v);
 
 // FLOP/s of an n x n x n matrix product in `dtype` on `d` (median of a few, after a warm-up):
-// what the device reaches on the kind of work the model is made of. n: 8192 on CUDA, 1024 on CPU.
+// what the device reaches on the kind of work the model is made of; n = matmul_size(d).
 double measure_matmul_flops(torch::Device d, torch::ScalarType dtype);
+inline int64_t matmul_size(torch::Device d) { return d.is_cuda() ? 8192 : 1024; }
 
 // Resets the peak-memory counter of `d` (CUDA's caching allocator; a no-op on CPU).
 void reset_peak_memory(torch::Device d);

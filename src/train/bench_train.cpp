@@ -80,8 +80,7 @@ BenchEvalResult bench_eval(const PretrainConfig& config, int warmup, int batches
   state.model->eval();
   c10::InferenceMode inference;
 
-  std::optional<EvalStepGraph> graph;  // captured at the first (warm-up) batch
-  if (config.cuda_graphs) graph.emplace();
+  EvalStepGraph step(config.cuda_graphs);  // captured at the first (warm-up) batch
   std::optional<data::PuzzleSampler> sampler;
   std::vector<double> ms;
   data::Batch db;
@@ -94,9 +93,7 @@ BenchEvalResult bench_eval(const PretrainConfig& config, int warmup, int batches
     const Batch batch = to_device(db, state.device);
     Carry carry = state.model->initial_carry(batch);
     for (int k = 0; k < config.arch.halt_max_steps; ++k) {  // exactly halt_max_steps in evaluation (evaluate())
-      const double t = timed_ms(state.device, [&] {
-        carry = (graph ? graph->forward(state.model, carry, batch) : state.model->forward(carry, batch)).new_carry;
-      });
+      const double t = timed_ms(state.device, [&] { carry = step.forward(state.model, carry, batch).new_carry; });
       if (i >= warmup) ms.push_back(t);
     }
   }

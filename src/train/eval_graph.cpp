@@ -73,7 +73,7 @@ struct EvalStepGraph::Impl {
 struct EvalStepGraph::Impl {};
 #endif
 
-EvalStepGraph::EvalStepGraph() = default;
+EvalStepGraph::EvalStepGraph(bool enabled) : enabled_(enabled) {}
 
 EvalStepGraph::~EvalStepGraph() {
 #if HRM_EVAL_GRAPH
@@ -87,6 +87,7 @@ EvalStepGraph::~EvalStepGraph() {
 bool EvalStepGraph::available() { return HRM_EVAL_GRAPH; }
 
 LossHeadOutput EvalStepGraph::forward(ACTLossHead& model, const Carry& carry, const Batch& batch) {
+  if (!enabled_) return model->forward(carry, batch);
   HRM_CHECK(!model->is_training(), "EvalStepGraph: the model must be in eval mode");
   HRM_CHECK(!torch::GradMode::is_enabled(), "EvalStepGraph: run under no-grad or inference mode");
   HRM_CHECK(carry.steps.is_cuda() && batch.inputs.is_cuda(), "EvalStepGraph: CUDA tensors only");

@@ -13,14 +13,16 @@ namespace hrm::train {
 
 class EvalStepGraph {
  public:
-  EvalStepGraph();
+  // enabled = false: forward() is the eager model->forward (so callers keep one code path).
+  explicit EvalStepGraph(bool enabled);
   ~EvalStepGraph();
+  bool enabled() const { return enabled_; }
 
   // Whether this build can capture CUDA graphs (compiled with the CUDA toolkit's headers).
   static bool available();
 
-  // The same as model->forward(carry, batch), which must be in eval mode on a CUDA device, under
-  // no-grad or inference mode. The first call for a batch shape (or model) warms up and captures;
+  // The same as model->forward(carry, batch). Enabled, the model must be in eval mode on a CUDA
+  // device, under no-grad or inference mode. The first call for a batch shape (or model) warms up and captures;
   // every call copies carry and batch into the graph's inputs, replays, and returns copies of its
   // outputs. The replay reads the parameters where they were at capture: values changed in place
   // (an optimizer step, EMA weights copied in) are seen; a model whose parameters were reallocated
@@ -29,6 +31,7 @@ class EvalStepGraph {
 
  private:
   struct Impl;
+  bool enabled_;
   std::unique_ptr<Impl> impl_;
 };
 

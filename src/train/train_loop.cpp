@@ -288,8 +288,7 @@ EvalMetrics evaluate(const PretrainConfig& config, TrainState& state, const data
     it->second.push_back(v.cpu());  // Move to CPU for saving GPU memory
   };
 
-  std::optional<EvalStepGraph> graph;
-  if (config.cuda_graphs) graph.emplace();
+  EvalStepGraph step(config.cuda_graphs);
   std::vector<std::string> metric_keys;
   std::vector<torch::Tensor> metric_values(sets.size());  // per set, [metrics] float64 on the device
   data::Batch db;
@@ -301,7 +300,7 @@ EvalMetrics evaluate(const PretrainConfig& config, TrainState& state, const data
     // training halts by Q), so the segments run without reading all_halted after each (a device sync
     // each, where the reference checks); it is checked once, after the last.
     for (int k = 0; k < config.arch.halt_max_steps; ++k) {
-      out = graph ? graph->forward(state.model, carry, batch) : state.model->forward(carry, batch);
+      out = step.forward(state.model, carry, batch);
       carry = out.new_carry;
     }
     HRM_CHECK(out.all_halted.item<bool>(), "evaluation: rows still running after halt_max_steps = ",

@@ -113,13 +113,32 @@ TEST(Fixtures, TheNormwiseModeFailsLogitsFromAWrongLmHead) {
   EXPECT_TRUE(z_H_passed);
 }
 
-TEST(Fixtures, AReducedPrecisionCheckNeedsFloat32GoldensOrAnExplicitTolerance) {
-  const std::string src = (fs::path(HRM_SHARED_DIR) / "fixtures" / "hrm-tiny").string();
+// The fixture's own dtype keeps the README's elementwise tolerances; another dtype needs a normwise
+// tolerance, which only the reduced-precision dtypes have by default (bfloat16 goldens recomputed in
+// float32, say, need an explicit --rel-l2).
+TEST(Fixtures, OnlyAReducedForwardDtypeHasADefaultNormwiseTolerance) {
+  const fs::path src = fs::path(HRM_SHARED_DIR) / "fixtures" / "hrm-tiny";
   hrm::VerifyOptions o;
-  o.forward_dtype = "float32";  // the fixture's own: the README's elementwise tolerances
-  EXPECT_TRUE(hrm::verify_fixture(src, o).ok());
+  o.forward_dtype = "float32";  // the fixture's own
+  const auto same = hrm::verify_fixture(src.string(), o);
+  EXPECT_TRUE(same.ok());
+  for (const auto& l : same.lines) EXPECT_EQ(l.rfind("normwise", 0), std::string::npos) << l;
+
+  hrm::train::testing::TempDir dir("fixture_bf16_config");  // hrm-tiny's files, its config saying bfloat16
+  for (const auto& e : fs::directory_iterator(src))
+    if (e.path().filename() != "config.json") fs::copy_file(e.path(), dir.path / e.path().filename());
+  nlohmann::json cfg = nlohmann::json::parse(std::ifstream(src / "config.json"));
+  cfg["model"]["forward_dtype"] = "bfloat16";
+  std::ofstream(dir.path / "config.json") << cfg.dump();
+  try {
+    hrm::verify_fixture(dir.path.string(), o);
+    FAIL() << "float32 against bfloat16 goldens without a tolerance";
+  } catch (const hrm::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("--rel-l2"), std::string::npos) << e.what();
+  }
+  o.rel_l2 = 0.3;
+  EXPECT_TRUE(hrm::verify_fixture(dir.path.string(), o).ok());
   EXPECT_THROW(hrm::reduced_precision_rel_l2("float64"), hrm::ConfigError);
-  EXPECT_DOUBLE_EQ(hrm::reduced_precision_rel_l2("bfloat16"), 0.3);
 }
 
 TEST(Fixtures, AFixtureWithoutOneOfItsResultFilesIsAMissingPiece) {

@@ -37,17 +37,30 @@ TEST(EvalStepGraph, RefusesCpuTensorsAndTrainMode) {
   const HRMConfig c = small_config(2);
   ACTLossHead head(HRMACTV1(c, 0), c.loss_type);
   const Batch batch = random_batch(c, torch::kCPU);
-  EvalStepGraph graph;
+  EvalStepGraph graph(true);
   EXPECT_THROW(graph.forward(head, head->initial_carry(batch), batch), Error);  // train mode
   head->eval();
   EXPECT_THROW(graph.forward(head, head->initial_carry(batch), batch), Error);  // CPU
+}
+
+TEST(EvalStepGraph, DisabledItIsTheEagerStepOnAnyDevice) {
+  const HRMConfig c = small_config(3);
+  ACTLossHead head(HRMACTV1(c, 0), c.loss_type);
+  head->eval();
+  torch::NoGradGuard no_grad;
+  const Batch batch = random_batch(c, torch::kCPU);
+  EvalStepGraph step(false);
+  const LossHeadOutput a = head->forward(head->initial_carry(batch), batch);
+  const LossHeadOutput b = step.forward(head, head->initial_carry(batch), batch);
+  EXPECT_TRUE(torch::equal(a.outputs.logits, b.outputs.logits));
+  EXPECT_TRUE(torch::equal(a.new_carry.inner_carry.z_H, b.new_carry.inner_carry.z_H));
 }
 
 TEST(EvalStepGraph, ReplaysWhatTheEagerStepComputes) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
   if (!EvalStepGraph::available()) GTEST_SKIP() << "built without the CUDA toolkit's headers";
   torch::manual_seed(0);
-  EvalStepGraph graph;
+  EvalStepGraph graph(true);
   for (const int batch_size : {3, 5, 3}) {  // a new shape recaptures; the first again works too
     const HRMConfig c = small_config(batch_size);
     ACTLossHead head(HRMACTV1(c, 7), c.loss_type);
