@@ -5,6 +5,8 @@
 #   .devcarry/debs/            the Debian packages CMake needs (apt-get download, about 2 MB)
 #   .devcarry/shared/fixtures  the reference's fixtures and checkpoints from ../shared (about 8 MB)
 #   .devcarry/generated/       with HRM_REFERENCE set: the fixtures of tools/make_fixture.py (14 MB)
+#   .devcarry/reference/       with HRM_REFERENCE set: the reference's Python sources that
+#                              tools/bench_reference.py runs (models/, puzzle_dataset.py, dataset/common.py)
 # Then call the device tool with carry [".devcarry"] and the command "scripts/gpu-check.sh".
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,5 +19,8 @@ cp -r ../shared/fixtures "$KIT/shared/fixtures"
 if [[ -n "${HRM_REFERENCE:-}" ]]; then
   "${HRM_PYTHON:-$HOME/.cache/hrm/venv/bin/python}" tools/make_fixture.py --out "$KIT/generated" hrm-learned-softmax-p2 hrm-rope-noemb \
     hrm-bf16
+  mkdir -p "$KIT/reference/dataset"
+  cp -r "$HRM_REFERENCE/models" "$HRM_REFERENCE/puzzle_dataset.py" "$KIT/reference/"
+  cp "$HRM_REFERENCE/dataset/common.py" "$KIT/reference/dataset/"
 fi
 du -sh "$KIT"

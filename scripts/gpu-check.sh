@@ -4,7 +4,8 @@
 # verify-fixture --device cuda` on every fixture (float32, and bfloat16 normwise), the main job on the
 # device (train, eval with and without CUDA graphs, solve), and the benches: `hrm bench model` float32
 # and bfloat16, `hrm bench train` (bfloat16 with and without the finiteness check and --unfused,
-# float32) and `hrm bench eval` (with and without CUDA graphs), with MFU and peak memory. Prepare on a
+# float32) and `hrm bench eval` (with and without CUDA graphs), with MFU and peak memory; last, the
+# reference's own training step (tools/bench_reference.py, eager and torch.compile'd). Prepare on a
 # development machine with scripts/device-kit.sh, then run on the
 # GPU machine with carry [".devcarry"]. HRM_CHECK_DEVICE=cpu runs the same flow on the CPU with small
 # sizes (how this script is tested without a GPU). Logs go to a /tmp/gpu-check-logs.* folder and, where
@@ -156,4 +157,35 @@ if [[ $DEVICE != cpu ]]; then  # replayed CUDA graphs (cuda_graphs needs device=
     >"$LOGS/bench_eval_graphs.log" 2>&1
   row "bench eval bfloat16, CUDA graphs" \
     "$(grep 'ACT steps: median' "$LOGS/bench_eval_graphs.log" | sed 's/^ *//; s/ per ACT step;.*//' || echo 'FAILED (bench_eval_graphs.log)')"
+fi
+
+# ---- the reference's own training step on the same data and device (tools/bench_reference.py) ------
+# Eager, and torch.compile'd as its pretrain.py runs by default; the sources come from .devcarry/reference
+# (device-kit.sh with HRM_REFERENCE) or $HRM_REFERENCE. Last, and held to what is left of
+# HRM_CHECK_BUDGET_S (default 500 s; compilation alone can take minutes), so that the rows above come back.
+REF=${HRM_REFERENCE:-}
+[[ -d $KIT/reference/models ]] && REF=$PWD/$KIT/reference
+BUDGET=${HRM_CHECK_BUDGET_S:-500}
+ref_train() {  # name, bench_reference flags...
+  local name=$1 left=$((BUDGET - SECONDS))
+  shift
+  if ((left < 30)); then row "reference bench train $name" "skipped: ${left} s of HRM_CHECK_BUDGET_S left"; return; fi
+  HRM_REFERENCE=$REF timeout "$left" "$PY" tools/bench_reference.py train data_path="$DATA" device="$DEVICE" \
+    arch.forward_dtype=bfloat16 "${TRAIN_ARGS[@]}" "$@" >"$LOGS/reference_train_$name.log" 2>&1
+  row "reference bench train $name" \
+    "$(grep ' steps: median' "$LOGS/reference_train_$name.log" | sed 's/^ *//; s/ per step;.*//' || echo "FAILED (reference_train_$name.log)")"
+}
+median_ms() { grep -o 'median [0-9.]* ms' "$1" 2>/dev/null | awk '{ print $2 }'; }
+if [[ -n $REF ]]; then
+  ref_train bfloat16_eager
+  ref_train bfloat16_compiled --compile
+  # hrm's default training step (finiteness check on) against each: > 1 means hrm is faster.
+  hrm_ms=$(median_ms "$LOGS/bench_train_bfloat16.log")
+  for name in eager compiled; do
+    ref_ms=$(median_ms "$LOGS/reference_train_bfloat16_$name.log")
+    [[ -n $hrm_ms && -n $ref_ms ]] &&
+      row "  reference $name step / hrm step" "$(awk -v r="$ref_ms" -v h="$hrm_ms" 'BEGIN { printf "%.2fx", r / h }')"
+  done
+else
+  row "reference bench train" "skipped: no .devcarry/reference and no HRM_REFERENCE"
 fi
