@@ -57,6 +57,7 @@ HRM=$BUILD/hrm
 "$HRM" --version | tee "$LOGS/version.txt"
 row "libtorch / CUDA devices" "$(sed -n 2p "$LOGS/version.txt" | cut -d' ' -f2) / $(sed -n 3p "$LOGS/version.txt" | cut -d' ' -f3)"
 row "CUDA graphs" "$(grep -o 'CUDA graphs (cuda_graphs=true): .*' "$LOGS/version.txt" | sed 's/.*: //')"
+row "fused CUDA kernels (SwiGLU, RoPE)" "$(grep -o 'fused CUDA kernels (SwiGLU, RoPE): .*' "$LOGS/version.txt" | sed 's/.*: //')"
 
 # ---- tests that touch CUDA, the fixtures and the reference's checkpoints ---------------------
 # The tests run $HRM_VENV/bin/python: a folder whose bin/python is this machine's Python with torch.
@@ -68,9 +69,9 @@ mkdir -p "$HRM_VENV/bin"
 printf '#!/bin/sh\nexec "%s" "$@"\n' "$("$PY" -c 'import sys; print(sys.executable)')" >"$HRM_VENV/bin/python"
 chmod +x "$HRM_VENV/bin/python"
 # Not debian_torch113 (Debian's python3-torch 1.13, absent there) nor ArcBuild (needs ../shared/data).
-ctest --test-dir "$BUILD" -R 'Cuda|Fixture|ReferenceCheckpoint|HrmVersion|EvalStepGraph|RmsNorm' -E 'debian_torch113|ArcBuild' --output-on-failure \
+ctest --test-dir "$BUILD" -R 'Cuda|Fixture|ReferenceCheckpoint|HrmVersion|EvalStepGraph|RmsNorm|FusedOps' -E 'debian_torch113|ArcBuild' --output-on-failure \
   >"$LOGS/ctest.log" 2>&1
-row "ctest (CUDA, fixtures, checkpoints, graphs)" "$(grep -E 'tests passed' "$LOGS/ctest.log"); skipped: $(grep -c '(Skipped)' "$LOGS/ctest.log"); failed: $(grep -E '^\s+[0-9]+ - ' "$LOGS/ctest.log" | grep -v Skipped | sed 's/^[[:space:]]*[0-9]* - //; s/ (.*//' | tr '\n' ' ')"
+row "ctest (CUDA, fixtures, checkpoints, graphs, fused)" "$(grep -E 'tests passed' "$LOGS/ctest.log"); skipped: $(grep -c '(Skipped)' "$LOGS/ctest.log"); failed: $(grep -E '^\s+[0-9]+ - ' "$LOGS/ctest.log" | grep -v Skipped | sed 's/^[[:space:]]*[0-9]* - //; s/ (.*//' | tr '\n' ' ')"
 
 # ---- verify-fixture on the device -------------------------------------------------------------
 # float32 goldens: elementwise in float32 (TF32 off), then normwise with a bfloat16 forward. bfloat16
@@ -136,7 +137,8 @@ DATA=/tmp/hrm-gpu-check-sudoku
 rm -rf "$DATA"
 "$HRM" data sudoku "$DATA" "${DATA_ARGS[@]}" --seed 0 >"$LOGS/data.log" 2>&1 || row "data sudoku" "FAILED (data.log)"
 # Training steps: bfloat16 with and without the finiteness check (its one host sync per step) and
-# with the reference's unfused ops (--unfused: what ATen's fused rms_norm brings), float32.
+# with the reference's unfused ops (--unfused: what ATen's fused rms_norm and hrm's SwiGLU and RoPE
+# kernels bring), float32.
 bench_train() {  # name, hrm's global flags ("" for none), overrides...
   local name=$1 flags=$2
   shift 2
@@ -152,6 +154,10 @@ bench_train float32 "" arch.forward_dtype=float32
 "$HRM" bench eval data_path="$DATA" device="$DEVICE" arch.forward_dtype=bfloat16 "${EVAL_ARGS[@]}" >"$LOGS/bench_eval.log" 2>&1
 row "bench eval bfloat16" "$(grep 'ACT steps: median' "$LOGS/bench_eval.log" | sed 's/^ *//; s/ per ACT step;.*//')"
 row "  MFU / memory" "$(grep -o 'MFU [0-9.]*%' "$LOGS/bench_eval.log") / $(grep -o 'peak [A-Za-z ]* [0-9.]* GiB' "$LOGS/bench_eval.log")"
+# Evaluation is all no-grad passes: every SwiGLU and RoPE there runs fused; --unfused runs the op chains.
+"$HRM" --unfused bench eval data_path="$DATA" device="$DEVICE" arch.forward_dtype=bfloat16 "${EVAL_ARGS[@]}" \
+  >"$LOGS/bench_eval_unfused.log" 2>&1
+row "bench eval bfloat16 --unfused" "$(grep 'ACT steps: median' "$LOGS/bench_eval_unfused.log" | sed 's/^ *//; s/ per ACT step;.*//')"
 if [[ $DEVICE != cpu ]]; then  # replayed CUDA graphs (cuda_graphs needs device=cuda)
   "$HRM" bench eval data_path="$DATA" device="$DEVICE" arch.forward_dtype=bfloat16 cuda_graphs=true "${EVAL_ARGS[@]}" \
     >"$LOGS/bench_eval_graphs.log" 2>&1

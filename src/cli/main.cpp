@@ -14,6 +14,7 @@
 #include "cli/commands.h"
 #include "core/check.h"
 #include "dist/comm.h"
+#include "model/fused_ops.h"
 #include "model/layers.h"
 #include "train/eval_graph.h"
 
@@ -27,7 +28,9 @@ std::string version_text() {
     << "CUDA devices: " << static_cast<int>(torch::cuda::device_count()) << "\n"
     << "data parallel: " << hrm::dist::data_parallel_backends() << "\n"
     << "CUDA graphs (cuda_graphs=true): "
-    << (hrm::train::EvalStepGraph::available() ? "built" : "not built (no CUDA toolkit at build time)");
+    << (hrm::train::EvalStepGraph::available() ? "built" : "not built (no CUDA toolkit at build time)") << "\n"
+    << "fused CUDA kernels (SwiGLU, RoPE): "
+    << (hrm::fused_cuda_kernels_built() ? "built" : "not built (no CUDA toolkit at build time)");
   return s.str();
 }
 

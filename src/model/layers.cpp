@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "core/check.h"
+#include "model/fused_ops.h"
 
 namespace hrm {
 
@@ -87,6 +88,7 @@ torch::Tensor rotate_half(const torch::Tensor& x) {
 
 std::pair<torch::Tensor, torch::Tensor> apply_rotary_pos_emb(const torch::Tensor& q_in, const torch::Tensor& k_in,
                                                              const torch::Tensor& cos, const torch::Tensor& sin) {
+  if (auto fused = rope_fused(q_in, k_in, cos, sin)) return *std::move(fused);
   const auto orig_dtype = q_in.scalar_type();
   auto q = q_in.to(cos.scalar_type());
   auto k = k_in.to(cos.scalar_type());
@@ -102,8 +104,10 @@ SwiGLUImpl::SwiGLUImpl(int64_t hidden_size, int64_t inter, at::Generator gen) {
 }
 
 torch::Tensor SwiGLUImpl::forward(const torch::Tensor& x) {
-  auto gate_up = gate_up_proj->forward(x).chunk(2, -1);  // gate first, then up
-  return down_proj->forward(torch::silu(gate_up[0]) * gate_up[1]);
+  auto gate_up = gate_up_proj->forward(x);
+  if (auto fused = swiglu_fused(gate_up)) return down_proj->forward(*fused);
+  auto gate_and_up = gate_up.chunk(2, -1);  // gate first, then up
+  return down_proj->forward(torch::silu(gate_and_up[0]) * gate_and_up[1]);
 }
 
 namespace {

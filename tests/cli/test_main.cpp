@@ -24,6 +24,8 @@ TEST(HrmVersion, NamesTheLibtorchCudaDevicesAndTheDataParallelBackendsOfThisBuil
 #endif
   EXPECT_TRUE(std::regex_search(r.output, std::regex("CUDA graphs \\(cuda_graphs=true\\): (built|not built)")))
       << r.output;
+  EXPECT_TRUE(std::regex_search(r.output, std::regex("fused CUDA kernels \\(SwiGLU, RoPE\\): (built|not built)")))
+      << r.output;
 }
 
 }  // namespace

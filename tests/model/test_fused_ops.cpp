@@ -1,0 +1,133 @@
+// Tests for src/model/fused_ops.cpp (and the kernels of fused_cuda.cu): on CUDA each kernel computes
+// bit for bit what the reference's op chain computes, in every forward dtype; it never replaces a chain
+// that autograd records, nor runs on the CPU or under `hrm --unfused`. The CUDA cases skip, visibly,
+// where there is no GPU or the kernels were not built.
+#include <gtest/gtest.h>
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/cuda.h>
+#include <torch/torch.h>
+
+#include "model/fused_ops.h"
+#include "model/layers.h"
+
+namespace {
+
+// set_fused_kernels is process-wide: restore it whatever a test does.
+struct FusedKernelsOn {
+  explicit FusedKernelsOn(bool on) { hrm::set_fused_kernels(on); }
+  ~FusedKernelsOn() { hrm::set_fused_kernels(true); }
+};
+
+const std::vector<torch::ScalarType> kDtypes{torch::kFloat32, torch::kBFloat16, torch::kFloat16};
+
+#define SKIP_WITHOUT_KERNELS_ON_A_GPU()                                                      \
+  do {                                                                                       \
+    if (!hrm::fused_cuda_kernels_built()) GTEST_SKIP() << "built without the CUDA toolkit";  \
+    if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";                      \
+  } while (0)
+
+// The layout the model gives the kernels: q and k are views of the qkv projection [B, S, 3H, D].
+struct Qkv {
+  torch::Tensor qkv, q, k;
+};
+Qkv make_qkv(torch::ScalarType dtype, torch::Device device, int64_t B, int64_t S, int64_t H, int64_t D) {
+  Qkv r;
+  r.qkv = (torch::randn({B, S, 3 * H, D}) * 2).to(dtype).to(device);
+  r.q = r.qkv.narrow(2, 0, H);
+  r.k = r.qkv.narrow(2, H, H);
+  return r;
+}
+
+}  // namespace
+
+TEST(FusedOps, SwiGluEqualsTheOpChainBitForBitOnCuda) {
+  SKIP_WITHOUT_KERNELS_ON_A_GPU();
+  torch::manual_seed(0);
+  torch::NoGradGuard no_grad;
+  for (const auto dtype : kDtypes) {
+    // Odd sizes, large values (silu's tails), more elements than one grid of blocks covers.
+    const auto gate_up = (torch::randn({3, 7, 2 * 40}) * 6).to(dtype).to(torch::kCUDA);
+    const auto fused = hrm::swiglu_fused(gate_up);
+    ASSERT_TRUE(fused.has_value()) << dtype;
+    const auto parts = gate_up.chunk(2, -1);
+    const auto chain = torch::silu(parts[0]) * parts[1];
+    EXPECT_EQ(fused->sizes(), chain.sizes());
+    EXPECT_EQ(fused->scalar_type(), dtype);
+    EXPECT_TRUE(torch::equal(*fused, chain)) << dtype << ": max diff "
+                                             << (fused->to(torch::kFloat32) - chain.to(torch::kFloat32)).abs().max();
+    const auto big = torch::randn({70000, 2 * 24}).to(dtype).to(torch::kCUDA);  // grid-stride loop
+    const auto big_parts = big.chunk(2, -1);
+    EXPECT_TRUE(torch::equal(*hrm::swiglu_fused(big), torch::silu(big_parts[0]) * big_parts[1])) << dtype;
+  }
+}
+
+TEST(FusedOps, RopeEqualsTheOpChainBitForBitOnCuda) {
+  SKIP_WITHOUT_KERNELS_ON_A_GPU();
+  torch::manual_seed(1);
+  torch::NoGradGuard no_grad;
+  const int64_t B = 3, S = 11, H = 4, D = 16;
+  hrm::RotaryEmbedding rope(D, S, 10000.0);
+  rope->_apply_device(torch::kCUDA);
+  const auto [cos, sin] = rope->forward();
+  for (const auto dtype : kDtypes) {
+    const Qkv t = make_qkv(dtype, torch::kCUDA, B, S, H, D);
+    const auto fused = hrm::rope_fused(t.q, t.k, cos, sin);
+    ASSERT_TRUE(fused.has_value()) << dtype;
+    std::pair<torch::Tensor, torch::Tensor> chain;
+    {
+      FusedKernelsOn off(false);
+      chain = hrm::apply_rotary_pos_emb(t.q, t.k, cos, sin);
+    }
+    EXPECT_EQ(fused->first.scalar_type(), dtype);
+    EXPECT_TRUE(fused->first.is_contiguous());
+    EXPECT_EQ(fused->first.strides(), chain.first.strides());
+    EXPECT_TRUE(torch::equal(fused->first, chain.first)) << dtype;
+    EXPECT_TRUE(torch::equal(fused->second, chain.second)) << dtype;
+    // apply_rotary_pos_emb takes the kernel by itself when it applies.
+    const auto through_layer = hrm::apply_rotary_pos_emb(t.q, t.k, cos, sin);
+    EXPECT_TRUE(torch::equal(through_layer.first, chain.first)) << dtype;
+  }
+}
+
+TEST(FusedOps, SwiGluLayerGivesTheSameOutputWithAndWithoutTheKernelOnCuda) {
+  SKIP_WITHOUT_KERNELS_ON_A_GPU();
+  torch::manual_seed(2);
+  hrm::SwiGLU mlp(32, 96, at::make_generator<at::CPUGeneratorImpl>(3));
+  mlp->to(torch::kCUDA);
+  torch::NoGradGuard no_grad;
+  const auto x = torch::randn({5, 9, 32}).to(torch::kBFloat16).to(torch::kCUDA);
+  const auto fused = mlp->forward(x);
+  FusedKernelsOn off(false);
+  EXPECT_TRUE(torch::equal(fused, mlp->forward(x)));
+}
+
+// Where autograd would record the chain, the kernel (which has no backward) must not stand in for it:
+// the 1-step gradient passes of training. Under no_grad, or for tensors that need none, it may.
+TEST(FusedOps, NeverReplaceAChainThatAutogradRecords) {
+  const auto device = torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+  const auto gate_up = torch::randn({4, 2 * 8}, torch::TensorOptions().device(device).requires_grad(true));
+  EXPECT_FALSE(hrm::swiglu_fused(gate_up).has_value());
+  hrm::RotaryEmbedding rope(8, 5, 10000.0);
+  if (device.is_cuda()) rope->_apply_device(device);
+  const auto [cos, sin] = rope->forward();
+  const auto qkv = torch::randn({2, 5, 6, 8}, torch::TensorOptions().device(device).requires_grad(true));
+  EXPECT_FALSE(hrm::rope_fused(qkv.narrow(2, 0, 2), qkv.narrow(2, 2, 2), cos, sin).has_value());
+  if (!hrm::fused_cuda_kernels_built() || !device.is_cuda()) return;
+  torch::NoGradGuard no_grad;
+  EXPECT_TRUE(hrm::swiglu_fused(gate_up).has_value());
+  EXPECT_TRUE(hrm::rope_fused(qkv.narrow(2, 0, 2), qkv.narrow(2, 2, 2), cos, sin).has_value());
+}
+
+TEST(FusedOps, TheCpuAndUnfusedRunsKeepTheOpChains) {
+  torch::NoGradGuard no_grad;
+  const auto gate_up = torch::randn({4, 2 * 8});
+  EXPECT_FALSE(hrm::swiglu_fused(gate_up).has_value());  // the CPU: ATen's ops, as the reference
+  hrm::RotaryEmbedding rope(8, 5, 10000.0);
+  const auto [cos, sin] = rope->forward();
+  const auto qkv = torch::randn({2, 5, 6, 8});
+  EXPECT_FALSE(hrm::rope_fused(qkv.narrow(2, 0, 2), qkv.narrow(2, 2, 2), cos, sin).has_value());
+  if (!hrm::fused_cuda_kernels_built() || !torch::cuda::is_available()) return;
+  FusedKernelsOn off(false);
+  EXPECT_FALSE(hrm::swiglu_fused(gate_up.to(torch::kCUDA)).has_value());  // hrm --unfused
+}
