@@ -7,6 +7,7 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include <climits>
 #include <cstdint>
 
 #include "model/fused_cuda.h"
@@ -31,12 +32,14 @@ template <> struct Storage<__half> {
 // out[r, i] = silu(gate[r, i]) * up[r, i], gate_up = [gate | up] per row. The chain: torch::silu (computed
 // in float as x / (1 + exp(-x)), as ATen's CUDA kernel does, rounded to T), then the product (in float,
 // rounded to T).
-template <typename T>
-__global__ void swiglu_kernel(const T* __restrict__ gate_up, T* __restrict__ out, int64_t rows, int64_t inter) {
-  const int64_t n = rows * inter;
-  for (int64_t idx = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; idx < n;
-       idx += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    const int64_t r = idx / inter, i = idx - r * inter;
+// I: the index type, int32_t where every index fits (integer division by a runtime value costs tens of
+// instructions, twice that in 64 bits: it would make these memory-bound kernels compute-bound).
+template <typename T, typename I>
+__global__ void swiglu_kernel(const T* __restrict__ gate_up, T* __restrict__ out, I rows, I inter) {
+  const I n = rows * inter;
+  for (I idx = blockIdx.x * static_cast<I>(blockDim.x) + threadIdx.x; idx < n;
+       idx += static_cast<I>(gridDim.x) * blockDim.x) {
+    const I r = idx / inter, i = idx - r * inter;
     const float g = Storage<T>::load(gate_up[r * 2 * inter + i]);
     const float u = Storage<T>::load(gate_up[r * 2 * inter + inter + i]);
     const float s = Storage<T>::load(Storage<T>::round(__fdiv_rn(g, __fadd_rn(1.0f, expf(-g)))));
@@ -47,18 +50,21 @@ __global__ void swiglu_kernel(const T* __restrict__ gate_up, T* __restrict__ out
 // RoPE on q or k [B, S, H, D] (strided over B, S, H; D contiguous) with float32 cos/sin [S, D]: the
 // chain casts to float32, computes x*cos + rotate_half(x)*sin (each product and the sum rounded to
 // float32) and casts back to T. out is contiguous [B, S, H, D].
-template <typename T>
+template <typename T, typename I>
 __global__ void rope_kernel(const T* __restrict__ x, T* __restrict__ out, const float* __restrict__ cos,
-                            const float* __restrict__ sin, RopeShape sh) {
-  const int64_t n = sh.batch * sh.seq * sh.heads * sh.head_dim, half = sh.head_dim / 2;
-  for (int64_t idx = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; idx < n;
-       idx += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    const int64_t d = idx % sh.head_dim, h = (idx / sh.head_dim) % sh.heads, s = (idx / (sh.head_dim * sh.heads)) % sh.seq,
-                  b = idx / (sh.head_dim * sh.heads * sh.seq);
-    const T* row = x + b * sh.stride_b + s * sh.stride_s + h * sh.stride_h;
+                            const float* __restrict__ sin, RopeShape shape) {
+  const I D = shape.head_dim, H = shape.heads, S = shape.seq, half = D / 2;
+  const I n = shape.batch * S * H * D;
+  const I stride_b = shape.stride_b, stride_s = shape.stride_s, stride_h = shape.stride_h;
+  for (I idx = blockIdx.x * static_cast<I>(blockDim.x) + threadIdx.x; idx < n;
+       idx += static_cast<I>(gridDim.x) * blockDim.x) {
+    const I row_index = idx / D, d = idx - row_index * D;  // row_index = (b * S + s) * H + h
+    const I bs = row_index / H, h = row_index - bs * H;
+    const I b = bs / S, s = bs - b * S;
+    const T* row = x + b * stride_b + s * stride_s + h * stride_h;
     const float v = Storage<T>::load(row[d]);
     const float rotated = d < half ? -Storage<T>::load(row[d + half]) : Storage<T>::load(row[d - half]);
-    const float c = cos[s * sh.head_dim + d], sn = sin[s * sh.head_dim + d];
+    const float c = cos[s * D + d], sn = sin[s * D + d];
     out[idx] = Storage<T>::round(__fadd_rn(__fmul_rn(v, c), __fmul_rn(rotated, sn)));
   }
 }
@@ -68,19 +74,35 @@ unsigned blocks_for(int64_t n, unsigned threads) {
   return static_cast<unsigned>(b < 65535 * 16 ? (b > 0 ? b : 1) : 65535 * 16);  // grid-stride beyond that
 }
 
+// Indices in 32 bits where the largest one (and the grid-stride overshoot, one grid past the end) fits.
+bool fits_int32(int64_t largest) { return largest + int64_t{65535} * 16 * 256 < int64_t{INT32_MAX}; }
+
 template <typename T>
 int launch_swiglu(const void* gate_up, void* out, int64_t rows, int64_t inter, void* stream) {
   constexpr unsigned threads = 256;
-  swiglu_kernel<T><<<blocks_for(rows * inter, threads), threads, 0, static_cast<cudaStream_t>(stream)>>>(
-      static_cast<const T*>(gate_up), static_cast<T*>(out), rows, inter);
+  const auto s = static_cast<cudaStream_t>(stream);
+  const unsigned blocks = blocks_for(rows * inter, threads);
+  if (fits_int32(rows * inter * 2))
+    swiglu_kernel<T, int32_t><<<blocks, threads, 0, s>>>(static_cast<const T*>(gate_up), static_cast<T*>(out),
+                                                         static_cast<int32_t>(rows), static_cast<int32_t>(inter));
+  else
+    swiglu_kernel<T, int64_t><<<blocks, threads, 0, s>>>(static_cast<const T*>(gate_up), static_cast<T*>(out), rows,
+                                                         inter);
   return static_cast<int>(cudaGetLastError());
 }
 
 template <typename T>
 int launch_rope(const void* x, void* out, const float* cos, const float* sin, const RopeShape& sh, void* stream) {
   constexpr unsigned threads = 256;
-  rope_kernel<T><<<blocks_for(sh.batch * sh.seq * sh.heads * sh.head_dim, threads), threads, 0,
-                   static_cast<cudaStream_t>(stream)>>>(static_cast<const T*>(x), static_cast<T*>(out), cos, sin, sh);
+  const auto s = static_cast<cudaStream_t>(stream);
+  const int64_t n = sh.batch * sh.seq * sh.heads * sh.head_dim;
+  const int64_t last_input = (sh.batch - 1) * sh.stride_b + (sh.seq - 1) * sh.stride_s + (sh.heads - 1) * sh.stride_h +
+                             sh.head_dim;
+  const unsigned blocks = blocks_for(n, threads);
+  if (fits_int32(n > last_input ? n : last_input))
+    rope_kernel<T, int32_t><<<blocks, threads, 0, s>>>(static_cast<const T*>(x), static_cast<T*>(out), cos, sin, sh);
+  else
+    rope_kernel<T, int64_t><<<blocks, threads, 0, s>>>(static_cast<const T*>(x), static_cast<T*>(out), cos, sin, sh);
   return static_cast<int>(cudaGetLastError());
 }
 

@@ -59,6 +59,7 @@ std::optional<std::pair<torch::Tensor, torch::Tensor>> rope_fused(const torch::T
   if (!applies(q) || !applies(k) || !dtype || k.scalar_type() != q.scalar_type() || q.dim() != 4 || k.dim() != 4)
     return std::nullopt;
   const int64_t S = q.size(1), D = q.size(3);
+  if (at::GradMode::is_enabled() && (cos.requires_grad() || sin.requires_grad())) return std::nullopt;
   const bool tables_fit = cos.scalar_type() == torch::kFloat32 && sin.scalar_type() == torch::kFloat32 &&
                           cos.is_contiguous() && sin.is_contiguous() && cos.sizes() == sin.sizes() && cos.dim() == 2 &&
                           cos.size(0) == S && cos.size(1) == D && cos.device() == q.device();

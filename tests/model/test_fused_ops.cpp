@@ -27,15 +27,15 @@ const std::vector<torch::ScalarType> kDtypes{torch::kFloat32, torch::kBFloat16, 
     if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";                      \
   } while (0)
 
-// The layout the model gives the kernels: q and k are views of the qkv projection [B, S, 3H, D].
+// The layout the model gives the kernels: q and k are views of the qkv projection [B, S, H + 2KV, D].
 struct Qkv {
   torch::Tensor qkv, q, k;
 };
-Qkv make_qkv(torch::ScalarType dtype, torch::Device device, int64_t B, int64_t S, int64_t H, int64_t D) {
+Qkv make_qkv(torch::ScalarType dtype, torch::Device device, int64_t B, int64_t S, int64_t H, int64_t KV, int64_t D) {
   Qkv r;
-  r.qkv = (torch::randn({B, S, 3 * H, D}) * 2).to(dtype).to(device);
+  r.qkv = (torch::randn({B, S, H + 2 * KV, D}) * 2).to(dtype).to(device);
   r.q = r.qkv.narrow(2, 0, H);
-  r.k = r.qkv.narrow(2, H, H);
+  r.k = r.qkv.narrow(2, H, KV);
   return r;
 }
 
@@ -46,7 +46,7 @@ TEST(FusedOps, SwiGluEqualsTheOpChainBitForBitOnCuda) {
   torch::manual_seed(0);
   torch::NoGradGuard no_grad;
   for (const auto dtype : kDtypes) {
-    // Odd sizes, large values (silu's tails), more elements than one grid of blocks covers.
+    // Odd sizes, large values (silu's tails).
     const auto gate_up = (torch::randn({3, 7, 2 * 40}) * 6).to(dtype).to(torch::kCUDA);
     const auto fused = hrm::swiglu_fused(gate_up);
     ASSERT_TRUE(fused.has_value()) << dtype;
@@ -56,9 +56,11 @@ TEST(FusedOps, SwiGluEqualsTheOpChainBitForBitOnCuda) {
     EXPECT_EQ(fused->scalar_type(), dtype);
     EXPECT_TRUE(torch::equal(*fused, chain)) << dtype << ": max diff "
                                              << (fused->to(torch::kFloat32) - chain.to(torch::kFloat32)).abs().max();
-    const auto big = torch::randn({70000, 2 * 24}).to(dtype).to(torch::kCUDA);  // grid-stride loop
+    const auto big = torch::randn({70000, 2 * 24}).to(dtype).to(torch::kCUDA);  // thousands of blocks
     const auto big_parts = big.chunk(2, -1);
-    EXPECT_TRUE(torch::equal(*hrm::swiglu_fused(big), torch::silu(big_parts[0]) * big_parts[1])) << dtype;
+    const auto big_fused = hrm::swiglu_fused(big);
+    ASSERT_TRUE(big_fused.has_value()) << dtype;
+    EXPECT_TRUE(torch::equal(*big_fused, torch::silu(big_parts[0]) * big_parts[1])) << dtype;
   }
 }
 
@@ -70,24 +72,34 @@ TEST(FusedOps, RopeEqualsTheOpChainBitForBitOnCuda) {
   hrm::RotaryEmbedding rope(D, S, 10000.0);
   rope->_apply_device(torch::kCUDA);
   const auto [cos, sin] = rope->forward();
-  for (const auto dtype : kDtypes) {
-    const Qkv t = make_qkv(dtype, torch::kCUDA, B, S, H, D);
-    const auto fused = hrm::rope_fused(t.q, t.k, cos, sin);
-    ASSERT_TRUE(fused.has_value()) << dtype;
-    std::pair<torch::Tensor, torch::Tensor> chain;
-    {
-      FusedKernelsOn off(false);
-      chain = hrm::apply_rotary_pos_emb(t.q, t.k, cos, sin);
+  for (const auto dtype : kDtypes)
+    for (const int64_t KV : {H, int64_t{2}}) {  // as many key heads as query heads, and fewer
+      const Qkv t = make_qkv(dtype, torch::kCUDA, B, S, H, KV, D);
+      const auto fused = hrm::rope_fused(t.q, t.k, cos, sin);
+      ASSERT_TRUE(fused.has_value()) << dtype;
+      std::pair<torch::Tensor, torch::Tensor> chain;
+      {
+        FusedKernelsOn off(false);
+        EXPECT_FALSE(hrm::rope_fused(t.q, t.k, cos, sin).has_value());  // hrm --unfused
+        chain = hrm::apply_rotary_pos_emb(t.q, t.k, cos, sin);
+      }
+      EXPECT_EQ(fused->first.scalar_type(), dtype);
+      EXPECT_TRUE(fused->first.is_contiguous());
+      EXPECT_EQ(fused->first.strides(), chain.first.strides());
+      EXPECT_EQ(fused->second.sizes(), chain.second.sizes());
+      EXPECT_TRUE(torch::equal(fused->first, chain.first)) << dtype << " KV " << KV;
+      EXPECT_TRUE(torch::equal(fused->second, chain.second)) << dtype << " KV " << KV;
+      // apply_rotary_pos_emb, which takes the kernel when rope_fused gives a result (asserted above).
+      const auto through_layer = hrm::apply_rotary_pos_emb(t.q, t.k, cos, sin);
+      EXPECT_TRUE(torch::equal(through_layer.first, chain.first)) << dtype;
+      EXPECT_TRUE(torch::equal(through_layer.second, chain.second)) << dtype;
     }
-    EXPECT_EQ(fused->first.scalar_type(), dtype);
-    EXPECT_TRUE(fused->first.is_contiguous());
-    EXPECT_EQ(fused->first.strides(), chain.first.strides());
-    EXPECT_TRUE(torch::equal(fused->first, chain.first)) << dtype;
-    EXPECT_TRUE(torch::equal(fused->second, chain.second)) << dtype;
-    // apply_rotary_pos_emb takes the kernel by itself when it applies.
-    const auto through_layer = hrm::apply_rotary_pos_emb(t.q, t.k, cos, sin);
-    EXPECT_TRUE(torch::equal(through_layer.first, chain.first)) << dtype;
-  }
+  // Tables longer than the sequence: the kernel declines (the chain would not broadcast either).
+  hrm::RotaryEmbedding longer(D, S + 3, 10000.0);
+  longer->_apply_device(torch::kCUDA);
+  const auto [cos_long, sin_long] = longer->forward();
+  const Qkv t = make_qkv(torch::kFloat32, torch::kCUDA, B, S, H, H, D);
+  EXPECT_FALSE(hrm::rope_fused(t.q, t.k, cos_long, sin_long).has_value());
 }
 
 TEST(FusedOps, SwiGluLayerGivesTheSameOutputWithAndWithoutTheKernelOnCuda) {
@@ -97,6 +109,7 @@ TEST(FusedOps, SwiGluLayerGivesTheSameOutputWithAndWithoutTheKernelOnCuda) {
   mlp->to(torch::kCUDA);
   torch::NoGradGuard no_grad;
   const auto x = torch::randn({5, 9, 32}).to(torch::kBFloat16).to(torch::kCUDA);
+  ASSERT_TRUE(hrm::swiglu_fused(mlp->gate_up_proj->forward(x)).has_value());  // the layer takes the kernel
   const auto fused = mlp->forward(x);
   FusedKernelsOn off(false);
   EXPECT_TRUE(torch::equal(fused, mlp->forward(x)));
