@@ -45,9 +45,19 @@ fi
 SHARED=$(cd .. && pwd)/shared
 [[ -d $KIT/shared ]] && SHARED=$PWD/$KIT/shared
 t0=$SECONDS
-if cmake -S . -B "$BUILD" -G Ninja -DCMAKE_PREFIX_PATH="$PREFIX" -DHRM_PCH=ON -DHRM_SHARED_DIR="$SHARED" \
-     >"$LOGS/configure.log" 2>&1 && cmake --build "$BUILD" -j"$(nproc)" >"$LOGS/build.log" 2>&1; then
+configure_and_build() {  # extra cmake arguments
+  cmake -S . -B "$BUILD" -G Ninja -DCMAKE_PREFIX_PATH="$PREFIX" -DHRM_PCH=ON -DHRM_SHARED_DIR="$SHARED" "$@" \
+    >"$LOGS/configure.log" 2>&1 && cmake --build "$BUILD" -j"$(nproc)" >"$LOGS/build.log" 2>&1
+}
+if configure_and_build -DHRM_WITH_CUDA_KERNELS=ON; then
   row build "ok, $((SECONDS - t0)) s"
+elif {  # without the kernels, in a fresh folder (a failed CUDA set-up may be cached): the rest still gets checked
+  mv "$LOGS/configure.log" "$LOGS/configure_with_kernels.log"
+  mv "$LOGS/build.log" "$LOGS/build_with_kernels.log" 2>/dev/null
+  BUILD=$BUILD-nokernels
+  configure_and_build -DHRM_WITH_CUDA_KERNELS=OFF
+}; then
+  row build "ok WITHOUT the fused CUDA kernels ($((SECONDS - t0)) s; see *_with_kernels.log)"
 else
   tail -25 "$LOGS/configure.log" "$LOGS/build.log"
   row build "FAILED (configure.log, build.log)"

@@ -22,15 +22,21 @@ namespace {
 
 // What this binary was built on and can use here: a bug report's first lines.
 std::string version_text() {
+  // A CUDA-only part of hrm, and why this build lacks it where it does.
+  const auto built = [](bool yes, const char* why_not) -> std::string {
+    if (yes) return "built";
+    if (HRM_TORCH_FALLBACK) return "not built (the libtorch 1.13 fallback is CPU-only)";
+    return std::string("not built (") + why_not + ")";
+  };
   std::ostringstream s;
   s << "hrm " << HRM_VERSION << "\n"
     << "libtorch " << TORCH_VERSION << (HRM_TORCH_FALLBACK ? " (the Debian fallback: docs/BUILD.md)" : "") << "\n"
     << "CUDA devices: " << static_cast<int>(torch::cuda::device_count()) << "\n"
     << "data parallel: " << hrm::dist::data_parallel_backends() << "\n"
     << "CUDA graphs (cuda_graphs=true): "
-    << (hrm::train::EvalStepGraph::available() ? "built" : "not built (no CUDA toolkit at build time)") << "\n"
+    << built(hrm::train::EvalStepGraph::available(), "no CUDA toolkit at build time") << "\n"
     << "fused CUDA kernels (SwiGLU, RoPE): "
-    << (hrm::fused_cuda_kernels_built() ? "built" : "not built (no CUDA toolkit at build time)");
+    << built(hrm::fused_cuda_kernels_built(), "no CUDA toolkit at build time, or -DHRM_WITH_CUDA_KERNELS=OFF");
   return s.str();
 }
 
