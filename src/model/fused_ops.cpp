@@ -1,10 +1,13 @@
 // fused_ops.cpp: see fused_ops.h.
 #include "model/fused_ops.h"
 
+#include <ATen/Parallel.h>
+#include <ATen/core/grad_mode.h>
+#include <torch/torch.h>
+
 #include "model/layers.h"
 
 #if HRM_CUDA_KERNELS
-#include <ATen/core/grad_mode.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 
@@ -13,81 +16,125 @@
 #endif
 
 namespace hrm {
-
-#if HRM_CUDA_KERNELS
 namespace {
 
-std::optional<fused_cuda::DType> kernel_dtype(torch::ScalarType t) {
-  switch (t) {
-    case torch::kFloat32: return fused_cuda::DType::float32;
-    case torch::kBFloat16: return fused_cuda::DType::bfloat16;
-    case torch::kFloat16: return fused_cuda::DType::float16;
-    default: return std::nullopt;
-  }
+bool reduced_or_float(torch::ScalarType t) {
+  return t == torch::kFloat32 || t == torch::kBFloat16 || t == torch::kFloat16;
 }
 
-// A kernel replaces the op chain only where autograd would record nothing for it.
-bool applies(const torch::Tensor& x) {
-  return fused_kernels() && x.is_cuda() && !(at::GradMode::is_enabled() && x.requires_grad()) && x.numel() > 0;
+// A fused form replaces the op chain only where autograd would record nothing for it.
+bool may_fuse(const torch::Tensor& x) {
+  return fused_kernels() && !(at::GradMode::is_enabled() && x.requires_grad()) && x.numel() > 0 &&
+         reduced_or_float(x.scalar_type());
+}
+
+// RoPE's inputs as the attention layer gives them: q and k [B, S, H, D] with D contiguous and even, one
+// dtype and device; cos and sin contiguous float32 [S, D] on that device, needing no gradient.
+bool rope_inputs_fit(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& cos,
+                     const torch::Tensor& sin) {
+  if (!may_fuse(q) || !may_fuse(k) || k.scalar_type() != q.scalar_type() || q.dim() != 4 || k.dim() != 4 ||
+      k.device() != q.device())
+    return false;
+  if (at::GradMode::is_enabled() && (cos.requires_grad() || sin.requires_grad())) return false;
+  const int64_t S = q.size(1), D = q.size(3);
+  return cos.scalar_type() == torch::kFloat32 && sin.scalar_type() == torch::kFloat32 && cos.is_contiguous() &&
+         sin.is_contiguous() && cos.dim() == 2 && cos.sizes() == sin.sizes() && cos.size(0) == S && cos.size(1) == D &&
+         cos.device() == q.device() && sin.device() == q.device() && D % 2 == 0 && q.stride(3) == 1 &&
+         k.stride(3) == 1 && k.size(1) == S && k.size(3) == D;
+}
+
+// One rotated row per (b, s, h): in float32, x*cos + rotate_half(x)*sin, each product and the sum
+// rounded to float32 as the chain's tensors are (no FMA: this file is compiled with -ffp-contract=off),
+// then one rounding to T (c10's round-to-nearest-even, as ATen's cast).
+template <typename T>
+torch::Tensor rope_cpu(const torch::Tensor& x, const float* cos, const float* sin) {
+  auto out = torch::empty(x.sizes(), x.options().memory_format(torch::MemoryFormat::Contiguous));
+  const int64_t S = x.size(1), H = x.size(2), D = x.size(3), half = D / 2;
+  const int64_t stride_b = x.stride(0), stride_s = x.stride(1), stride_h = x.stride(2);
+  const T* in = x.data_ptr<T>();
+  T* o = out.data_ptr<T>();
+  at::parallel_for(0, x.size(0) * S * H, 16, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const int64_t bs = r / H, h = r - bs * H, b = bs / S, s = bs - b * S;
+      const T* row = in + b * stride_b + s * stride_s + h * stride_h;
+      const float* c = cos + s * D;
+      const float* sn = sin + s * D;
+      T* y = o + r * D;
+      for (int64_t d = 0; d < half; ++d) {
+        const float a = static_cast<float>(row[d]) * c[d], rotated = -static_cast<float>(row[d + half]) * sn[d];
+        y[d] = static_cast<T>(a + rotated);
+      }
+      for (int64_t d = half; d < D; ++d) {
+        const float a = static_cast<float>(row[d]) * c[d], rotated = static_cast<float>(row[d - half]) * sn[d];
+        y[d] = static_cast<T>(a + rotated);
+      }
+    }
+  });
+  return out;
+}
+
+torch::Tensor rope_cpu(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) {  // bf16, fp16
+  const float* c = cos.data_ptr<float>();
+  const float* s = sin.data_ptr<float>();
+  return x.scalar_type() == torch::kBFloat16 ? rope_cpu<c10::BFloat16>(x, c, s) : rope_cpu<c10::Half>(x, c, s);
+}
+
+#if HRM_CUDA_KERNELS
+fused_cuda::DType kernel_dtype(torch::ScalarType t) {
+  if (t == torch::kBFloat16) return fused_cuda::DType::bfloat16;
+  if (t == torch::kFloat16) return fused_cuda::DType::float16;
+  return fused_cuda::DType::float32;
 }
 
 void check_launch(int code, const char* what) {
   HRM_CHECK(code == 0, "fused ", what, " kernel launch failed: ", fused_cuda::error_string(code));
 }
 
+torch::Tensor rope_cuda(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) {
+  auto out = torch::empty(x.sizes(), x.options().memory_format(torch::MemoryFormat::Contiguous));
+  const fused_cuda::RopeShape shape{x.size(0), x.size(1), x.size(2), x.size(3), x.stride(0), x.stride(1), x.stride(2)};
+  const c10::cuda::CUDAGuard guard(x.device());
+  check_launch(fused_cuda::rope(kernel_dtype(x.scalar_type()), x.data_ptr(), out.data_ptr(), cos.data_ptr<float>(),
+                                sin.data_ptr<float>(), shape, c10::cuda::getCurrentCUDAStream().stream()),
+               "RoPE");
+  return out;
+}
+#endif
+
 }  // namespace
 
-bool fused_cuda_kernels_built() { return true; }
+bool fused_cuda_kernels_built() { return HRM_CUDA_KERNELS; }
 
 std::optional<torch::Tensor> swiglu_fused(const torch::Tensor& gate_up) {
-  const auto dtype = kernel_dtype(gate_up.scalar_type());
-  if (!applies(gate_up) || !dtype || !gate_up.is_contiguous() || gate_up.size(-1) % 2 != 0) return std::nullopt;
+#if HRM_CUDA_KERNELS
+  if (!gate_up.is_cuda() || !may_fuse(gate_up) || !gate_up.is_contiguous() || gate_up.size(-1) % 2 != 0)
+    return std::nullopt;
   const int64_t inter = gate_up.size(-1) / 2, rows = gate_up.numel() / gate_up.size(-1);
   auto sizes = gate_up.sizes().vec();
   sizes.back() = inter;
   auto out = torch::empty(sizes, gate_up.options());
   const c10::cuda::CUDAGuard guard(gate_up.device());
-  check_launch(fused_cuda::swiglu(*dtype, gate_up.data_ptr(), out.data_ptr(), rows, inter,
+  check_launch(fused_cuda::swiglu(kernel_dtype(gate_up.scalar_type()), gate_up.data_ptr(), out.data_ptr(), rows, inter,
                                   c10::cuda::getCurrentCUDAStream().stream()),
                "SwiGLU");
   return out;
+#else
+  (void)gate_up;
+  return std::nullopt;
+#endif
 }
 
 std::optional<std::pair<torch::Tensor, torch::Tensor>> rope_fused(const torch::Tensor& q, const torch::Tensor& k,
                                                                   const torch::Tensor& cos, const torch::Tensor& sin) {
-  const auto dtype = kernel_dtype(q.scalar_type());
-  if (!applies(q) || !applies(k) || !dtype || k.scalar_type() != q.scalar_type() || q.dim() != 4 || k.dim() != 4)
-    return std::nullopt;
-  const int64_t S = q.size(1), D = q.size(3);
-  if (at::GradMode::is_enabled() && (cos.requires_grad() || sin.requires_grad())) return std::nullopt;
-  const bool tables_fit = cos.scalar_type() == torch::kFloat32 && sin.scalar_type() == torch::kFloat32 &&
-                          cos.is_contiguous() && sin.is_contiguous() && cos.sizes() == sin.sizes() && cos.dim() == 2 &&
-                          cos.size(0) == S && cos.size(1) == D && cos.device() == q.device();
-  if (!tables_fit || D % 2 != 0 || q.stride(3) != 1 || k.stride(3) != 1 || k.size(1) != S || k.size(3) != D ||
-      k.device() != q.device())
-    return std::nullopt;
-  const c10::cuda::CUDAGuard guard(q.device());
-  const auto stream = c10::cuda::getCurrentCUDAStream().stream();
-  auto rotate = [&](const torch::Tensor& x) {
-    auto out = torch::empty(x.sizes(), x.options().memory_format(torch::MemoryFormat::Contiguous));
-    const fused_cuda::RopeShape shape{x.size(0), S, x.size(2), D, x.stride(0), x.stride(1), x.stride(2)};
-    check_launch(fused_cuda::rope(*dtype, x.data_ptr(), out.data_ptr(), cos.data_ptr<float>(), sin.data_ptr<float>(),
-                                  shape, stream),
-                 "RoPE");
-    return out;
-  };
-  return std::make_pair(rotate(q), rotate(k));
-}
-
-#else  // built without the CUDA toolkit: the op chains everywhere
-
-bool fused_cuda_kernels_built() { return false; }
-std::optional<torch::Tensor> swiglu_fused(const torch::Tensor&) { return std::nullopt; }
-std::optional<std::pair<torch::Tensor, torch::Tensor>> rope_fused(const torch::Tensor&, const torch::Tensor&,
-                                                                  const torch::Tensor&, const torch::Tensor&) {
+  if (!rope_inputs_fit(q, k, cos, sin)) return std::nullopt;
+  // On the CPU only for bfloat16 and float16, whose chain adds two casts through float32 (measured 3-4x
+  // faster fused); in float32 ATen's wider-vectorised ops beat one plain loop (docs/PERF.md).
+  if (q.is_cpu() && q.scalar_type() != torch::kFloat32)
+    return std::make_pair(rope_cpu(q, cos, sin), rope_cpu(k, cos, sin));
+#if HRM_CUDA_KERNELS
+  if (q.is_cuda()) return std::make_pair(rope_cuda(q, cos, sin), rope_cuda(k, cos, sin));
+#endif
   return std::nullopt;
 }
-
-#endif
 
 }  // namespace hrm

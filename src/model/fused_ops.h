@@ -1,9 +1,10 @@
-// fused_ops.h: one-pass CUDA forms of two chains of the reference's elementwise ops, bit-identical to
-// them (src/model/fused_cuda.cu says how): SwiGLU's silu(gate) * up, and RoPE's
-// x*cos + rotate_half(x)*sin. Taken only where no gradient flows through them (the no-grad H/L cycles,
-// the target-Q forward, evaluation): the 1-step gradient passes keep the op chains and their autograd.
-// Each returns nothing when it does not apply (not CUDA, built without the CUDA toolkit, gradient
-// needed, `hrm --unfused`, another dtype or layout); the caller then runs the op chain.
+// fused_ops.h: one-pass forms of two chains of the reference's elementwise ops, bit-identical to them:
+// SwiGLU's silu(gate) * up (CUDA: src/model/fused_cuda.cu says how), and RoPE's
+// x*cos + rotate_half(x)*sin (CUDA, and plain C++ on the CPU; silu cannot be matched there, ATen's
+// vectorised exp rounds differently). Taken only where no gradient flows through them (the no-grad H/L
+// cycles, the target-Q forward, evaluation): the 1-step gradient passes keep the op chains and their
+// autograd. Each returns nothing when it does not apply (SwiGLU off CUDA, CUDA without the kernels
+// built, gradient needed, `hrm --unfused`, another dtype or layout); the caller then runs the op chain.
 #pragma once
 
 #include <torch/types.h>

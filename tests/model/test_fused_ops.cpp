@@ -1,7 +1,7 @@
-// Tests for src/model/fused_ops.cpp (and the kernels of fused_cuda.cu): on CUDA each kernel computes
-// bit for bit what the reference's op chain computes, in every forward dtype; it never replaces a chain
-// that autograd records, nor runs on the CPU or under `hrm --unfused`. The CUDA cases skip, visibly,
-// where there is no GPU or the kernels were not built.
+// Tests for src/model/fused_ops.cpp (and the kernels of fused_cuda.cu): each fused form computes bit
+// for bit what the reference's op chain computes, in every forward dtype (RoPE on the CPU and CUDA,
+// SwiGLU on CUDA); none replaces a chain that autograd records, nor runs under `hrm --unfused`. The
+// CUDA cases skip, visibly, where there is no GPU or the kernels were not built.
 #include <gtest/gtest.h>
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -124,22 +124,47 @@ TEST(FusedOps, NeverReplaceAChainThatAutogradRecords) {
   hrm::RotaryEmbedding rope(8, 5, 10000.0);
   if (device.is_cuda()) rope->_apply_device(device);
   const auto [cos, sin] = rope->forward();
-  const auto qkv = torch::randn({2, 5, 6, 8}, torch::TensorOptions().device(device).requires_grad(true));
+  // bfloat16: RoPE's fused form exists on both devices (on the CPU for the reduced dtypes only).
+  const auto qkv = torch::randn({2, 5, 6, 8}, torch::TensorOptions().device(device).dtype(torch::kBFloat16))
+                       .requires_grad_(true);
   EXPECT_FALSE(hrm::rope_fused(qkv.narrow(2, 0, 2), qkv.narrow(2, 2, 2), cos, sin).has_value());
-  if (!hrm::fused_cuda_kernels_built() || !device.is_cuda()) return;
   torch::NoGradGuard no_grad;
-  EXPECT_TRUE(hrm::swiglu_fused(gate_up).has_value());
-  EXPECT_TRUE(hrm::rope_fused(qkv.narrow(2, 0, 2), qkv.narrow(2, 2, 2), cos, sin).has_value());
+  if (!device.is_cuda() || hrm::fused_cuda_kernels_built())
+    EXPECT_TRUE(hrm::rope_fused(qkv.narrow(2, 0, 2), qkv.narrow(2, 2, 2), cos, sin).has_value());
+  if (hrm::fused_cuda_kernels_built() && device.is_cuda()) EXPECT_TRUE(hrm::swiglu_fused(gate_up).has_value());
 }
 
-TEST(FusedOps, TheCpuAndUnfusedRunsKeepTheOpChains) {
+// On the CPU, RoPE is fused too in bfloat16 and float16 (plain C++ with the chain's roundings; float32
+// keeps ATen's ops, faster there); SwiGLU is not: silu's exp cannot match ATen's vectorised one.
+TEST(FusedOps, ReducedPrecisionRopeEqualsTheOpChainBitForBitOnTheCpu) {
+  torch::manual_seed(4);
+  torch::NoGradGuard no_grad;
+  const int64_t B = 3, S = 11, H = 4, D = 16;
+  hrm::RotaryEmbedding rope(D, S, 10000.0);
+  const auto [cos, sin] = rope->forward();
+  const Qkv fp32 = make_qkv(torch::kFloat32, torch::kCPU, B, S, H, H, D);
+  EXPECT_FALSE(hrm::rope_fused(fp32.q, fp32.k, cos, sin).has_value());
+  for (const auto dtype : {torch::kBFloat16, torch::kFloat16})
+    for (const int64_t KV : {H, int64_t{2}}) {
+      const Qkv t = make_qkv(dtype, torch::kCPU, B, S, H, KV, D);
+      const auto fused = hrm::rope_fused(t.q, t.k, cos, sin);
+      ASSERT_TRUE(fused.has_value()) << dtype;
+      std::pair<torch::Tensor, torch::Tensor> chain;
+      {
+        FusedKernelsOn off(false);
+        EXPECT_FALSE(hrm::rope_fused(t.q, t.k, cos, sin).has_value());  // hrm --unfused
+        chain = hrm::apply_rotary_pos_emb(t.q, t.k, cos, sin);
+      }
+      EXPECT_EQ(fused->first.strides(), chain.first.strides());
+      EXPECT_TRUE(torch::equal(fused->first, chain.first)) << dtype << " KV " << KV;
+      EXPECT_TRUE(torch::equal(fused->second, chain.second)) << dtype << " KV " << KV;
+    }
+}
+
+TEST(FusedOps, SwiGluKeepsTheOpChainOnTheCpuAndUnderUnfused) {
   torch::NoGradGuard no_grad;
   const auto gate_up = torch::randn({4, 2 * 8});
   EXPECT_FALSE(hrm::swiglu_fused(gate_up).has_value());  // the CPU: ATen's ops, as the reference
-  hrm::RotaryEmbedding rope(8, 5, 10000.0);
-  const auto [cos, sin] = rope->forward();
-  const auto qkv = torch::randn({2, 5, 6, 8});
-  EXPECT_FALSE(hrm::rope_fused(qkv.narrow(2, 0, 2), qkv.narrow(2, 2, 2), cos, sin).has_value());
   if (!hrm::fused_cuda_kernels_built() || !torch::cuda::is_available()) return;
   FusedKernelsOn off(false);
   EXPECT_FALSE(hrm::swiglu_fused(gate_up.to(torch::kCUDA)).has_value());  // hrm --unfused
