@@ -39,6 +39,34 @@ Qkv make_qkv(torch::ScalarType dtype, torch::Device device, int64_t B, int64_t S
   return r;
 }
 
+// RoPE on q, k of the given dtype and device, with as many key heads as query heads and with fewer:
+// the fused form exists, --unfused declines it, and it equals the op chain bit for bit, directly and
+// through apply_rotary_pos_emb (which takes it).
+void expect_rope_matches_the_chain(torch::ScalarType dtype, torch::Device device, const torch::Tensor& cos,
+                                   const torch::Tensor& sin) {
+  const int64_t B = 3, S = cos.size(0), H = 4, D = cos.size(1);
+  for (const int64_t KV : {H, int64_t{2}}) {
+    const Qkv t = make_qkv(dtype, device, B, S, H, KV, D);
+    const auto fused = hrm::rope_fused(t.q, t.k, cos, sin);
+    ASSERT_TRUE(fused.has_value()) << dtype;
+    std::pair<torch::Tensor, torch::Tensor> chain;
+    {
+      FusedKernelsOn off(false);
+      EXPECT_FALSE(hrm::rope_fused(t.q, t.k, cos, sin).has_value());  // hrm --unfused
+      chain = hrm::apply_rotary_pos_emb(t.q, t.k, cos, sin);
+    }
+    EXPECT_EQ(fused->first.scalar_type(), dtype);
+    EXPECT_TRUE(fused->first.is_contiguous());
+    EXPECT_EQ(fused->first.strides(), chain.first.strides());
+    EXPECT_EQ(fused->second.sizes(), chain.second.sizes());
+    EXPECT_TRUE(torch::equal(fused->first, chain.first)) << dtype << " KV " << KV;
+    EXPECT_TRUE(torch::equal(fused->second, chain.second)) << dtype << " KV " << KV;
+    const auto through_layer = hrm::apply_rotary_pos_emb(t.q, t.k, cos, sin);
+    EXPECT_TRUE(torch::equal(through_layer.first, chain.first)) << dtype;
+    EXPECT_TRUE(torch::equal(through_layer.second, chain.second)) << dtype;
+  }
+}
+
 }  // namespace
 
 TEST(FusedOps, SwiGluEqualsTheOpChainBitForBitOnCuda) {
@@ -72,28 +100,7 @@ TEST(FusedOps, RopeEqualsTheOpChainBitForBitOnCuda) {
   hrm::RotaryEmbedding rope(D, S, 10000.0);
   rope->_apply_device(torch::kCUDA);
   const auto [cos, sin] = rope->forward();
-  for (const auto dtype : kDtypes)
-    for (const int64_t KV : {H, int64_t{2}}) {  // as many key heads as query heads, and fewer
-      const Qkv t = make_qkv(dtype, torch::kCUDA, B, S, H, KV, D);
-      const auto fused = hrm::rope_fused(t.q, t.k, cos, sin);
-      ASSERT_TRUE(fused.has_value()) << dtype;
-      std::pair<torch::Tensor, torch::Tensor> chain;
-      {
-        FusedKernelsOn off(false);
-        EXPECT_FALSE(hrm::rope_fused(t.q, t.k, cos, sin).has_value());  // hrm --unfused
-        chain = hrm::apply_rotary_pos_emb(t.q, t.k, cos, sin);
-      }
-      EXPECT_EQ(fused->first.scalar_type(), dtype);
-      EXPECT_TRUE(fused->first.is_contiguous());
-      EXPECT_EQ(fused->first.strides(), chain.first.strides());
-      EXPECT_EQ(fused->second.sizes(), chain.second.sizes());
-      EXPECT_TRUE(torch::equal(fused->first, chain.first)) << dtype << " KV " << KV;
-      EXPECT_TRUE(torch::equal(fused->second, chain.second)) << dtype << " KV " << KV;
-      // apply_rotary_pos_emb, which takes the kernel when rope_fused gives a result (asserted above).
-      const auto through_layer = hrm::apply_rotary_pos_emb(t.q, t.k, cos, sin);
-      EXPECT_TRUE(torch::equal(through_layer.first, chain.first)) << dtype;
-      EXPECT_TRUE(torch::equal(through_layer.second, chain.second)) << dtype;
-    }
+  for (const auto dtype : kDtypes) expect_rope_matches_the_chain(dtype, torch::kCUDA, cos, sin);
   // Tables longer than the sequence: the kernel declines (the chain would not broadcast either).
   hrm::RotaryEmbedding longer(D, S + 3, 10000.0);
   longer->_apply_device(torch::kCUDA);
@@ -145,20 +152,7 @@ TEST(FusedOps, ReducedPrecisionRopeEqualsTheOpChainBitForBitOnTheCpu) {
   const Qkv fp32 = make_qkv(torch::kFloat32, torch::kCPU, B, S, H, H, D);
   EXPECT_FALSE(hrm::rope_fused(fp32.q, fp32.k, cos, sin).has_value());
   for (const auto dtype : {torch::kBFloat16, torch::kFloat16})
-    for (const int64_t KV : {H, int64_t{2}}) {
-      const Qkv t = make_qkv(dtype, torch::kCPU, B, S, H, KV, D);
-      const auto fused = hrm::rope_fused(t.q, t.k, cos, sin);
-      ASSERT_TRUE(fused.has_value()) << dtype;
-      std::pair<torch::Tensor, torch::Tensor> chain;
-      {
-        FusedKernelsOn off(false);
-        EXPECT_FALSE(hrm::rope_fused(t.q, t.k, cos, sin).has_value());  // hrm --unfused
-        chain = hrm::apply_rotary_pos_emb(t.q, t.k, cos, sin);
-      }
-      EXPECT_EQ(fused->first.strides(), chain.first.strides());
-      EXPECT_TRUE(torch::equal(fused->first, chain.first)) << dtype << " KV " << KV;
-      EXPECT_TRUE(torch::equal(fused->second, chain.second)) << dtype << " KV " << KV;
-    }
+    expect_rope_matches_the_chain(dtype, torch::kCPU, cos, sin);
 }
 
 TEST(FusedOps, SwiGluKeepsTheOpChainOnTheCpuAndUnderUnfused) {
