@@ -71,8 +71,8 @@ torch::Tensor rms_norm(const torch::Tensor& hidden_states, double variance_epsil
 torch::Tensor rms_norm_unfused(const torch::Tensor& hidden_states, double variance_epsilon);
 
 // Process-wide: use fused kernels where they replace a chain of the reference's ops (default on):
-// ATen's rms_norm, and on CUDA hrm's SwiGLU and RoPE kernels (model/fused_ops.h). `hrm --unfused`
-// turns them all off, to measure what they bring.
+// ATen's rms_norm, hrm's SwiGLU (CUDA) and RoPE (CUDA; CPU in bfloat16/float16) one-pass forms
+// (model/fused_ops.h). `hrm --unfused` turns them all off, to measure what they bring.
 void set_fused_kernels(bool on);
 bool fused_kernels();
 
