@@ -38,7 +38,7 @@ Comm::Comm(const LaunchEnv& env, torch::Device device, std::chrono::milliseconds
     m.store = c10::make_intrusive<c10d::PrefixStore>("hrm", c10::make_intrusive<c10d::TCPStore>(env.master_addr, so));
   } catch (const std::exception& e) {
     HRM_THROW(Error, "rank ", env.rank, " of ", env.world_size, ": rendezvous through the TCPStore at ",
-              env.master_addr, ":", env.master_port, " failed (", e.what(), "). ",
+              env.master_addr, ":", env.master_port, " failed (", message_of(e), "). ",
               env.rank == 0 ? "Is the port free on MASTER_ADDR?" : "Did rank 0 start, and do MASTER_ADDR/MASTER_PORT reach it?",
               " (timeout ", timeout.count() / 1000.0, " s, config key dist_timeout)");
   }
@@ -47,7 +47,7 @@ Comm::Comm(const LaunchEnv& env, torch::Device device, std::chrono::milliseconds
                             : make_gloo_backend(m.store, env.rank, env.world_size, timeout);
   } catch (const std::exception& e) {
     HRM_THROW(Error, "rank ", env.rank, " of ", env.world_size, ": creating the ", m.backend_name,
-              " process group failed: ", e.what());
+              " process group failed: ", message_of(e));
   }
 }
 

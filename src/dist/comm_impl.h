@@ -15,6 +15,12 @@ class Reducer;
 
 namespace hrm::dist {
 
+// An exception's message for a user: c10::Error's what() carries a C++ backtrace of libtorch frames.
+inline std::string message_of(const std::exception& e) {
+  if (const auto* c = dynamic_cast<const c10::Error*>(&e)) return c->what_without_backtrace();
+  return e.what();
+}
+
 struct Comm::Impl {
   LaunchEnv env;
   torch::Device device = torch::kCPU;
@@ -41,10 +47,8 @@ struct Comm::Impl {
         work->wait();
       else
         work->wait(timeout);
-    } catch (const c10::Error& e) {
-      fail(what, e.what_without_backtrace());
     } catch (const std::exception& e) {
-      fail(what, e.what());
+      fail(what, message_of(e));
     }
   }
   // Gloo has no bfloat16 (nor reliable float16) reduction: reduce a float32 copy.

@@ -85,12 +85,10 @@ void Comm::run_backward(const std::function<void()>& backward) {
       m.reducer->prepare_for_backward({});
     }
     backward();
-  } catch (const c10::Error& e) {
-    m.fail("all-reduce of the gradients (c10d::Reducer, in the backward)", e.what_without_backtrace());
   } catch (const hrm::Error&) {
     throw;
   } catch (const std::exception& e) {
-    m.fail("all-reduce of the gradients (c10d::Reducer, in the backward)", e.what());
+    m.fail("all-reduce of the gradients (c10d::Reducer, in the backward)", message_of(e));
   }
 }
 

@@ -117,7 +117,9 @@ LossHeadOutput EvalStepGraph::forward(ACTLossHead& model, const Carry& carry, co
           g->graph.capture_end();  // ends the stream's capture and the allocator's routing to the graph
         } catch (const std::exception&) {
         }
-        HRM_THROW(Error, "cuda_graphs: capturing the evaluation step failed (run without cuda_graphs=true): ", e.what());
+        HRM_THROW(Error, "cuda_graphs: capturing the evaluation step failed (run without cuda_graphs=true): ",
+                  dynamic_cast<const c10::Error*>(&e) ? static_cast<const c10::Error&>(e).what_without_backtrace()
+                                                      : e.what());
       }
       g->graph.capture_end();
     }

@@ -16,6 +16,7 @@
 #include <cmath>
 #include <fstream>
 #include <map>
+#include <random>
 #include <sstream>
 #include <thread>
 
@@ -33,20 +34,37 @@ namespace {
 namespace fs = std::filesystem;
 using testing::TempDir;
 
-// A port that was free a moment ago (the kernel's choice for port 0).
-int free_port() {
+// Binds `port` on loopback (0: the kernel's choice) and returns the port bound, or -1 if taken.
+int try_bind(int port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) throw std::runtime_error("free_port: no socket");
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
+  a.sin_port = htons(static_cast<uint16_t>(port));
   socklen_t len = sizeof a;
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0)
-    throw std::runtime_error("free_port: no socket");
-  const int port = ntohs(a.sin_port);
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+                  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0;
   ::close(fd);
-  return port;
+  return ok ? ntohs(a.sin_port) : -1;
+}
+
+// A port that was free a moment ago, for rank 0's TCPStore. Drawn below the kernel's ephemeral range
+// (ip_local_port_range): the outgoing connections of tests running beside this one (Gloo opens
+// several) take their ports from that range, and one could take ours before the TCPStore binds it.
+int free_port() {
+  int low = 32768;
+  std::ifstream("/proc/sys/net/ipv4/ip_local_port_range") >> low;
+  if (low > 11000) {
+    std::mt19937 pick(static_cast<unsigned>(::getpid()) ^
+                      static_cast<unsigned>(std::chrono::steady_clock::now().time_since_epoch().count()));
+    std::uniform_int_distribution<int> below(10000, low - 1);
+    for (int i = 0; i < 100; ++i)
+      if (const int p = try_bind(below(pick)); p > 0) return p;
+  }
+  const int p = try_bind(0);
+  if (p < 0) throw std::runtime_error("free_port: cannot bind a loopback port");
+  return p;
 }
 
 std::map<std::string, const char*> env_map(const std::map<std::string, std::string>& m) {
@@ -352,6 +370,30 @@ TEST_F(DistributedTrain, RanksStartedWithDifferentConfigsAllStopNamingTheMismatc
   EXPECT_NE(l0.find("1 other rank(s) were started with another configuration"), std::string::npos) << l0;
   EXPECT_NE(l1.find("rank 1 was started with another configuration than rank 0"), std::string::npos) << l1;
   EXPECT_NE(l1.find("lr: 0.0005"), std::string::npos) << l1;
+}
+
+TEST_F(DistributedTrain, RankZeroOnATakenPortStopsNamingThePortWithoutABacktrace) {
+  // Another process listens on the port rank 0's TCPStore wants.
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(fd, 1), 0);
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  const int port = ntohs(a.sin_port);
+  const pid_t p = spawn_rank(train_args(data(), path("taken"), {}), 0, 2, port, (dir_->path / "taken.log").string());
+  const int code = wait_for(p, std::chrono::seconds(60));
+  ::close(fd);
+  const std::string log = read_file(dir_->path / "taken.log");
+  EXPECT_NE(code, 0) << log;
+  EXPECT_NE(code, -2) << "still running after 60 s:\n" << log;
+  EXPECT_NE(log.find("127.0.0.1:" + std::to_string(port)), std::string::npos) << log;
+  EXPECT_NE(log.find("Is the port free on MASTER_ADDR?"), std::string::npos) << log;
+  EXPECT_EQ(log.find("frame #"), std::string::npos) << "libtorch's backtrace reached the user:\n" << log;
+  EXPECT_FALSE(fs::exists(path("taken"))) << "a run folder was left by a run that never started";
 }
 
 TEST_F(DistributedTrain, SigkilledRankMakesTheOtherExitWithAClearError) {
