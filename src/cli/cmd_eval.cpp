@@ -42,12 +42,9 @@ void run_eval(const std::vector<std::string>& args) {
       }
       if (show < 0) HRM_THROW(ConfigError, "hrm eval: show=", a.substr(5), ": expected a count >= 0 of puzzles to draw");
     }
-    else if (a.rfind("resize_puzzle_emb=", 0) == 0) {
-      const std::string v = a.substr(18);
-      if (v != "True" && v != "False" && v != "true" && v != "false")
-        HRM_THROW(ConfigError, "hrm eval: resize_puzzle_emb=", v, ": expected True or False");
-      load.resize_puzzle_emb = v == "True" || v == "true";
-    } else if (a.rfind("save_outputs=", 0) == 0)
+    else if (a.rfind("resize_puzzle_emb=", 0) == 0)
+      load.resize_puzzle_emb = train::parse_bool("resize_puzzle_emb", "hrm eval argument", a.substr(18));
+    else if (a.rfind("save_outputs=", 0) == 0)
       save_outputs = a.substr(13);
     else
       overrides.push_back(a);

@@ -550,4 +550,14 @@ void save_all_config(const PretrainConfig& config, const std::string& dir) {
   write_file_atomic((fs::path(dir) / "all_config.yaml").string(), to_yaml(config));
 }
 
+bool parse_bool(const std::string& key, const std::string& origin, const std::string& text) {
+  YAML::Node n;
+  try {
+    n = YAML::Load(text);
+  } catch (const YAML::Exception&) {
+    n = YAML::Node(text);
+  }
+  return as_bool(key, origin, n);
+}
+
 }  // namespace hrm::train

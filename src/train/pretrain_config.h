@@ -114,6 +114,10 @@ std::string to_yaml(const PretrainConfig& config);
 // Writes to_yaml() to DIR/all_config.yaml atomically.
 void save_all_config(const PretrainConfig& config, const std::string& dir);
 
+// A boolean command-line value as config overrides read one (YAML: True, false, yes, ...); a
+// ConfigError naming `key` and `origin` otherwise.
+bool parse_bool(const std::string& key, const std::string& origin, const std::string& text);
+
 // Python's repr of a float in PyYAML's form (a '.' always present: 1.0e-05), so that yaml.safe_load
 // reads it back as a float.
 std::string yaml_float(double v);

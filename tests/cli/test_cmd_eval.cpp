@@ -79,6 +79,11 @@ TEST(CmdEval, PuzzleEmbeddingOfAnotherRowCountIsNamedAndResizedOnRequest) {
   EXPECT_NE(refused.output.find("has 33 rows (puzzle identifiers) in the file but 41 in the model"), std::string::npos)
       << refused.output;
   EXPECT_NE(refused.output.find("resize_puzzle_emb=True"), std::string::npos) << refused.output;
+  const auto misspelt = run_hrm({"eval", ckpt, data, "resize_puzzle_emb=Ture"});
+  EXPECT_NE(misspelt.status, 0);
+  EXPECT_NE(misspelt.output.find("'resize_puzzle_emb' (hrm eval argument): expected a boolean (True or False), got 'Ture'"),
+            std::string::npos)
+      << misspelt.output;
   const auto resized = run_hrm({"eval", ckpt, data, "resize_puzzle_emb=True", "save_outputs=[]"});
   EXPECT_EQ(resized.status, 0) << resized.output;
   EXPECT_NE(resized.output.find("all: accuracy "), std::string::npos) << resized.output;
