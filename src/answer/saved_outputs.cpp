@@ -17,9 +17,7 @@ std::vector<T> flat(const torch::Tensor& t, at::ScalarType type) {
   return std::vector<T>(c.data_ptr<T>(), c.data_ptr<T>() + c.numel());
 }
 
-}  // namespace
-
-SavedOutputs load_saved_outputs(const std::string& path) {
+SavedOutputs load_one_file(const std::string& path) {
   const io::StateDict sd = io::load_torch_file(path);
   SavedOutputs out;
   out.rows = -1;
@@ -53,7 +51,41 @@ SavedOutputs load_saved_outputs(const std::string& path) {
     }
   }
   if (out.rows < 0) HRM_THROW(FormatError, path, ": none of inputs, labels, puzzle_identifiers, preds, logits, q_halt_logits");
+  out.files = {path};
   return out;
+}
+
+// Appends `more` (another rank's file) to `all`: the same tensors of the same row length.
+void append(SavedOutputs& all, SavedOutputs more) {
+  const std::string& f = more.files.front();
+  if (more.seq_len != all.seq_len || more.vocab_size != all.vocab_size)
+    HRM_THROW(FormatError, f, ": ", more.seq_len, " positions per row, vocabulary ", more.vocab_size, "; ",
+              all.files.front(), " has ", all.seq_len, ", ", all.vocab_size);
+  auto join = [&](auto& a, auto& b, const char* key) {
+    if (a.empty() != b.empty())
+      HRM_THROW(FormatError, f, ": ", b.empty() ? "lacks" : "has", " \"", key, "\", which ", all.files.front(),
+                b.empty() ? " has" : " lacks");
+    a.insert(a.end(), b.begin(), b.end());
+  };
+  join(all.inputs, more.inputs, "inputs");
+  join(all.labels, more.labels, "labels");
+  join(all.puzzle_identifiers, more.puzzle_identifiers, "puzzle_identifiers");
+  join(all.preds, more.preds, "preds/logits");
+  join(all.q_halt_logits, more.q_halt_logits, "q_halt_logits");
+  join(all.q_continue_logits, more.q_continue_logits, "q_continue_logits");
+  all.rows += more.rows;
+  all.files.push_back(f);
+}
+
+}  // namespace
+
+SavedOutputs load_saved_outputs(const std::string& path) {
+  SavedOutputs all = load_one_file(path);
+  const std::string rank0 = "_all_preds.0";
+  if (path.size() < rank0.size() || path.compare(path.size() - rank0.size(), rank0.size(), rank0) != 0) return all;
+  const std::string stem = path.substr(0, path.size() - 1);
+  for (int rank = 1; fs::exists(stem + std::to_string(rank)); ++rank) append(all, load_one_file(stem + std::to_string(rank)));
+  return all;
 }
 
 std::string latest_saved_outputs(const std::string& run_dir) {

@@ -13,6 +13,7 @@
 namespace hrm::answer {
 
 struct SavedOutputs {
+  std::vector<std::string> files;  // read, in rank order
   int64_t rows = 0, seq_len = 0;
   int64_t vocab_size = 0;  // the logits' last dimension; 0 when only "preds" was saved
   // Each empty when the file does not hold it; otherwise [rows, seq_len] or [rows].
@@ -21,7 +22,10 @@ struct SavedOutputs {
   std::vector<float> q_halt_logits, q_continue_logits;
 };
 
-// FormatError naming the file and key when a tensor has the wrong rank or row count.
+// FormatError naming the file and key when a tensor has the wrong rank or row count. For
+// `..._all_preds.0`, the files of the other ranks of a data-parallel evaluation (`.1`, `.2`, ...
+// while they exist) are appended in rank order: each rank saved its slice of every test batch, so
+// the rows are all there but not in the test split's order (arc_scoring matches them by input).
 SavedOutputs load_saved_outputs(const std::string& path);
 
 // The newest RUN_DIR/step_N_all_preds.0 (largest N); empty when there is none.

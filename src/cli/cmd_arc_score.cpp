@@ -59,6 +59,8 @@ void run_arc_score(const ArcScoreArgs& a) {
   p.tokens = saved.preds.data();
   p.puzzle_identifiers = saved.puzzle_identifiers.data();
   p.q_halt_logits = saved.q_halt_logits.data();
+  if (!saved.inputs.empty()) p.inputs = saved.inputs.data();
+  if (saved.files.size() > 1) std::cout << "outputs of " << saved.files.size() << " ranks: " << a.outputs << " and its .1 to ." << saved.files.size() - 1 << "\n";
   const arc::Score s = arc::score(split, p);
   std::cout << s.tasks.size() << " tasks, " << split.num_examples << " test rows\n" << arc::summary(s);
   const std::string out = a.out.empty() ? (fs::path(a.outputs).parent_path() / "submission.json").string() : a.out;
@@ -75,7 +77,8 @@ void register_arc_score(CLI::App& app) {
       "Score saved ARC evaluation outputs (the reference's arc_eval.ipynb): undo each augmentation, crop, vote "
       "per test input (count, then mean sigmoid(q_halt)), print pass@1,2,10,100,1000 and write the ARC Prize "
       "submission.json.");
-  cmd->add_option("outputs", a->outputs, "RUN_DIR/step_N_all_preds.0 of `hrm eval` or `hrm train`")->required();
+  cmd->add_option("outputs", a->outputs,
+                  "RUN_DIR/step_N_all_preds.0 of `hrm eval` or `hrm train` (with .1, .2, ... beside it: every rank's)")->required();
   cmd->add_option("--data", a->data, "the ARC dataset directory (default: data_path of RUN_DIR/all_config.yaml)");
   cmd->add_option("--out", a->out, "where to write submission.json (default: RUN_DIR/submission.json)");
   cmd->callback([a] { run_arc_score(*a); });

@@ -1,7 +1,8 @@
 // cmd_eval.cpp: `hrm eval checkpoint=PATH [save_outputs=[...]] [key=value ...]`, the reference's
 // evaluate.py: reads all_config.yaml beside the checkpoint, builds the model, loads the weights
 // (with or without `_orig_mod.`), evaluates the whole test split and prints the metrics; the outputs
-// named in save_outputs go to step_N_all_preds.0 beside the checkpoint.
+// named in save_outputs go to step_N_all_preds.<rank> beside the checkpoint. Data parallel under
+// torchrun, as evaluate.py (train/distributed.h).
 // Differs: other config keys may be overridden (e.g. device=cpu for a run trained on CUDA, or
 // data_path when the dataset moved); EMA is off (the checkpoint already holds the weights to use).
 #include <CLI/CLI.hpp>
@@ -16,7 +17,9 @@
 #include "cli/commands.h"
 #include "cli/show_puzzles.h"
 #include "core/check.h"
+#include "dist/comm.h"
 #include "train/checkpoint.h"
+#include "train/distributed.h"
 #include "train/pretrain_config.h"
 #include "train/train_loop.h"
 
@@ -66,11 +69,21 @@ void run_eval(const std::vector<std::string>& args) {
   config.checkpoint_path = run_dir;
   config.ema = false;
   config.resume.reset();
+  // Data parallel when launched so (torchrun, as evaluate.py): each rank evaluates its slice of every
+  // test batch and saves it as step_N_all_preds.<rank>; the metrics are reduced to rank 0, which prints.
+  const std::unique_ptr<dist::Comm> comm = train::init_distributed(config);
+  if (comm) {
+    train::sync_config(*comm, config);
+    if (comm->broadcast_string(checkpoint, "broadcast of the checkpoint path") != checkpoint)
+      HRM_THROW(ConfigError, "rank ", comm->rank(), " was given checkpoint=", checkpoint, ", rank 0 another");
+  }
+  std::ostream nowhere(nullptr);
+  std::ostream& out = !comm || comm->is_root() ? std::cout : nowhere;
 
   // Dataloader (the training split only for its metadata, as evaluate.py), then the model.
   const data::Dataset train_data = data::Dataset::open(config.data_path, "train");
   const data::Dataset eval_data = data::Dataset::open(config.data_path, "test");
-  train::TrainState state = train::init_train_state(config, train_data.metadata());
+  train::TrainState state = train::init_train_state(config, train_data.metadata(), comm.get());
   train::load_model_checkpoint(checkpoint, state.model, load);
   state.step = 0;
   const std::string name = fs::path(checkpoint).filename().string();
@@ -81,24 +94,26 @@ void run_eval(const std::vector<std::string>& args) {
     }
   }
 
-  std::cout << "Starting evaluation" << std::endl;
+  out << "Starting evaluation" << std::endl;
   state.model->eval();
   const train::EvalMetrics metrics = train::evaluate(config, state, eval_data, config.checkpoint_path);
   nlohmann::ordered_json j = nlohmann::ordered_json::object();
   for (const auto& [set, values] : metrics) {
-    std::cout << set << ":";
+    out << set << ":";
     for (const auto& [k, v] : values) {
       char buf[32];
       std::snprintf(buf, sizeof buf, "%.6f", v);
-      std::cout << " " << k << " " << buf;
+      out << " " << k << " " << buf;
       j[set][k] = v;
     }
-    std::cout << "\n";
+    out << "\n";
   }
-  std::cout << j.dump() << std::endl;
+  out << j.dump() << std::endl;
   const std::string preds = (fs::path(run_dir) / ("step_" + std::to_string(state.step) + "_all_preds.0")).string();
-  if (!config.eval_save_outputs.empty()) std::cout << "outputs: " << preds << std::endl;
-  if (show > 0) show_puzzles(preds, eval_data.metadata(), show, std::cout);
+  if (!config.eval_save_outputs.empty())
+    out << "outputs: " << preds << (comm ? " to ." + std::to_string(comm->world_size() - 1) + " (one per rank)" : "")
+        << std::endl;
+  if (show > 0 && (!comm || comm->is_root())) show_puzzles(preds, eval_data.metadata(), show, out);
 }
 
 }  // namespace

@@ -61,23 +61,89 @@ const std::string& puzzle_name(const TestSplit& split, size_t p) {
   return split.identifiers[static_cast<size_t>(id)];
 }
 
-void check_layout(const TestSplit& split, const Predictions& preds) {
+void check_puzzle_indices(const TestSplit& split) {
   const size_t puzzles = split.puzzle_identifiers.size();
   if (split.puzzle_indices.size() != puzzles + 1 || split.puzzle_indices.front() != 0 ||
       split.puzzle_indices.back() != split.num_examples)
     HRM_THROW(FormatError, "test split: puzzle_indices must have ", puzzles + 1, " entries from 0 to ", split.num_examples);
-  if (preds.rows < split.num_examples)
-    HRM_THROW(FormatError, "predictions: ", preds.rows, " rows for ", split.num_examples, " test examples");
-  for (size_t p = 0; p < puzzles; ++p) {
-    for (int64_t e = split.puzzle_indices[p]; e < split.puzzle_indices[p + 1]; ++e)
-      if (preds.puzzle_identifiers[e] != split.puzzle_identifiers[p])
-        HRM_THROW(FormatError, "predictions: row ", e, " has puzzle identifier ", preds.puzzle_identifiers[e],
-                  ", the test split has ", split.puzzle_identifiers[p], " (", puzzle_name(split, p), ") there");
+}
+
+// The split's puzzle of every test example.
+std::vector<size_t> puzzle_of_examples(const TestSplit& split) {
+  std::vector<size_t> of(static_cast<size_t>(split.num_examples));
+  for (size_t p = 0; p + 1 < split.puzzle_indices.size(); ++p)
+    for (int64_t e = split.puzzle_indices[p]; e < split.puzzle_indices[p + 1]; ++e) of[static_cast<size_t>(e)] = p;
+  return of;
+}
+
+// Row i answers example i (one process), checked by identifier, and by input where given.
+bool rows_in_split_order(const TestSplit& split, const Predictions& preds, const std::vector<size_t>& puzzle_of) {
+  if (preds.rows < split.num_examples) return false;
+  std::vector<int32_t> row(kSeqLen);
+  for (int64_t e = 0; e < split.num_examples; ++e) {
+    if (preds.puzzle_identifiers[e] != split.puzzle_identifiers[puzzle_of[static_cast<size_t>(e)]]) return false;
+    if (preds.inputs) {
+      split.input_row(e, row.data());
+      if (!std::equal(row.begin(), row.end(), preds.inputs + e * kSeqLen)) return false;
+    }
   }
   for (int64_t e = split.num_examples; e < preds.rows; ++e)
-    if (preds.puzzle_identifiers[e] != 0)
-      HRM_THROW(FormatError, "predictions: padding row ", e, " has puzzle identifier ", preds.puzzle_identifiers[e],
-                ", expected the blank identifier 0");
+    if (preds.puzzle_identifiers[e] != 0) return false;
+  return true;
+}
+
+std::string row_key(int32_t puzzle_identifier, const int32_t* input) {
+  std::string k(reinterpret_cast<const char*>(&puzzle_identifier), sizeof puzzle_identifier);
+  k.append(reinterpret_cast<const char*>(input), kSeqLen * sizeof(int32_t));
+  return k;
+}
+
+// The prediction row of every test example: by position when the rows are in the split's order,
+// else by (puzzle identifier, input). Rows with the blank identifier 0 are padding.
+std::vector<int64_t> match_rows(const TestSplit& split, const Predictions& preds) {
+  check_puzzle_indices(split);
+  const std::vector<size_t> puzzle_of = puzzle_of_examples(split);
+  std::vector<int64_t> row_of(static_cast<size_t>(split.num_examples));
+  if (rows_in_split_order(split, preds, puzzle_of)) {
+    for (int64_t e = 0; e < split.num_examples; ++e) row_of[static_cast<size_t>(e)] = e;
+    return row_of;
+  }
+  if (!preds.inputs) {  // no way to find the rows: name the first that is out of place
+    if (preds.rows < split.num_examples)
+      HRM_THROW(FormatError, "predictions: ", preds.rows, " rows for ", split.num_examples, " test examples");
+    for (int64_t e = 0; e < split.num_examples; ++e) {
+      const size_t p = puzzle_of[static_cast<size_t>(e)];
+      if (preds.puzzle_identifiers[e] != split.puzzle_identifiers[p])
+        HRM_THROW(FormatError, "predictions: row ", e, " has puzzle identifier ", preds.puzzle_identifiers[e],
+                  ", the test split has ", split.puzzle_identifiers[p], " (", puzzle_name(split, p), ") there",
+                  " (save the inputs too, and rows in another order are matched by their input)");
+    }
+    for (int64_t e = split.num_examples; e < preds.rows; ++e)
+      if (preds.puzzle_identifiers[e] != 0)
+        HRM_THROW(FormatError, "predictions: padding row ", e, " has puzzle identifier ", preds.puzzle_identifiers[e],
+                  ", expected the blank identifier 0");
+  }
+  std::unordered_map<std::string, std::vector<int64_t>> rows_of_key;  // in row order, taken from the back
+  for (int64_t r = preds.rows - 1; r >= 0; --r)
+    if (preds.puzzle_identifiers[r] != 0)
+      rows_of_key[row_key(preds.puzzle_identifiers[r], preds.inputs + r * kSeqLen)].push_back(r);
+  std::vector<int32_t> input(kSeqLen);
+  for (int64_t e = 0; e < split.num_examples; ++e) {
+    const size_t p = puzzle_of[static_cast<size_t>(e)];
+    split.input_row(e, input.data());
+    const auto it = rows_of_key.find(row_key(split.puzzle_identifiers[p], input.data()));
+    if (it == rows_of_key.end() || it->second.empty())
+      HRM_THROW(FormatError, "predictions: no row answers test example ", e, " (", puzzle_name(split, p),
+                "): none has its puzzle identifier ", split.puzzle_identifiers[p], " and its input (",
+                preds.rows, " rows for ", split.num_examples, " test examples)");
+    row_of[static_cast<size_t>(e)] = it->second.back();
+    it->second.pop_back();
+  }
+  for (const auto& [key, rows] : rows_of_key)
+    if (!rows.empty())
+      HRM_THROW(FormatError, "predictions: row ", rows.back(), " (puzzle identifier ", preds.puzzle_identifiers[rows.back()],
+                ") answers no test example of the split: its input is not the split's, or it is there twice");
+  return row_of;
 }
 
 }  // namespace
@@ -105,7 +171,7 @@ TestSplit load_test_split(const std::string& dataset_dir) {
 }
 
 Score score(const TestSplit& split, const Predictions& preds, const std::vector<int>& ks) {
-  check_layout(split, preds);
+  const std::vector<int64_t> row_of = match_rows(split, preds);
   const size_t puzzles = split.puzzle_identifiers.size();
   Score s;
   s.ks = ks;
@@ -147,8 +213,9 @@ Score score(const TestSplit& split, const Predictions& preds, const std::vector<
       if (invert(crop(row.data()), name.aug) != task.tests[j].input)
         HRM_THROW(FormatError, "test split: example ", first + j, " (", full, ", test input ", j,
                   "): its un-augmented input differs from the original's");
-      const Grid answer = invert(crop(preds.tokens + (first + j) * kSeqLen), name.aug);
-      ballots[it->second][j].add(answer, sigmoid(preds.q_halt_logits[first + j]));
+      const int64_t r = row_of[static_cast<size_t>(first + j)];
+      const Grid answer = invert(crop(preds.tokens + r * kSeqLen), name.aug);
+      ballots[it->second][j].add(answer, sigmoid(preds.q_halt_logits[r]));
     }
   }
 

@@ -1,10 +1,10 @@
 // arc_scoring.h: ARC scoring from saved evaluation outputs: un-augment, crop, vote, pass@k, and the
 // ARC Prize submission.json.
 // Mirrors arc_eval.ipynb (`test`, `inverse_aug`, `crop`) of sapientinc/HRM@42410da.
-// Differs: no torch and no notebook; predictions are plain arrays aligned with the stored test
-// split (row i = test example i), so a test input is identified by its position in its puzzle, not
-// by a hash of its un-augmented input (the notebook asserts when two test inputs of a task are
-// equal); every row's un-augmented input is checked against its original puzzle's, which catches
+// Differs: no torch and no notebook; a prediction row is matched to its test example of the stored
+// split (by position, or by puzzle identifier and input when the rows come from several ranks), so
+// a test input is identified by its position in its puzzle, not by a hash of its un-augmented
+// input (the notebook asserts when two test inputs of a task are equal); every row's un-augmented input is checked against its original puzzle's, which catches
 // outputs from another dataset or a wrong augmentation name; the answers are also written as a
 // submission.json.
 #pragma once
@@ -33,13 +33,16 @@ struct TestSplit {
 // Opens dataset_dir/test (set "all") and identifiers.json; rows stay memory-mapped.
 TestSplit load_test_split(const std::string& dataset_dir);
 
-// Evaluation outputs: `rows` rows, row i for test example i. Rows past the split's examples are
-// the padding of the last batch and must carry the blank identifier 0.
+// Evaluation outputs. One process saves row i for test example i, then the padding of the last
+// batch (blank identifier 0). A data-parallel evaluation saves each rank's slices of every batch in
+// its own file; concatenated, their rows are in another order, and with `inputs` given each test
+// example is found by its puzzle identifier and input (the notebook matches by a hash of the input).
 struct Predictions {
   int64_t rows = 0;
   const int32_t* tokens = nullptr;              // [rows, kSeqLen] argmax tokens
   const int32_t* puzzle_identifiers = nullptr;  // [rows], checked against the split's layout
   const float* q_halt_logits = nullptr;         // [rows]
+  const int32_t* inputs = nullptr;              // [rows, kSeqLen], optional (null: rows in the split's order)
 };
 
 // One distinct (un-augmented, cropped) answer to a test input.
@@ -73,7 +76,8 @@ struct Score {
 };
 
 // Votes every test input and counts pass@k. FormatError when the predictions do not fit the split
-// (row count, identifiers), a name has no original puzzle, or an un-augmented input differs.
+// (a test example without its row, a row of no test example, identifiers), a name has no original
+// puzzle, or an un-augmented input differs.
 Score score(const TestSplit& split, const Predictions& preds, const std::vector<int>& ks = kPassKs);
 
 // "pass@1 40.25% (161/400)" lines, one per k.

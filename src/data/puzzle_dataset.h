@@ -3,7 +3,10 @@
 // Differs:
 // - every draw comes from one explicitly seeded hrm::Rng per pass (Rng::derive(seed, iters)),
 //   including the choice of examples within a puzzle, which the reference draws from numpy's
-//   unseeded global generator; so batches are reproducible, but not the reference's numbers;
+//   global generator (in its DataLoader worker, seeded from torch's generator, which pretrain.py
+//   seeds with seed + RANK: ranks may order a puzzle's examples differently, so a puzzle cut at a
+//   rank boundary can lose or repeat examples; here every rank draws the same); so batches are
+//   reproducible, but not the reference's numbers;
 // - the position (pass counter, set, index, RNG state) can be saved and restored for checkpoints;
 // - batches are plain int32 vectors (hrm_base has no libtorch).
 #pragma once

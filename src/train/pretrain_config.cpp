@@ -384,10 +384,15 @@ void PretrainConfig::validate() const {
     HRM_THROW(ConfigError, "config key 'device' = '", device, "': expected cpu, cuda or cuda:N");
   if (cuda_graphs && device.rfind("cuda", 0) != 0)
     HRM_THROW(ConfigError, "config key 'cuda_graphs' = true needs device=cuda (device is '", device, "')");
-  for (const auto& name : eval_save_outputs)
+  for (size_t i = 0; i < eval_save_outputs.size(); ++i) {
+    const std::string& name = eval_save_outputs[i];
     if (std::find(kSaveOutputs.begin(), kSaveOutputs.end(), name) == kSaveOutputs.end())
       HRM_THROW(ConfigError, "config key 'eval_save_outputs': unknown output '", name,
                 "'; allowed: inputs, labels, puzzle_identifiers, logits, q_halt_logits, q_continue_logits");
+    if (std::find(eval_save_outputs.begin(), eval_save_outputs.begin() + static_cast<std::ptrdiff_t>(i), name) !=
+        eval_save_outputs.begin() + static_cast<std::ptrdiff_t>(i))
+      HRM_THROW(ConfigError, "config key 'eval_save_outputs': '", name, "' is listed twice");
+  }
 }
 
 ConfigBuilder::ConfigBuilder() {

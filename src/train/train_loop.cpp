@@ -110,7 +110,8 @@ ACTLossHead create_model(const PretrainConfig& config, const data::DatasetMetada
   model_cfg.seq_len = static_cast<int>(train_metadata.seq_len);
   model_cfg.num_puzzle_identifiers = static_cast<int>(train_metadata.num_puzzle_identifiers);
   model_cfg.validate();
-  // The reference seeds torch's global generator with config.seed before building the model.
+  // The reference seeds torch's global generator with config.seed + RANK before building the model
+  // and broadcasts rank 0's weights, so every rank starts from config.seed's.
   ACTLossHead model(HRMACTV1(model_cfg, static_cast<uint64_t>(config.seed)), model_cfg.loss_type);
   model->model->to_device(device);
   if (comm) {  // data parallel
@@ -328,7 +329,13 @@ EvalMetrics evaluate(const PretrainConfig& config, TrainState& state, const data
     io::StateDict preds;
     for (auto& [k, v] : all_preds) preds.emplace_back(k, torch::cat(v, 0));
     fs::create_directories(*save_dir);
-    io::save_torch_file((fs::path(*save_dir) / ("step_" + std::to_string(state.step) + "_all_preds." + std::to_string(state.comm ? state.comm->rank() : 0))).string(), preds);
+    const std::string stem = (fs::path(*save_dir) / ("step_" + std::to_string(state.step) + "_all_preds.")).string();
+    const int rank = state.comm ? state.comm->rank() : 0, world = state.comm ? state.comm->world_size() : 1;
+    io::save_torch_file(stem + std::to_string(rank), preds);
+    // Readers take .0 with every .1, .2, ... beside it (answer/saved_outputs.h): files of an earlier
+    // evaluation of this step by more ranks would join this one's.
+    if (rank == 0)
+      for (int r = world; fs::exists(stem + std::to_string(r)); ++r) fs::remove(stem + std::to_string(r));
   }
 
   // Reduce to rank 0 (every rank sees the same batches, so the same sets are defined everywhere).

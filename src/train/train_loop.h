@@ -99,8 +99,8 @@ std::optional<TrainMetrics> train_batch(const PretrainConfig& config, TrainState
 using EvalMetrics = std::vector<std::pair<std::string, MetricValues>>;
 
 // evaluate: every test batch from a fresh carry until all rows halted, in inference mode, with the
-// EMA weights when present. Writes `step_<N>_all_preds.0` in save_dir when eval_save_outputs is
-// non-empty and save_dir is given.
+// EMA weights when present. Writes `step_<N>_all_preds.<rank>` in save_dir when eval_save_outputs is
+// non-empty and save_dir is given (rank 0 removes files of ranks beyond this world size).
 EvalMetrics evaluate(const PretrainConfig& config, TrainState& state, const data::Dataset& eval_data,
                      const std::optional<std::string>& save_dir);
 

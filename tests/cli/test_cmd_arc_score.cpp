@@ -21,20 +21,21 @@ using train::testing::TempDir;
 // Predictions for arc-small's test split (15 rows, padded to 16): every answer its label, except
 // that `wrong_votes` augmented copies of 31d5ba1a's first test input answer [[7]] instead (in the
 // original colours and orientation, augmented as the model would see them).
-void write_predictions(const fs::path& path, int wrong_votes) {
+io::StateDict predictions(int wrong_votes) {
   const fs::path dir = fixture_dataset("arc-small");
   const data::Dataset ds = data::Dataset::open(dir, "test");
   const data::DatasetSet& set = ds.set("all");
   const auto ids = data::read_identifiers(dir);
   const int64_t rows = 16, L = arc::kSeqLen;
   torch::Tensor preds = torch::zeros({rows, L}, torch::kInt32), pid = torch::zeros({rows}, torch::kInt32);
-  torch::Tensor q = torch::zeros({rows}, torch::kFloat32);
+  torch::Tensor q = torch::zeros({rows}, torch::kFloat32), inputs = torch::zeros({rows, L}, torch::kInt32);
   arc::Grid wrong(1, 1);
   wrong.at(0, 0) = 7;
   for (int64_t p = 0; p < set.puzzles(); ++p) {
     const arc::PuzzleName name = arc::parse_puzzle_name(ids.at(set.puzzle_identifiers[p]));
     for (int64_t e = set.puzzle_indices[p]; e < set.puzzle_indices[p + 1]; ++e) {
       set.label_row(e, preds.data_ptr<int32_t>() + e * L);
+      set.input_row(e, inputs.data_ptr<int32_t>() + e * L);
       pid.data_ptr<int32_t>()[e] = set.puzzle_identifiers[p];
       if (name.task_id == "31d5ba1a" && name.augmented && e == set.puzzle_indices[p] && wrong_votes > 0) {
         --wrong_votes;
@@ -44,7 +45,14 @@ void write_predictions(const fs::path& path, int wrong_votes) {
       }
     }
   }
-  io::save_torch_file(path.string(), {{"preds", preds}, {"puzzle_identifiers", pid}, {"q_halt_logits", q}});
+  return {{"preds", preds}, {"puzzle_identifiers", pid}, {"q_halt_logits", q}, {"inputs", inputs}};
+}
+
+// As one process saves them (row i = test example i), without the inputs.
+void write_predictions(const fs::path& path, int wrong_votes) {
+  io::StateDict sd = predictions(wrong_votes);
+  sd.pop_back();
+  io::save_torch_file(path.string(), sd);
 }
 
 TEST(CmdArcScore, HandMadePredictionsGiveTheirKnownPassAtK) {
@@ -75,6 +83,33 @@ TEST(CmdArcScore, HandMadePredictionsGiveTheirKnownPassAtK) {
     label.push_back(row);
   }
   EXPECT_EQ(s["31d5ba1a"][0]["attempt_2"], label);
+}
+
+TEST(CmdArcScore, FilesOfEveryRankOfADataParallelEvaluationAreScoredTogether) {
+  TempDir dir("arc_score_ranks");
+  const std::string data = fixture_dataset("arc-small").string();
+  write_predictions(dir.path / "one.pt", 4);
+  const auto one = run_hrm({"arc-score", (dir.path / "one.pt").string(), "--data", data, "--out", (dir.path / "one.json").string()});
+  ASSERT_EQ(one.status, 0) << one.output;
+  // Two ranks at a global batch of 8: rank r saved rows [4r, 4r + 4) of each batch (16 rows in 2 batches).
+  const io::StateDict all = predictions(4);
+  for (int rank = 0; rank < 2; ++rank) {
+    io::StateDict mine;
+    for (const auto& [k, v] : all) mine.emplace_back(k, torch::cat({v.narrow(0, 4 * rank, 4), v.narrow(0, 8 + 4 * rank, 4)}));
+    io::save_torch_file((dir.path / ("step_5_all_preds." + std::to_string(rank))).string(), mine);
+  }
+  const auto two = run_hrm({"arc-score", (dir.path / "step_5_all_preds.0").string(), "--data", data, "--out",
+                            (dir.path / "two.json").string()});
+  ASSERT_EQ(two.status, 0) << two.output;
+  EXPECT_NE(two.output.find("outputs of 2 ranks"), std::string::npos) << two.output;
+  EXPECT_NE(two.output.find("2 tasks, 15 test rows\npass@1 50.00% (1/2)\npass@2 100.00% (2/2)\n"), std::string::npos) << two.output;
+  EXPECT_EQ(read_file((dir.path / "two.json").string()), read_file((dir.path / "one.json").string()));
+
+  // Without rank 1's file a test example has no row, and the error says which.
+  fs::remove(dir.path / "step_5_all_preds.1");
+  const auto half = run_hrm({"arc-score", (dir.path / "step_5_all_preds.0").string(), "--data", data});
+  EXPECT_NE(half.status, 0);
+  EXPECT_NE(half.output.find("predictions: no row answers test example 4 ("), std::string::npos) << half.output;
 }
 
 TEST(CmdArcScore, ScoresARealEvaluationWithTheRunsDataset) {

@@ -181,6 +181,61 @@ std::string error_of(Fixture& f, const std::function<void(Fixture&)>& spoil) {
   return "";
 }
 
+// Data-parallel evaluation: each rank saves its slices of every batch, so the concatenated rows are
+// in another order; with the inputs saved, every test example finds its row.
+TEST(ArcScoring, RowsInAnotherOrderAreMatchedByTheirInputs) {
+  Fixture f;
+  f.row("A", kIn1, kLabel1, kLabel1, 0.f);
+  f.row("A_t1_0123456789", kIn1, kLabel1, make({{7}}), 0.f);
+  f.row("A_t2_0123456789", kIn1, kLabel1, make({{7}}), 0.f);
+  f.pad_rows(1);
+  const Score in_order = f.run({1, 2});
+  EXPECT_EQ(in_order.tasks_correct, (std::vector<int64_t>{0, 1}));
+
+  const std::vector<int64_t> order{3, 2, 0, 1};  // padding first, then the examples reversed
+  std::vector<int32_t> tokens, ids, inputs;
+  std::vector<float> q;
+  for (int64_t r : order) {
+    tokens.insert(tokens.end(), f.tokens.begin() + r * kSeqLen, f.tokens.begin() + (r + 1) * kSeqLen);
+    ids.push_back(f.ids[r]);
+    q.push_back(f.q[r]);
+    if (r < 3) inputs.insert(inputs.end(), f.inputs[r].begin(), f.inputs[r].end());
+    else inputs.insert(inputs.end(), kSeqLen, 0);
+  }
+  Predictions p{4, tokens.data(), ids.data(), q.data(), inputs.data()};
+  const Score shuffled = score(f.split, p, {1, 2});
+  EXPECT_EQ(shuffled.tasks_correct, in_order.tasks_correct);
+  ASSERT_EQ(shuffled.tasks.size(), 1u);
+  EXPECT_EQ(shuffled.tasks[0].tests[0].ranked[0].grid, make({{7}}));
+  EXPECT_EQ(shuffled.tasks[0].tests[0].ranked[0].votes, 2);
+
+  auto error = [&](const Predictions& x) {
+    try {
+      score(f.split, x, {1});
+    } catch (const FormatError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  p.inputs = nullptr;  // no inputs: nothing to match by
+  EXPECT_NE(error(p).find("save the inputs too"), std::string::npos) << error(p);
+  p.inputs = inputs.data();
+  ids[2] = ids[3];  // example 0 lost (its row now claims to be A_t2's too)
+  EXPECT_NE(error(p).find("no row answers test example 0 (A)"), std::string::npos) << error(p);
+  ids[2] = f.ids[0];
+  inputs[1 * kSeqLen + 5] += 1;  // a row whose input is no test example's
+  EXPECT_NE(error(p).find("no row answers test example 2"), std::string::npos) << error(p);
+  inputs[1 * kSeqLen + 5] -= 1;
+  {  // one example answered twice
+    tokens.insert(tokens.end(), f.tokens.begin(), f.tokens.begin() + kSeqLen);
+    ids.push_back(f.ids[0]);
+    q.push_back(0.f);
+    inputs.insert(inputs.end(), f.inputs[0].begin(), f.inputs[0].end());
+  }
+  p = Predictions{5, tokens.data(), ids.data(), q.data(), inputs.data()};
+  EXPECT_NE(error(p).find("row 4 (puzzle identifier 1) answers no test example"), std::string::npos) << error(p);
+}
+
 TEST(ArcScoring, PredictionsThatDoNotFitTheSplitAreErrors) {
   auto two = [] {
     Fixture f;

@@ -358,6 +358,40 @@ TEST_F(DistributedTrain, RunOfOneProcessResumedByTwoRanksContinues) {
   expect_same_weights(last_checkpoint(path("single")), last_checkpoint(path("grown")));
 }
 
+// The metrics JSON line `hrm eval` prints last.
+nlohmann::json eval_metrics(const std::string& output) {
+  const size_t at = output.rfind("\n{");
+  EXPECT_NE(at, std::string::npos) << output;
+  return nlohmann::json::parse(output.substr(at + 1, output.find('\n', at + 1) - at - 1));
+}
+
+TEST_F(DistributedTrain, EvalOfTwoRanksGivesTheMetricsOfOneProcessAndSavesEveryRanksRows) {
+  const fs::path ckpt = last_checkpoint(path("single"));
+  ASSERT_FALSE(ckpt.empty());
+  const std::string stem = ckpt.string() + "_all_preds.";
+  const auto one = hrm::testing::run_hrm({"eval", "checkpoint=" + ckpt.string()});
+  ASSERT_EQ(one.status, 0) << one.output;
+  const auto one_rows = load(stem + "0");
+
+  const auto logs = run_ranks({"eval", "checkpoint=" + ckpt.string()}, 2, dir_->path);
+  const nlohmann::json a = eval_metrics(one.output), b = eval_metrics(logs[0]);
+  ASSERT_EQ(a.size(), b.size()) << a << "\n" << b;
+  for (const auto& [set, values] : a.items())
+    for (const auto& [k, v] : values.items())
+      EXPECT_NEAR(v.get<double>(), b[set][k].get<double>(), 1e-6) << set << "/" << k;
+  EXPECT_EQ(logs[1].find("Starting evaluation"), std::string::npos) << "rank 1 printed:\n" << logs[1];
+  // Each rank saved its half of the one test batch: together, the rows of one process.
+  const auto r0 = load(stem + "0"), r1 = load(stem + "1");
+  for (const auto& [k, v] : one_rows) {
+    const torch::Tensor both = torch::cat({r0.at(k), r1.at(k)});
+    EXPECT_TRUE(torch::allclose(both.to(torch::kFloat64), v.to(torch::kFloat64), 1e-5, 1e-5)) << k;
+  }
+  // Evaluated again by one process: rank 1's file would join the new .0 (readers take every rank's), so it goes.
+  ASSERT_EQ(hrm::testing::run_hrm({"eval", "checkpoint=" + ckpt.string()}).status, 0);
+  EXPECT_TRUE(fs::exists(stem + "0"));
+  EXPECT_FALSE(fs::exists(stem + "1"));
+}
+
 TEST_F(DistributedTrain, RanksStartedWithDifferentConfigsAllStopNamingTheMismatch) {
   const int port = free_port();
   const pid_t p0 = spawn_rank(train_args(data(), path("mismatch"), {}), 0, 2, port, (dir_->path / "mm0.log").string());
