@@ -44,6 +44,9 @@ if(HRM_TORCH_CMAKE_DIR)
                                                    INTERFACE_INCLUDE_DIRECTORIES "${cuda_root}/include")
   endif()
 endif()
+unset(torch_root)  # include() shares the caller's scope: no helper variables left behind
+unset(cudart)
+unset(cuda_root)
 
 find_package(Torch REQUIRED)
 
