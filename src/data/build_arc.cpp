@@ -215,6 +215,7 @@ std::vector<SourceTask> load_task_dirs(const std::vector<std::string>& dirs, uin
 
 BuildSummary build_dataset(const BuildConfig& cfg) {
   HRM_CHECK(cfg.num_aug >= 0, "num_aug must be >= 0, got ", cfg.num_aug);
+  data::check_dataset_output(cfg.output_dir, cfg.dataset_dirs);
   BuildSummary summary;
   const std::vector<SourceTask> tasks = load_task_dirs(cfg.dataset_dirs, cfg.seed, &summary.tasks_per_dir);
   if (tasks.empty()) HRM_THROW(ConfigError, "no ARC task files (*.json in a subdirectory) found in the dataset directories");

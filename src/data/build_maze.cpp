@@ -70,6 +70,7 @@ void write_maze_split(SplitWriter& split, const std::vector<maze::MazeRecord>& r
 }
 
 MazeBuildSummary build_maze_dataset(const MazeBuildConfig& cfg) {
+  check_dataset_output(cfg.output_dir, cfg.input_dir.empty() ? std::vector<std::string>{} : std::vector<std::string>{cfg.input_dir});
   MazeBuildSummary summary;
   std::vector<maze::MazeRecord> splits[2];
   std::string names[2] = {"train.csv", "test.csv"};

@@ -395,6 +395,10 @@ std::string format_sudoku_csv(const std::vector<SudokuPuzzle>& puzzles) {
 
 SudokuBuildSummary build_sudoku_dataset(const SudokuBuildConfig& cfg) {
   check_config(cfg);
+  std::vector<std::string> inputs = cfg.inputs;
+  for (const auto& f : {cfg.train_input, cfg.test_input})
+    if (!f.empty()) inputs.push_back(f);
+  check_dataset_output(cfg.output_dir, inputs);
   SudokuBuildSummary summary;
   std::vector<SudokuPuzzle> splits[2];
   if (!cfg.train_input.empty()) {  // the reference's layout: a file per split

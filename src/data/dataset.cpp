@@ -364,6 +364,48 @@ DatasetMetadata SplitWriter::finish(DatasetMetadata m) {
   return m;
 }
 
+namespace {
+
+fs::path normal_absolute(const fs::path& p) {
+  fs::path a = fs::weakly_canonical(fs::absolute(p)).lexically_normal();
+  if (a.filename().empty()) a = a.parent_path();
+  return a;
+}
+
+// What a build writes at the top of a dataset directory.
+bool written_by_builds(const std::string& name) {
+  return name == "identifiers.json" || name == "train" || name == "test" || name == "input";
+}
+
+}  // namespace
+
+void check_dataset_output(const fs::path& out_dir, const std::vector<std::string>& inputs) {
+  const fs::path out = normal_absolute(out_dir);
+  for (const auto& in : inputs) {
+    const fs::path p = normal_absolute(in);
+    const auto [o, q] = std::mismatch(out.begin(), out.end(), p.begin(), p.end());
+    if (o == out.end())
+      HRM_THROW(ConfigError, "input '", in, "' lies inside the output directory ", out.string(),
+                ", which the build replaces as a whole; build into another directory");
+  }
+  if (!fs::exists(out)) return;
+  if (!fs::is_directory(out))
+    HRM_THROW(Error, out.string(), ": exists and is not a directory; refusing to replace it with a dataset");
+  if (fs::is_empty(out)) return;
+  if (!fs::exists(out / "identifiers.json") && !fs::exists(out / "train" / "dataset.json") &&
+      !fs::exists(out / "test" / "dataset.json"))
+    HRM_THROW(Error, out.string(), ": exists and is not a dataset (no identifiers.json or */dataset.json); refusing to replace it");
+  std::vector<std::string> foreign;
+  for (const auto& e : fs::directory_iterator(out))
+    if (!written_by_builds(e.path().filename().string())) foreign.push_back(e.path().filename().string());
+  std::sort(foreign.begin(), foreign.end());
+  std::string names;
+  for (const auto& f : foreign) names += (names.empty() ? "" : ", ") + f;
+  if (!foreign.empty())
+    HRM_THROW(Error, out.string(), ": holds ", names,
+              ", which a build does not write; refusing to replace the directory (move them out, or build into another directory)");
+}
+
 DatasetWriter::DatasetWriter(fs::path out_dir) {
   out_ = fs::absolute(out_dir).lexically_normal();
   if (out_.filename().empty()) out_ = out_.parent_path();
@@ -400,10 +442,12 @@ void DatasetWriter::commit(const std::vector<std::string>& identifiers) {
   splits_.clear();
   write_file_atomic((tmp_ / "identifiers.json").string(), identifiers_to_json(identifiers));
   if (fs::exists(out_)) {
-    const bool looks_like_dataset = fs::is_empty(out_) || fs::exists(out_ / "identifiers.json") ||
-                                    fs::exists(out_ / "train" / "dataset.json") || fs::exists(out_ / "test" / "dataset.json");
-    if (!looks_like_dataset)
-      HRM_THROW(Error, out_.string(), ": exists and is not a dataset (no identifiers.json or */dataset.json); refusing to replace it");
+    check_dataset_output(out_, {});  // again: the directory may have changed during the build
+    for (const auto& e : fs::directory_iterator(out_))
+      if (!fs::exists(tmp_ / e.path().filename()))
+        HRM_THROW(Error, out_.string(), ": holds ", e.path().filename().string(),
+                  ", which this build does not write (e.g. input/ with --no-csv); refusing to replace the directory "
+                  "(move it out, or build into another directory)");
     // Swap the new directory into place in one step; the old one ends up at tmp_ and is removed.
     if (::renameat2(AT_FDCWD, tmp_.c_str(), AT_FDCWD, out_.c_str(), RENAME_EXCHANGE) != 0) {
       const fs::path old = tmp_.string() + "-old";

@@ -136,10 +136,17 @@ class SplitWriter {
   std::vector<int32_t> scratch_in_, scratch_lab_;
 };
 
+// Checks, before a build does any work, that it may write out_dir: a missing or empty directory, or
+// an earlier dataset (identifiers.json or a split's dataset.json) holding nothing but what builds
+// write (identifiers.json, train/, test/, input/), and none of `inputs` inside it (the build
+// replaces the whole directory). Error naming the path otherwise.
+void check_dataset_output(const fs::path& out_dir, const std::vector<std::string>& inputs);
+
 // The whole dataset under construction: a temporary sibling directory of out_dir, renamed onto
 // out_dir by commit(). Destroying an uncommitted writer removes the temporary directory, so an
 // interrupted build leaves nothing behind; an existing out_dir is replaced only at commit(), and
-// only if it is empty or looks like a dataset (identifiers.json or a split's dataset.json).
+// only if check_dataset_output allows it and every entry of it is one the new dataset has too
+// (an input/ of the user's is not replaced by a build with --no-csv).
 class DatasetWriter {
  public:
   explicit DatasetWriter(fs::path out_dir);

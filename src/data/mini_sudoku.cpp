@@ -145,6 +145,7 @@ MiniSudokuBuildSummary build_mini_sudoku_dataset(const MiniSudokuBuildConfig& cf
     HRM_THROW(ConfigError, "--train-size and --test-size must be >= 1 (got ", cfg.train_size, " and ", cfg.test_size, ")");
   if (!(cfg.test_grid_fraction > 0 && cfg.test_grid_fraction < 1))
     HRM_THROW(ConfigError, "test grid fraction ", cfg.test_grid_fraction, ": expected a value in (0, 1)");
+  check_dataset_output(cfg.output_dir, {});
 
   // Puzzles are drawn one by one from their own seeded stream; a grid's split is fixed by its
   // hash, and a puzzle already drawn is skipped, so neither split repeats and none is shared.

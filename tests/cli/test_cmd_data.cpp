@@ -1,7 +1,8 @@
 // test_cmd_data.cpp: `hrm data ...` through the built binary, which links libtorch (where
 // std::filesystem::remove_all crashes, so the dataset writer must not use it): a rebuild replaces
 // a dataset in place, a bad input names its file and line and leaves the old dataset and no
-// temporary, and a killed build's temporary is cleared by the next build.
+// temporary, inputs inside the output and files no build writes stop a rebuild (nothing of the
+// user's is replaced), and a killed build's temporary is cleared by the next build.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -63,6 +64,45 @@ TEST(CmdData, BadMazeCsvNamesFileAndLineAndKeepsTheOldDataset) {
   EXPECT_NE(bad.output.find((in / "train.csv").string() + ":3"), std::string::npos) << bad.output;
   EXPECT_EQ(read_file((out / "train" / "dataset.json").string()), before);
   EXPECT_EQ(count_prefixed(dir.path, ".maze.tmp-"), 0);
+}
+
+TEST(CmdData, InputsInsideTheOutputAreRefusedBeforeAnythingIsReplaced) {
+  TempDir dir("cmd_data_inside");
+  const fs::path out = dir.path / "maze";
+  ASSERT_EQ(run_hrm({"data", "maze", out.string(), "--input", fixture_dataset("maze-small").string() + "/input"}).status, 0);
+  // The source CSVs kept in the dataset, as the reference's builders leave them.
+  fs::create_directories(out / "input");
+  for (const char* f : {"train.csv", "test.csv"})
+    write_file_atomic((out / "input" / f).string(), read_file((fixture_dataset("maze-small") / "input" / f).string()));
+  const std::string csv = read_file((out / "input" / "train.csv").string());
+  // Rebuilding from the CSVs the dataset holds would replace them with the directory.
+  const auto maze = run_hrm({"data", "maze", out.string(), "--input", (out / "input").string()});
+  EXPECT_NE(maze.status, 0);
+  EXPECT_NE(maze.output.find("lies inside the output directory"), std::string::npos) << maze.output;
+  const auto sudoku = run_hrm({"data", "sudoku", out.string(), "--train", (out / "input" / "train.csv").string(), "--test",
+                               (out / "input" / "test.csv").string()});
+  EXPECT_NE(sudoku.status, 0);
+  EXPECT_NE(sudoku.output.find("lies inside the output directory"), std::string::npos) << sudoku.output;
+  EXPECT_EQ(read_file((out / "input" / "train.csv").string()), csv);
+}
+
+TEST(CmdData, RebuildKeepsADatasetHoldingFilesNoBuildWrites) {
+  TempDir dir("cmd_data_foreign");
+  const fs::path out = dir.path / "s4";
+  ASSERT_EQ(run_hrm(small_sudoku(out, "0")).status, 0);
+  write_file_atomic((out / "NOTES.txt").string(), "mine");
+  const auto r = run_hrm(small_sudoku(out, "1"));
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("holds NOTES.txt, which a build does not write"), std::string::npos) << r.output;
+  EXPECT_EQ(read_file((out / "NOTES.txt").string()), "mine");
+  // Without NOTES.txt, by a build that writes no input/ (mazes from CSVs): the old input/ would go,
+  // and input/ may be the user's sources.
+  fs::remove(out / "NOTES.txt");
+  const auto r2 = run_hrm({"data", "maze", out.string(), "--input", fixture_dataset("maze-small").string() + "/input"});
+  EXPECT_NE(r2.status, 0);
+  EXPECT_NE(r2.output.find("holds input, which this build does not write"), std::string::npos) << r2.output;
+  EXPECT_TRUE(fs::exists(out / "input" / "train.csv"));
+  EXPECT_EQ(count_prefixed(dir.path, ".s4.tmp-"), 0);
 }
 
 TEST(CmdData, TemporaryOfAKilledBuildIsClearedByTheNextBuild) {
