@@ -83,6 +83,7 @@ void run_eval(const std::vector<std::string>& args) {
   // Dataloader (the training split only for its metadata, as evaluate.py), then the model.
   const data::Dataset train_data = data::Dataset::open(config.data_path, "train");
   const data::Dataset eval_data = data::Dataset::open(config.data_path, "test");
+  data::check_splits_agree(train_data, eval_data);
   train::TrainState state = train::init_train_state(config, train_data.metadata(), comm.get());
   train::load_model_checkpoint(checkpoint, state.model, load);
   state.step = 0;

@@ -111,6 +111,23 @@ void remove_stale_temporaries(const fs::path& out) {
 
 // ---- metadata -------------------------------------------------------------------------------
 
+void check_splits_agree(const Dataset& train, const Dataset& test) {
+  const DatasetMetadata &a = train.metadata(), &b = test.metadata();
+  auto text = [](const std::optional<int64_t>& v) { return v ? std::to_string(*v) : std::string("null"); };
+  const std::pair<const char*, std::pair<std::string, std::string>> keys[] = {
+      {"pad_id", {std::to_string(a.pad_id), std::to_string(b.pad_id)}},
+      {"ignore_label_id", {text(a.ignore_label_id), text(b.ignore_label_id)}},
+      {"blank_identifier_id", {std::to_string(a.blank_identifier_id), std::to_string(b.blank_identifier_id)}},
+      {"vocab_size", {std::to_string(a.vocab_size), std::to_string(b.vocab_size)}},
+      {"seq_len", {std::to_string(a.seq_len), std::to_string(b.seq_len)}},
+      {"num_puzzle_identifiers", {std::to_string(a.num_puzzle_identifiers), std::to_string(b.num_puzzle_identifiers)}}};
+  for (const auto& [key, values] : keys)
+    if (values.first != values.second)
+      HRM_THROW(FormatError, (test.split_dir() / "dataset.json").string(), ": ", key, " is ", values.second, " but ",
+                (train.split_dir() / "dataset.json").string(), " has ", values.first,
+                "; the model is built from the training split, so both splits must describe the same task (rebuild the dataset)");
+}
+
 std::string python_float_repr(double v) {
   HRM_CHECK(std::isfinite(v), "non-finite float ", v, " in dataset metadata");
   std::string s = fmt::format("{}", v);  // shortest round-trip, Python's exponent thresholds

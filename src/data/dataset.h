@@ -80,6 +80,11 @@ class Dataset {
   fs::path split_dir_;
 };
 
+// The model is built from the training split's metadata and runs on the test split: both must
+// describe the same task (pad_id, ignore_label_id, blank_identifier_id, vocab_size, seq_len,
+// num_puzzle_identifiers). FormatError naming both dataset.json files and the key otherwise.
+void check_splits_agree(const Dataset& train, const Dataset& test);
+
 // A self-contained group (puzzles and their examples), built off-line, e.g. in a worker thread,
 // then appended in order with SplitWriter::add_group so output bytes do not depend on threads.
 class GroupBuffer {

@@ -71,6 +71,7 @@ BenchEvalResult bench_eval(const PretrainConfig& config, int warmup, int batches
   check_counts("eval", warmup, batches);
   const data::Dataset train_data = data::Dataset::open(config.data_path, "train");  // sizes the model, as hrm eval
   const data::Dataset test_data = data::Dataset::open(config.data_path, "test");
+  data::check_splits_agree(train_data, test_data);
   data::SamplerConfig sc;
   sc.seed = static_cast<uint64_t>(config.seed);
   sc.global_batch_size = config.global_batch_size;

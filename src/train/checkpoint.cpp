@@ -1,6 +1,7 @@
 // checkpoint.cpp: see checkpoint.h (pretrain.py save_train_state, evaluate.py's load).
 #include "train/checkpoint.h"
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -125,9 +126,29 @@ void save_train_state(const std::string& run_dir, const TrainState& state, const
   io::save_torch_file(train_state_path(run_dir), train_state_dict(state, sampler));
 }
 
+std::vector<std::string> checkpoint_names(const std::string& run_dir) {
+  std::vector<std::pair<long long, std::string>> found;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(run_dir, ec)) {
+    const std::string n = e.path().filename().string();
+    if (n.size() > 5 && n.rfind("step_", 0) == 0 && n.size() < 24 && n.find_first_not_of("0123456789", 5) == std::string::npos)
+      found.emplace_back(std::stoll(n.substr(5)), n);
+  }
+  std::sort(found.begin(), found.end());
+  std::vector<std::string> names;
+  for (auto& [step, n] : found) names.push_back(std::move(n));
+  return names;
+}
+
 data::SamplerState load_train_state(const std::string& path, TrainState& state) {
-  if (!fs::exists(path))
-    HRM_THROW(Error, path, ": no training state to resume from (it is written at each evaluation)");
+  if (!fs::exists(path)) {
+    const std::vector<std::string> steps = checkpoint_names(fs::path(path).parent_path().string());
+    HRM_THROW(Error, path, ": no training state to resume from (it is written at each evaluation)",
+              steps.empty() ? std::string()
+                            : "; the run's checkpoint " + steps.back() +
+                                  " has the weights only (the run stopped before its train_state.pt was saved): "
+                                  "evaluate it with hrm eval, or start a new run");
+  }
   Loaded f{path, {}};
   for (auto& [k, v] : io::load_torch_file(path)) f.t.emplace(k, v);
   if (f.integer("format_version") != kFormatVersion)

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "data/puzzle_dataset.h"
 #include "io/state_dict.h"
@@ -24,6 +25,8 @@ namespace hrm::train {
 
 std::string model_checkpoint_path(const std::string& run_dir, int64_t step);  // run_dir/step_N
 std::string train_state_path(const std::string& run_dir);                     // run_dir/train_state.pt
+// The step_N checkpoints in run_dir, by step (empty when there is none or no run_dir).
+std::vector<std::string> checkpoint_names(const std::string& run_dir);
 
 // The model's state dict (loss head: `model.inner.*`) with the `_orig_mod.` prefix.
 io::StateDict model_checkpoint(ACTLossHead& model);

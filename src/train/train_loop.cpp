@@ -376,6 +376,7 @@ TrainState run_pretrain(PretrainConfig config, std::ostream& out_all_ranks, cons
   const int64_t total_iters = config.epochs / train_epochs_per_iter;
   const data::Dataset train_data = data::Dataset::open(config.data_path, "train");
   const data::Dataset eval_data = data::Dataset::open(config.data_path, "test");
+  data::check_splits_agree(train_data, eval_data);
   data::SamplerConfig sc;
   sc.seed = static_cast<uint64_t>(config.seed);
   sc.global_batch_size = config.global_batch_size;
@@ -391,6 +392,12 @@ TrainState run_pretrain(PretrainConfig config, std::ostream& out_all_ranks, cons
   if (!config.resume && fs::exists(train_state_path(run_dir)))
     HRM_THROW(ConfigError, "checkpoint_path '", run_dir, "' already holds a run (train_state.pt): continue it with resume=",
               run_dir, " or choose another checkpoint_path");
+  if (!config.resume)
+    if (const std::vector<std::string> steps = checkpoint_names(run_dir); !steps.empty())
+      HRM_THROW(ConfigError, "checkpoint_path '", run_dir, "' already holds checkpoints (", steps.front(),
+                steps.size() > 1 ? " to " + steps.back() : std::string(), ") but no train_state.pt to resume from (a run stopped while saving ",
+                "its first one, or another program's run): a new run there would mix its files with them; evaluate them ",
+                "with hrm eval checkpoint=", (fs::path(run_dir) / steps.back()).string(), ", or choose another checkpoint_path");
   TrainState state = init_train_state(config, train_data.metadata(), comm.get());
   if (config.resume) {
     const int64_t expected_total = state.total_steps;

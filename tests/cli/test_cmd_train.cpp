@@ -6,10 +6,12 @@
 #include <chrono>
 #include <csignal>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <thread>
 
 #include "cli/cli_run.h"
+#include "core/atomic_file.h"
 #include "io/torch_file.h"
 #include "train/tiny_task.h"
 
@@ -77,6 +79,47 @@ TEST(CmdTrain, CheckpointPathThatCannotBeCreatedIsAnErrorNotACrash) {
   EXPECT_EQ(r.status, 2) << r.output;  // an error message and exit 2, not SIGABRT from an uncaught exception
   EXPECT_NE(r.output.find("error: "), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("/proc/hrm-cannot-exist"), std::string::npos) << r.output;
+}
+
+// A run folder with checkpoints but no train_state.pt (a run killed while saving its first one):
+// a new run there would mix its step_N files and metrics with the old ones.
+TEST(CmdTrain, FolderWithCheckpointsButNoTrainStateIsRefusedNamingThem) {
+  TempDir dir("cmd_train_leftover");
+  testing::write_tiny_dataset(dir.path / "data");
+  const fs::path run = dir.path / "run";
+  std::vector<std::string> args{"train"};
+  for (const auto& o : testing::tiny_overrides(dir.path / "data", run)) args.push_back(o);
+  ASSERT_EQ(run_hrm(args).status, 0);
+  fs::remove(run / "train_state.pt");
+  const std::string metrics = hrm::read_file((run / "metrics.jsonl").string());
+  const auto again = run_hrm(args);
+  EXPECT_NE(again.status, 0);
+  EXPECT_NE(again.output.find("already holds checkpoints (step_8 to step_16) but no train_state.pt"), std::string::npos)
+      << again.output;
+  EXPECT_EQ(hrm::read_file((run / "metrics.jsonl").string()), metrics);
+  const auto resumed = run_hrm({"train", "resume=" + run.string()});
+  EXPECT_NE(resumed.status, 0);
+  EXPECT_NE(resumed.output.find("the run's checkpoint step_16 has the weights only"), std::string::npos) << resumed.output;
+}
+
+// The model is sized by the training split: a test split of another vocabulary stops the run
+// before it trains (instead of an index error at the first evaluation, with the steps lost).
+TEST(CmdTrain, TestSplitOfAnotherTaskIsAnErrorBeforeTraining) {
+  TempDir dir("cmd_train_splits");
+  testing::write_tiny_dataset(dir.path / "data");
+  const fs::path test_json = dir.path / "data" / "test" / "dataset.json";
+  std::string meta = hrm::read_file(test_json.string());
+  const size_t at = meta.find("\"vocab_size\": ");
+  ASSERT_NE(at, std::string::npos) << meta;
+  meta.replace(at, meta.find(',', at) - at, "\"vocab_size\": 12");
+  fs::remove(test_json);
+  std::ofstream(test_json) << meta;
+  std::vector<std::string> args{"train"};
+  for (const auto& o : testing::tiny_overrides(dir.path / "data", dir.path / "run")) args.push_back(o);
+  const auto r = run_hrm(args);
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find(test_json.string() + ": vocab_size is 12 but"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(dir.path / "run" / "metrics.jsonl")) << r.output;
 }
 
 TEST(CmdTrain, UnknownKeyExitsNonZeroNamingTheNearestKey) {
