@@ -359,6 +359,23 @@ EvalMetrics evaluate(const PretrainConfig& config, TrainState& state, const data
   return result;
 }
 
+namespace {
+
+// The sampler drops the last partial batch of each train/eval iteration (as the reference): with
+// fewer examples per iteration than global_batch_size the run would train no step at all.
+void check_batches_fill(const PretrainConfig& config, const data::Dataset& train_data) {
+  const data::DatasetMetadata& m = train_data.metadata();
+  const double per_iter =
+      static_cast<double>(config.epochs_per_iter()) * static_cast<double>(m.total_groups) * m.mean_puzzle_examples;
+  if (per_iter < static_cast<double>(config.global_batch_size))
+    HRM_THROW(ConfigError, "config key 'global_batch_size' = ", config.global_batch_size, ": each train/eval iteration (",
+              config.epochs_per_iter(), " epoch(s): eval_interval, else epochs) draws about ", per_iter, " examples from ",
+              (train_data.split_dir() / "dataset.json").string(), " (", m.total_groups, " groups x ", m.mean_puzzle_examples,
+              " examples), too few to fill one batch, so no step would train; lower global_batch_size or raise eval_interval");
+}
+
+}  // namespace
+
 TrainState run_pretrain(PretrainConfig config, std::ostream& out_all_ranks, const TrainHooks& hooks) {
   // Data parallel when launched so (train/distributed.h; null: one process). Only rank 0 prints, logs and
   // writes files; every rank trains its slice of each global batch.
@@ -377,6 +394,7 @@ TrainState run_pretrain(PretrainConfig config, std::ostream& out_all_ranks, cons
   const data::Dataset train_data = data::Dataset::open(config.data_path, "train");
   const data::Dataset eval_data = data::Dataset::open(config.data_path, "test");
   data::check_splits_agree(train_data, eval_data);
+  check_batches_fill(config, train_data);
   data::SamplerConfig sc;
   sc.seed = static_cast<uint64_t>(config.seed);
   sc.global_batch_size = config.global_batch_size;

@@ -122,6 +122,18 @@ TEST(CmdTrain, TestSplitOfAnotherTaskIsAnErrorBeforeTraining) {
   EXPECT_FALSE(fs::exists(dir.path / "run" / "metrics.jsonl")) << r.output;
 }
 
+TEST(CmdTrain, BatchLargerThanAnIterationsExamplesIsAnErrorNotARunWithoutSteps) {
+  TempDir dir("cmd_train_nobatch");
+  testing::write_tiny_dataset(dir.path / "data");  // 32 training groups of two examples
+  std::vector<std::string> args{"train"};
+  for (const auto& o : testing::tiny_overrides(dir.path / "data", dir.path / "run")) args.push_back(o);
+  args.push_back("global_batch_size=160");  // 2 epochs per iteration: about 128 examples
+  const auto r = run_hrm(args);
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("'global_batch_size' = 160: each train/eval iteration (2 epoch(s)"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(dir.path / "run")) << r.output;
+}
+
 TEST(CmdTrain, UnknownKeyExitsNonZeroNamingTheNearestKey) {
   const auto r = run_hrm({"train", "lrr=1e-4"});
   EXPECT_NE(r.status, 0);
