@@ -57,6 +57,27 @@ std::string sudoku_render(const sudoku::Grid& g) {
   return out;
 }
 
+namespace {
+
+// A maze to solve: one start, one goal, and no path drawn yet (the model draws it).
+void check_maze_question(const std::string& grid, size_t side, const std::string& where) {
+  std::vector<size_t> starts, goals;
+  for (size_t i = 0; i < grid.size(); ++i) {
+    if (grid[i] == 'S') starts.push_back(i);
+    if (grid[i] == 'G') goals.push_back(i);
+    if (grid[i] == 'o')
+      HRM_THROW(FormatError, where, ": a path cell 'o' at row ", i / side + 1, ", column ", i % side + 1,
+                "; give the maze without its path (\"# SG\")");
+  }
+  for (const auto& [cells, name] : {std::pair<const std::vector<size_t>&, const char*>{starts, "start 'S'"}, {goals, "goal 'G'"}})
+    if (cells.size() != 1)
+      HRM_THROW(FormatError, where, ": a maze needs exactly one ", name, ", found ", cells.size(),
+                cells.size() > 1 ? " (rows " + std::to_string(cells[0] / side + 1) + " and " + std::to_string(cells[1] / side + 1) + ")"
+                                 : std::string());
+}
+
+}  // namespace
+
 std::string parse_maze_text(const std::string& text, const std::string& where) {
   std::vector<std::string> lines;
   size_t pos = 0;
@@ -75,6 +96,7 @@ std::string parse_maze_text(const std::string& text, const std::string& where) {
     if (side * side != lines[0].size() || side < 2)
       HRM_THROW(FormatError, where, ": a one-line maze needs a square number of characters, found ", lines[0].size());
     maze_tokens(lines[0], where);  // checks the alphabet
+    check_maze_question(lines[0], side, where);
     return lines[0];
   }
   const size_t side = lines.size();
@@ -86,6 +108,7 @@ std::string parse_maze_text(const std::string& text, const std::string& where) {
     grid += lines[i] + std::string(side - lines[i].size(), ' ');
   }
   maze_tokens(grid, where);
+  check_maze_question(grid, side, where);
   return grid;
 }
 

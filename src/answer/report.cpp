@@ -229,6 +229,8 @@ std::vector<json> read_metrics_log(const std::string& path) {
     ++line_no;
     if (line.empty()) continue;
     json j = json::parse(line, nullptr, false);
+    // A last line without its newline is being written (a live run) or was cut by a kill: not yet a line.
+    if (!j.is_object() && in.eof()) break;
     if (!j.is_object()) HRM_THROW(FormatError, path, ":", line_no, ": not a JSON object");
     out.push_back(std::move(j));
   }

@@ -19,7 +19,8 @@
 namespace hrm::answer {
 
 // metrics.jsonl (train/progress.h MetricsLog): one object per line with "step". FormatError naming
-// the file and line for a line that is not a JSON object.
+// the file and line for a line that is not a JSON object; an unfinished last line (no newline: a
+// live run appending, or one killed while it did) is left out.
 std::vector<nlohmann::json> read_metrics_log(const std::string& path);
 
 struct Curve {

@@ -13,6 +13,7 @@
 
 #include "answer/saved_outputs.h"
 #include "cli/commands.h"
+#include "core/atomic_file.h"
 #include "core/check.h"
 #include "data/arc_scoring.h"
 
@@ -43,6 +44,8 @@ std::string data_path_of_run(const std::string& outputs_path) {
 }
 
 void run_arc_score(const ArcScoreArgs& a) {
+  const std::string out = a.out.empty() ? (fs::path(a.outputs).parent_path() / "submission.json").string() : a.out;
+  check_replaceable(out, {"{"}, "a submission.json");
   const std::string data = a.data.empty() ? data_path_of_run(a.outputs) : a.data;
   const answer::SavedOutputs saved = answer::load_saved_outputs(a.outputs);
   for (const auto& [name, present] : {std::pair<const char*, bool>{"puzzle_identifiers", !saved.puzzle_identifiers.empty()},
@@ -63,7 +66,6 @@ void run_arc_score(const ArcScoreArgs& a) {
   if (saved.files.size() > 1) std::cout << "outputs of " << saved.files.size() << " ranks: " << a.outputs << " and its .1 to ." << saved.files.size() - 1 << "\n";
   const arc::Score s = arc::score(split, p);
   std::cout << s.tasks.size() << " tasks, " << split.num_examples << " test rows\n" << arc::summary(s);
-  const std::string out = a.out.empty() ? (fs::path(a.outputs).parent_path() / "submission.json").string() : a.out;
   arc::write_submission(out, s);
   std::cout << "submission: " << out << std::endl;
 }

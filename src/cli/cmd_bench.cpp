@@ -112,8 +112,8 @@ void register_bench(CLI::App& app) {
                     "model config as key=value (defaults: the reference's Sudoku config, batch_size 768, "
                     "forward_dtype bfloat16), e.g. batch_size=32 forward_dtype=float32");
   model->add_option("--device", o->device, "cpu or cuda[:N]")->capture_default_str();
-  model->add_option("--iters", o->iters, "timed segments (median reported)")->capture_default_str();
-  model->add_option("--warmup", o->warmup, "untimed segments first")->capture_default_str();
+  model->add_option("--iters", o->iters, "timed segments (median reported)")->capture_default_str()->check(CLI::PositiveNumber);
+  model->add_option("--warmup", o->warmup, "untimed segments first")->capture_default_str()->check(CLI::NonNegativeNumber);
   model->add_option("--peak-tflops", o->peak_tflops, "MFU against this rate instead of a measured matmul")
       ->check(CLI::PositiveNumber);
   model->callback([o] {

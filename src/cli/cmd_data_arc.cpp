@@ -29,7 +29,8 @@ void register_data_arc(CLI::App& data) {
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--seed", cfg->seed, "seed of every random draw (same seed, same bytes)")->capture_default_str();
-  cmd->add_option("--threads", cfg->threads, "worker threads (default: all cores; output does not depend on it)");
+  cmd->add_option("--threads", cfg->threads, "worker threads (default: all cores; output does not depend on it)")
+      ->check(CLI::NonNegativeNumber);
   cmd->callback([cfg] {
     const auto t0 = std::chrono::steady_clock::now();
     const arc::BuildSummary s = arc::build_dataset(*cfg);

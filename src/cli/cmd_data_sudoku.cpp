@@ -40,17 +40,23 @@ void register_data_sudoku(CLI::App& data) {
   auto* input = cmd->add_option("--input", cfg->inputs,
                                 "puzzle lists or CSVs, pooled, cleared of repeats and shuffled copies, split by --train-size/--test-size")
                     ->check(CLI::ExistingFile);
-  auto* generate = cmd->add_option("--generate", cfg->generate, "generate this many new unique puzzles, split by --train-size/--test-size");
+  auto* generate = cmd->add_option("--generate", cfg->generate, "generate this many new unique puzzles, split by --train-size/--test-size")
+      ->check(CLI::NonNegativeNumber);
   input->excludes(train)->excludes(test)->excludes(generate);
   generate->excludes(train)->excludes(test);
   cmd->add_option("--min-rating", cfg->min_rating, "--generate: lowest rating of a generated puzzle (guesses, see docs/SUDOKU.md)")
       ->capture_default_str();
-  cmd->add_option("--train-size", *train_size, "--input/--generate: training puzzles, drawn with --seed");
-  cmd->add_option("--test-size", *test_size, "--input/--generate: test puzzles (default: all the others)");
-  cmd->add_option("--subsample-size", *subsample, "keep this many training puzzles, drawn with --seed (default: all)");
+  cmd->add_option("--train-size", *train_size, "--input/--generate: training puzzles, drawn with --seed")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--test-size", *test_size, "--input/--generate: test puzzles (default: all the others)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--subsample-size", *subsample, "keep this many training puzzles, drawn with --seed (default: all)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--min-difficulty", *min_difficulty,
-                  "keep puzzles rated >= this: the CSV's rating column, or the computed rating of listed puzzles");
-  cmd->add_option("--num-aug", cfg->num_aug, "shuffled copies of each training puzzle")->capture_default_str();
+                  "keep puzzles rated >= this: the CSV's rating column, or the computed rating of listed puzzles")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--num-aug", cfg->num_aug, "shuffled copies of each training puzzle")->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--seed", cfg->seed, "seed of every random draw (subsample, split, shuffles, generator)")->capture_default_str();
   cmd->add_option("--on-invalid", *on_invalid, "a listed puzzle with no or several solutions: skip (and count) or error")
       ->check(CLI::IsMember({"skip", "error"}))
@@ -64,8 +70,10 @@ void register_data_sudoku(CLI::App& data) {
       ->check(CLI::IsMember({4, 6, 9}))
       ->capture_default_str();
   cmd->add_option("--blanks", *blanks, "--size 4|6: blank cells per puzzle, kept while the solution stays unique "
-                                       "(default size*size/2 + 2)");
-  cmd->add_option("--threads", cfg->threads, "worker threads (default: all cores; output does not depend on it)");
+                                       "(default size*size/2 + 2)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--threads", cfg->threads, "worker threads (default: all cores; output does not depend on it)")
+      ->check(CLI::NonNegativeNumber);
   cfg->threads = 0;
   cmd->callback([=] {
     if (*size != 9) {

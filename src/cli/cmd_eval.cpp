@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -80,6 +81,13 @@ void run_eval(const std::vector<std::string>& args) {
   std::ostream nowhere(nullptr);
   std::ostream& out = !comm || comm->is_root() ? std::cout : nowhere;
 
+  const bool overridden = std::any_of(overrides.begin(), overrides.end(), [](const std::string& o) { return o.rfind("data_path=", 0) == 0; });
+  if (!fs::exists(config.data_path)) {
+    if (overridden) HRM_THROW(ConfigError, "data_path '", config.data_path, "' does not exist");
+    HRM_THROW(ConfigError, "data_path '", config.data_path, "' (from ", (fs::path(run_dir) / "all_config.yaml").string(),
+              fs::path(config.data_path).is_relative() ? ", relative to where hrm train ran" : "",
+              ") does not exist here: give the dataset with data_path=DIR");
+  }
   // Dataloader (the training split only for its metadata, as evaluate.py), then the model.
   const data::Dataset train_data = data::Dataset::open(config.data_path, "train");
   const data::Dataset eval_data = data::Dataset::open(config.data_path, "test");

@@ -84,6 +84,8 @@ void add_answers(answer::ReportData& r, const answer::SavedOutputs& s, const std
 
 void run_report(const ReportArgs& a) {
   if (a.run.empty() && a.data.empty()) HRM_THROW(ConfigError, "hrm report: give --run RUN_DIR, --data DATASET_DIR or both");
+  const std::string out = !a.out.empty() ? a.out : a.run.empty() ? "report.html" : (fs::path(a.run) / "report.html").string();
+  check_replaceable(out, {"<!DOCTYPE html", "<html"}, "an HTML report");
   answer::ReportData r;
   std::string data = a.data;
   if (!a.run.empty()) {
@@ -113,7 +115,6 @@ void run_report(const ReportArgs& a) {
                                                : answer::kind_of(s.seq_len, s.vocab_size);
     add_answers(r, s, ids, a.samples);
   }
-  const std::string out = !a.out.empty() ? a.out : a.run.empty() ? "report.html" : (fs::path(a.run) / "report.html").string();
   write_file_atomic(out, answer::render_report(r));
   std::cout << "report: " << out << " (" << r.metrics.size() << " metric lines, " << r.answers.size() << " answers"
             << (r.dataset.is_null() ? "" : ", dataset " + data) << ")" << std::endl;
@@ -131,8 +132,9 @@ void register_report(CLI::App& app) {
   cmd->add_option("--data", a->data, "a dataset directory to browse (default: the run's data_path, when there)");
   cmd->add_option("--outputs", a->outputs, "the saved outputs to show (default: the run's newest step_N_all_preds.0)");
   cmd->add_option("--out", a->out, "the HTML file (default: RUN_DIR/report.html, else ./report.html)");
-  cmd->add_option("--samples", a->samples, "puzzles with answers shown (default 12, half wrong ones when any)");
-  cmd->add_option("--groups", a->groups, "dataset groups sampled per split (default 24)");
+  cmd->add_option("--samples", a->samples, "puzzles with answers shown (default 12, half wrong ones when any)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--groups", a->groups, "dataset groups sampled per split (default 24)")->check(CLI::NonNegativeNumber);
   cmd->callback([a] { run_report(*a); });
 }
 

@@ -9,6 +9,7 @@
 
 #include <unistd.h>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
@@ -52,6 +53,23 @@ int sudoku_side(const std::string& s) {
 }
 bool is_sudoku_text(const std::string& s) { return sudoku_side(s) > 0; }
 
+std::string trimmed(const std::string& s) {
+  const size_t b = s.find_first_not_of(" \t"), e = s.find_last_not_of(" \t");
+  return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
+}
+
+// Why a text of a Sudoku's length is not one: its first character that is no digit of the side.
+std::string sudoku_text_error(const std::string& s) {
+  for (int side : {9, 6, 4}) {
+    if (s.size() != static_cast<size_t>(side * side)) continue;
+    for (size_t i = 0; i < s.size(); ++i)
+      if (!(s[i] == '.' || (s[i] >= '0' && s[i] <= '0' + side)))
+        return fmt::format("a {0}x{0} Sudoku of {1} characters, but character {2} is '{3}' (expected 1-{0}, or . or 0 for a blank)",
+                           side, s.size(), i + 1, s[i]);
+  }
+  return "neither a file nor a Sudoku of 81, 36 or 16 characters";
+}
+
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> out;
   std::istringstream in(text);
@@ -65,14 +83,20 @@ std::vector<std::string> lines_of(const std::string& text) {
 // sudoku | maze | arc from the puzzle itself, so that a checkpoint of another kind is caught.
 std::string detect_kind(const std::string& puzzle) {
   if (!fs::is_regular_file(puzzle)) {
-    if (is_sudoku_text(puzzle)) return "sudoku";
-    HRM_THROW(ConfigError, "puzzle '", puzzle.substr(0, 100), "' is neither a file nor a Sudoku of 81, 36 or 16 characters");
+    if (is_sudoku_text(trimmed(puzzle))) return "sudoku";
+    HRM_THROW(ConfigError, "puzzle '", puzzle.substr(0, 100), "' is ", sudoku_text_error(trimmed(puzzle)));
   }
   if (fs::path(puzzle).extension() == ".json") return "arc";
+  // A Sudoku file may have '#' comment lines; a maze's rows often start with '#' (a wall): the first
+  // line that does not start with '#' decides, and a file of only such lines is a maze.
+  bool any = false;
   for (const std::string& line : lines_of(read_file(puzzle))) {
-    if (line.empty() || line[0] == '#') continue;
-    return is_sudoku_text(line) ? "sudoku" : "maze";
+    if (trimmed(line).empty()) continue;
+    any = true;
+    if (line[0] == '#') continue;
+    return is_sudoku_text(trimmed(line)) ? "sudoku" : "maze";
   }
+  if (any) return "maze";
   HRM_THROW(FormatError, puzzle, ": empty");
 }
 
@@ -92,12 +116,13 @@ struct SudokuLine {
 
 // The puzzle argument's Sudoku lines ('#' comments and blank lines of a file skipped).
 std::vector<SudokuLine> sudoku_lines(const std::string& puzzle) {
-  if (!fs::is_regular_file(puzzle)) return {{puzzle, "puzzle"}};
+  if (!fs::is_regular_file(puzzle)) return {{trimmed(puzzle), "puzzle"}};
   std::vector<SudokuLine> out;
   int line_no = 0;
   for (const std::string& line : lines_of(read_file(puzzle))) {
     ++line_no;
-    if (!line.empty() && line[0] != '#') out.push_back({line, puzzle + ":" + std::to_string(line_no)});
+    const std::string t = trimmed(line);
+    if (!t.empty() && t[0] != '#') out.push_back({t, puzzle + ":" + std::to_string(line_no)});
   }
   return out;
 }
@@ -266,6 +291,7 @@ void run_solve(SolveArgs a) {
   if (a.halting != "max" && a.halting != "q")
     HRM_THROW(ConfigError, "--halt must be max (halt_max_steps, as the reference evaluates) or q (q_halt > q_continue), got '",
               a.halting, "'");
+  if (!a.json_out.empty() && a.json_out != "-") check_replaceable(a.json_out, {"{"}, "a JSON file of answers");
   const std::string kind = a.kind == "auto" ? detect_kind(a.puzzle) : a.kind;
   if (kind != "sudoku" && kind != "maze" && kind != "arc")
     HRM_THROW(ConfigError, "--kind must be auto, sudoku, maze or arc, got '", kind, "'");
@@ -305,7 +331,8 @@ void register_solve(CLI::App& app) {
   cmd->add_option("--halt", a->halting,
                   "max: run halt_max_steps segments, as the reference evaluates (default); q: stop a puzzle at the "
                   "first segment where q_halt > q_continue");
-  cmd->add_option("--num-aug", a->num_aug, "ARC: augmented copies voted besides the original (default 8)");
+  cmd->add_option("--num-aug", a->num_aug, "ARC: augmented copies voted besides the original (default 8)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--seed", a->seed, "ARC: seed of the augmentations drawn for a task the dataset lacks");
   cmd->add_option("--json", a->json_out,
                   "also write the answers as JSON to this file ('-': stdout, with the readable answers moved to stderr)");

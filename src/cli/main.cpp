@@ -57,7 +57,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", version_text, "Print the version, the libtorch it runs on, CUDA devices, data-parallel backends");
   int threads = 0;
-  app.add_option("--threads", threads, "CPU threads for torch (default: all cores of this machine)");
+  app.add_option("--threads", threads, "CPU threads for torch (default: all cores of this machine)")
+      ->check(CLI::NonNegativeNumber);
   bool unfused = false;
   app.add_flag("--unfused", unfused,
                "the reference's ops one by one instead of ATen's fused kernels (rms_norm), to measure their gain");

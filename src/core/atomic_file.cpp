@@ -2,15 +2,19 @@
 #include "core/atomic_file.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "core/check.h"
+#include "core/remove_tree.h"
 
 namespace hrm {
 namespace {
@@ -60,6 +64,37 @@ void write_file_atomic(const std::string& path, const std::string& content) {
     out.flush();
     if (!out) HRM_THROW(Error, "cannot write ", tmp, ": ", std::strerror(errno));
   });
+}
+
+void check_replaceable(const std::string& path, std::initializer_list<const char*> starts, const char* kind) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return;
+  if (!std::filesystem::is_regular_file(path, ec))
+    HRM_THROW(Error, path, ": exists and is not a file; refusing to write ", kind, " there");
+  std::ifstream in(path, std::ios::binary);
+  std::string head(256, '\0');
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  head.resize(static_cast<size_t>(in.gcount()));
+  const size_t b = head.find_first_not_of(" \t\r\n");
+  if (b == std::string::npos) return;  // empty: nothing to lose
+  for (const char* s : starts)
+    if (head.compare(b, std::strlen(s), s) == 0) return;
+  HRM_THROW(Error, path, ": exists and is not ", kind, " (hrm would replace it with one); refusing: remove it, or write to another path");
+}
+
+int remove_stale_temporaries(const std::string& dir, const std::string& prefix) {
+  int removed = 0;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    const size_t at = name.find(".tmp-");
+    if (at == std::string::npos || name.rfind(prefix, 0) != 0) continue;
+    char* end = nullptr;
+    const long pid = std::strtol(name.c_str() + at + 5, &end, 10);
+    if (end == name.c_str() + at + 5 || (*end != '\0' && *end != '-')) continue;
+    if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH && remove_tree(e.path().string())) ++removed;
+  }
+  return removed;
 }
 
 std::string read_file(const std::string& path) {

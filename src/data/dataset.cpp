@@ -94,19 +94,6 @@ DatasetSet load_set(const fs::path& split_dir, const std::string& name, const Da
   return s;
 }
 
-// Removes `.<name>.tmp-<pid>-*` siblings left by builds that were killed (their process is gone),
-// so an interrupted build leaves neither a half dataset nor, after the next run, its temporary.
-void remove_stale_temporaries(const fs::path& out) {
-  const std::string prefix = "." + out.filename().string() + ".tmp-";
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(out.parent_path(), ec)) {
-    const std::string name = e.path().filename().string();
-    if (name.rfind(prefix, 0) != 0) continue;
-    const long pid = std::strtol(name.c_str() + prefix.size(), nullptr, 10);
-    if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) remove_tree(e.path().string());
-  }
-}
-
 }  // namespace
 
 // ---- metadata -------------------------------------------------------------------------------
@@ -430,7 +417,9 @@ DatasetWriter::DatasetWriter(fs::path out_dir) {
   if (fs::exists(out_) && !fs::is_directory(out_))
     HRM_THROW(Error, out_.string(), ": exists and is not a directory; refusing to replace it with a dataset");
   fs::create_directories(out_.parent_path());
-  remove_stale_temporaries(out_);
+  // Temporaries of builds of this output that were killed (their process is gone): an interrupted
+  // build leaves neither a half dataset nor, after the next run, its temporary.
+  remove_stale_temporaries(out_.parent_path().string(), "." + out_.filename().string() + ".tmp-");
   for (int attempt = 0;; ++attempt) {
     tmp_ = out_.parent_path() / fmt::format(".{}.tmp-{}-{}", out_.filename().string(), ::getpid(), attempt);
     if (fs::create_directory(tmp_)) break;

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <limits>
 #include <regex>
 #include <sstream>
 
@@ -359,8 +360,12 @@ void PretrainConfig::validate() const {
   auto positive = [](const char* key, int64_t v) {
     if (v <= 0) HRM_THROW(ConfigError, "config key '", key, "' = ", v, ": must be > 0");
   };
+  // The optimizers compute in float32 (the reference's float tensors): a larger value is not one.
   auto non_negative = [](const char* key, double v) {
     if (!(v >= 0)) HRM_THROW(ConfigError, "config key '", key, "' = ", v, ": must be >= 0");
+    if (v > std::numeric_limits<float>::max())
+      HRM_THROW(ConfigError, "config key '", key, "' = ", v, ": must be at most ", std::numeric_limits<float>::max(),
+                " (the largest float32)");
   };
   positive("global_batch_size", global_batch_size);
   positive("epochs", epochs);

@@ -116,9 +116,8 @@ MetricsLog::MetricsLog(const std::string& dir, std::optional<int64_t> keep_up_to
     while (std::getline(in, line)) {
       if (line.empty()) continue;
       nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-      if (j.is_object() && j.contains("step") && j["step"].is_number_integer() &&
-          j["step"].get<int64_t>() > *keep_up_to_step)
-        continue;
+      if (!j.is_object()) continue;  // cut by a kill while appending (and joined by the next append)
+      if (j.contains("step") && j["step"].is_number_integer() && j["step"].get<int64_t>() > *keep_up_to_step) continue;
       kept += line + "\n";
     }
     write_file_atomic(path_, kept);

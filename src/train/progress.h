@@ -54,7 +54,8 @@ class Progress {
 class MetricsLog {
  public:
   // Starts DIR/metrics.jsonl afresh; or, when resuming (keep_up_to_step given), keeps the lines up to
-  // that step and drops the later ones (written after the checkpoint the run resumes from), atomically.
+  // that step and drops the later ones (written after the checkpoint the run resumes from) and any
+  // line cut by a kill while appending, atomically.
   MetricsLog(const std::string& dir, std::optional<int64_t> keep_up_to_step);
   void write(int64_t step, const MetricValues& m);
   const std::string& path() const { return path_; }

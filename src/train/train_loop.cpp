@@ -11,6 +11,7 @@
 #include <numeric>
 #include <ostream>
 
+#include "core/atomic_file.h"
 #include "core/check.h"
 #include "optim/lr_schedule.h"
 #include "optim/sign_sgd.h"
@@ -367,6 +368,11 @@ void check_batches_fill(const PretrainConfig& config, const data::Dataset& train
   const data::DatasetMetadata& m = train_data.metadata();
   const double per_iter =
       static_cast<double>(config.epochs_per_iter()) * static_cast<double>(m.total_groups) * m.mean_puzzle_examples;
+  // The sampler holds one iteration's group order (epochs_per_iter permutations of the groups) in memory.
+  if (static_cast<double>(config.epochs_per_iter()) * static_cast<double>(m.total_groups) > 2e9)
+    HRM_THROW(ConfigError, "config key 'eval_interval' (else 'epochs') = ", config.epochs_per_iter(), ": ",
+              config.epochs_per_iter(), " epochs of ", m.total_groups, " groups per train/eval iteration is more than ",
+              "the sampler's 2e9 group draws; evaluate more often");
   if (per_iter < static_cast<double>(config.global_batch_size))
     HRM_THROW(ConfigError, "config key 'global_batch_size' = ", config.global_batch_size, ": each train/eval iteration (",
               config.epochs_per_iter(), " epoch(s): eval_interval, else epochs) draws about ", per_iter, " examples from ",
@@ -386,6 +392,9 @@ TrainState run_pretrain(PretrainConfig config, std::ostream& out_all_ranks, cons
   fill_names(config);
   if (comm) sync_config(*comm, config);
   const std::string run_dir = *config.checkpoint_path;
+  // Checkpoints and train_state.pt of a process killed while writing them: their temporaries (only
+  // the renamed files are ever read) go before this run adds its own.
+  if (root) remove_stale_temporaries(run_dir);
   out << "Config (saved as " << (fs::path(run_dir) / "all_config.yaml").string() << "):\n" << to_yaml(config) << std::flush;
 
   // Dataset

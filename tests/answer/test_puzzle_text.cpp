@@ -79,6 +79,17 @@ TEST(AnswerPuzzleText, BadMazeTextNamesTheFileAndLine) {
   }
   EXPECT_THROW(parse_maze_text("#x#\n# #\nS G\n", "maze.txt"), FormatError);
   EXPECT_THROW(parse_maze_text("# S G", "maze.txt"), FormatError);  // 5 characters: not square
+  auto error = [](const std::string& text) {
+    try {
+      parse_maze_text(text, "maze.txt");
+    } catch (const FormatError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(error("# #\n# #\nS  \n").find("exactly one goal 'G', found 0"), std::string::npos) << error("# #\n# #\nS  \n");
+  EXPECT_NE(error("S #\n# #\nS G\n").find("exactly one start 'S', found 2 (rows 1 and 3)"), std::string::npos);
+  EXPECT_NE(error("Soo\n# o\n# G\n").find("a path cell 'o' at row 1, column 2"), std::string::npos) << error("Soo\n# o\n# G\n");
 }
 
 TEST(AnswerPuzzleText, ArcTokensAreTheReferenceBuildersTestTokens) {

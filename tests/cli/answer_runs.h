@@ -35,7 +35,8 @@ inline const AnswerRun& answer_run(const std::string& dataset) {
   r.dir = root.path / dataset;
   std::vector<std::string> args{"train"};
   for (const auto& o : train::testing::tiny_overrides(fixture_dataset(dataset), r.dir)) args.push_back(o);
-  for (const char* o : {"global_batch_size=8", "epochs=2", "eval_interval=1",
+  // One train/eval iteration of 2 epochs: maze-small (6 mazes) fills one batch of 8.
+  for (const char* o : {"global_batch_size=8", "epochs=2", "eval_interval=2",
                         "eval_save_outputs=[inputs,labels,puzzle_identifiers,logits,q_halt_logits,q_continue_logits]"})
     args.push_back(o);
   const RunResult trained = run_hrm(args);

@@ -105,6 +105,16 @@ TEST(CmdData, RebuildKeepsADatasetHoldingFilesNoBuildWrites) {
   EXPECT_EQ(count_prefixed(dir.path, ".s4.tmp-"), 0);
 }
 
+TEST(CmdData, NegativeCountsAreRefusedNamingTheOption) {
+  TempDir dir("cmd_data_negative");
+  for (const char* opt : {"--train-size", "--threads"}) {
+    const auto r = run_hrm({"data", "sudoku", (dir.path / "s4").string(), "--size", "4", opt, "-1"});
+    EXPECT_NE(r.status, 0) << opt;
+    EXPECT_NE(r.output.find(opt), std::string::npos) << r.output;
+  }
+  EXPECT_FALSE(fs::exists(dir.path / "s4"));
+}
+
 TEST(CmdData, TemporaryOfAKilledBuildIsClearedByTheNextBuild) {
   TempDir dir("cmd_data_stale");
   const fs::path out = dir.path / "s4";

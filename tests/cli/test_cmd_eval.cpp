@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/cli_run.h"
+#include "core/remove_tree.h"
 #include "io/torch_file.h"
 #include "train/tiny_task.h"
 
@@ -87,6 +88,22 @@ TEST(CmdEval, PuzzleEmbeddingOfAnotherRowCountIsNamedAndResizedOnRequest) {
   const auto resized = run_hrm({"eval", ckpt, data, "resize_puzzle_emb=True", "save_outputs=[]"});
   EXPECT_EQ(resized.status, 0) << resized.output;
   EXPECT_NE(resized.output.find("all: accuracy "), std::string::npos) << resized.output;
+}
+
+TEST(CmdEval, DatasetThatIsNotThereIsNamedWithWhereItsPathCameFrom) {
+  TempDir dir("cmd_eval_moved");
+  testing::write_tiny_dataset(dir.path / "data");
+  const fs::path run = dir.path / "run";
+  ASSERT_EQ(train_tiny_run(dir.path / "data", run).status, 0);
+  const auto r = run_hrm({"eval", "checkpoint=" + (run / "step_8").string(), "data_path=moved/data"});
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("data_path 'moved/data' does not exist"), std::string::npos) << r.output;
+  // Without the override, the run's data_path is named with where it came from.
+  remove_tree((dir.path / "data").string());  // not fs::remove_all: libtorch's copy crashes (core/remove_tree.h)
+  const auto moved = run_hrm({"eval", "checkpoint=" + (run / "step_8").string()});
+  EXPECT_NE(moved.status, 0);
+  EXPECT_NE(moved.output.find("(from " + (run / "all_config.yaml").string() + ") does not exist here"), std::string::npos)
+      << moved.output;
 }
 
 TEST(CmdEval, CheckpointNamedFromInsideItsRunDirectory) {

@@ -4,6 +4,8 @@
 // the error without inputs.
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "answer/chromium.h"
 #include "cli/answer_runs.h"
 #include "core/atomic_file.h"
@@ -36,6 +38,25 @@ TEST(CmdReport, RunReportShowsCurvesEvaluationAnswersAndTheDataset) {
   const PngInfo info = decode_png(png);
   ASSERT_TRUE(info.error.empty()) << info.error;
   EXPECT_GT(info.distinct_colours, 8u);
+}
+
+// A run appending to metrics.jsonl (or killed while it did) leaves a last line without its newline:
+// the report leaves it out; --out never replaces a file that is not a report.
+TEST(CmdReport, UnfinishedLastMetricsLineIsLeftOutAndOtherFilesAreNotReplaced) {
+  const AnswerRun& run = answer_run("sudoku-small");
+  TempDir dir("report_live");
+  const fs::path copy = dir.path / "run";
+  fs::create_directories(copy);
+  for (const char* f : {"all_config.yaml", "metrics.jsonl"}) fs::copy_file(run.dir / f, copy / f);
+  { std::ofstream(copy / "metrics.jsonl", std::ios::app) << "{\"step\": 99, \"train/lm_"; }
+  const auto r = run_hrm({"report", "--run", copy.string()});
+  EXPECT_EQ(r.status, 0) << r.output;
+  const std::string data = (dir.path / "not_html.npy").string();
+  write_file_atomic(data, "\x93NUMPY...");
+  const auto c = run_hrm({"report", "--run", copy.string(), "--out", data});
+  EXPECT_NE(c.status, 0);
+  EXPECT_NE(c.output.find("exists and is not an HTML report"), std::string::npos) << c.output;
+  EXPECT_EQ(read_file(data), "\x93NUMPY...");
 }
 
 TEST(CmdReport, DatasetOnlyReportBrowsesAnArcDataset) {

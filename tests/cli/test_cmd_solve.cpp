@@ -118,6 +118,54 @@ TEST(CmdSolve, MazeTextGivesTheMazeWithThePathDrawn) {
   EXPECT_EQ(p["valid"].get<bool>(), p["problem"].get<std::string>().empty());
 }
 
+// A maze file whose rows all start with '#' (a wall column) is a maze, not a Sudoku file of comments.
+TEST(CmdSolve, MazeWhoseRowsStartWithAWallIsDetectedAsAMaze) {
+  const AnswerRun& run = answer_run("maze-small");
+  TempDir dir("solve_maze_wall");
+  auto rec = data::maze::read_maze_csv((fixture_dataset("maze-small") / "input/test.csv").string()).at(0);
+  std::string text;
+  for (size_t r = 0; r < 30; ++r) {
+    std::string row = rec.question.substr(r * 30, 30);
+    if (row[0] != 'S' && row[0] != 'G') row[0] = '#';
+    text += row + "\n";
+  }
+  write_file_atomic((dir.path / "maze.txt").string(), text);
+  const auto r = run_hrm({"solve", "--checkpoint", run.checkpoint.string(), (dir.path / "maze.txt").string(), "--json", "-"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(json::parse(r.output.substr(r.output.rfind("\n{") + 1))["kind"], "maze");
+}
+
+TEST(CmdSolve, SudokuWithSpacesAroundItIsReadAndABadCharacterIsNamed) {
+  const AnswerRun& run = answer_run("sudoku-small");
+  TempDir dir("solve_sudoku_spaces");
+  write_file_atomic((dir.path / "p.txt").string(), "  " + first_sudoku(0) + " \t\n");
+  const auto r = run_hrm({"solve", "--checkpoint", run.checkpoint.string(), (dir.path / "p.txt").string()});
+  EXPECT_EQ(r.status, 0) << r.output;
+  std::string bad = first_sudoku(0);
+  bad[40] = 'x';
+  const auto b = run_hrm({"solve", "--checkpoint", run.checkpoint.string(), bad});
+  EXPECT_NE(b.status, 0);
+  EXPECT_NE(b.output.find("a 9x9 Sudoku of 81 characters, but character 41 is 'x'"), std::string::npos) << b.output;
+}
+
+// --json never replaces a file that is not a JSON of answers (a mistyped path could name the checkpoint).
+TEST(CmdSolve, JsonOutputRefusesToReplaceAnotherKindOfFile) {
+  const AnswerRun& run = answer_run("sudoku-small");
+  TempDir dir("solve_json_clobber");
+  const fs::path ckpt = dir.path / "step_copy";
+  fs::copy_file(run.checkpoint, ckpt);
+  fs::copy_file(run.dir / "all_config.yaml", dir.path / "all_config.yaml");
+  const std::string before = read_file(ckpt.string());
+  const auto r = run_hrm({"solve", "--checkpoint", ckpt.string(), first_sudoku(), "--json", ckpt.string()});
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("exists and is not a JSON file of answers"), std::string::npos) << r.output;
+  EXPECT_EQ(read_file(ckpt.string()), before);
+  // An earlier answers file is replaced.
+  const std::string out = (dir.path / "a.json").string();
+  ASSERT_EQ(run_hrm({"solve", "--checkpoint", ckpt.string(), first_sudoku(), "--json", out}).status, 0);
+  EXPECT_EQ(run_hrm({"solve", "--checkpoint", ckpt.string(), first_sudoku(1), "--json", out}).status, 0);
+}
+
 TEST(CmdSolve, ArcTaskOfTheDatasetIsVotedOverItsTrainedAugmentations) {
   const AnswerRun& run = answer_run("arc-small");
   TempDir dir("solve_arc");

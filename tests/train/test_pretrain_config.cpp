@@ -121,6 +121,7 @@ TEST(PretrainConfig, ValuesOutOfRangeAreErrors) {
   EXPECT_NE(error_of({"device=tpu"}).find("device"), std::string::npos);
   EXPECT_NE(error_of({"cuda_graphs=true"}).find("cuda_graphs' = true needs device=cuda"), std::string::npos);
   EXPECT_NE(error_of({"eval_save_outputs=[preds]"}).find("unknown output 'preds'"), std::string::npos);
+  EXPECT_NE(error_of({"lr=1e308"}).find("(the largest float32)"), std::string::npos);
   EXPECT_NE(error_of({"eval_save_outputs=[logits, inputs, logits]"}).find("'logits' is listed twice"), std::string::npos);
   EXPECT_NE(error_of({"arch.pos_encodings=alibi"}).find("rope, learned"), std::string::npos);
   EXPECT_NE(error_of({"arch.name=other@Model"}).find("only"), std::string::npos);

@@ -1,0 +1,67 @@
+// test_atomic_file.cpp: tests of src/core/atomic_file.cpp around the atomic write itself: the
+// temporaries of killed writers are cleared (and a live writer's kept), and an output option never
+// replaces a file of another kind.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "core/atomic_file.h"
+#include "core/check.h"
+#include "core/remove_tree.h"
+
+namespace hrm {
+namespace {
+
+namespace fs = std::filesystem;
+
+fs::path fresh_dir(const std::string& name) {
+  const fs::path d = fs::temp_directory_path() / ("hrm_atomic_" + name + "_" + std::to_string(::getpid()));
+  remove_tree(d.string());
+  fs::create_directories(d);
+  return d;
+}
+
+TEST(AtomicFile, StaleTemporariesOfGoneProcessesAreRemovedAndLiveOnesKept) {
+  const fs::path d = fresh_dir("stale");
+  // 4194305 = 2^22 + 1, above Linux's largest pid_max: no such process.
+  std::ofstream(d / "train_state.pt.tmp-4194305") << "half";
+  fs::create_directories(d / ".ds.tmp-4194305-0" / "train");
+  const std::string live = "step_8.tmp-" + std::to_string(::getpid());
+  std::ofstream(d / live) << "being written";
+  std::ofstream(d / "step_8") << "a checkpoint";
+  std::ofstream(d / "notes.tmp-later") << "not a temporary of ours";
+
+  EXPECT_EQ(remove_stale_temporaries(d.string(), ".ds."), 1);  // the prefix limits it to that output's
+  EXPECT_FALSE(fs::exists(d / ".ds.tmp-4194305-0"));
+  EXPECT_TRUE(fs::exists(d / "train_state.pt.tmp-4194305"));
+  EXPECT_EQ(remove_stale_temporaries(d.string()), 1);
+  EXPECT_FALSE(fs::exists(d / "train_state.pt.tmp-4194305"));
+  for (const std::string kept : {live, std::string("step_8"), std::string("notes.tmp-later")})
+    EXPECT_TRUE(fs::exists(d / kept)) << kept;
+  remove_tree(d.string());
+}
+
+TEST(AtomicFile, OutputOfAnotherKindIsNotReplaced) {
+  const fs::path d = fresh_dir("replace");
+  const std::string html = (d / "r.html").string(), ckpt = (d / "step_8").string(), empty = (d / "empty").string();
+  write_file_atomic(html, "\n  <!DOCTYPE html>\n<html>...");
+  write_file_atomic(ckpt, std::string("PK\x03\x04", 4) + "archive/data.pkl");
+  write_file_atomic(empty, "");
+  EXPECT_NO_THROW(check_replaceable(html, {"<!DOCTYPE html"}, "an HTML report"));
+  EXPECT_NO_THROW(check_replaceable(empty, {"<!DOCTYPE html"}, "an HTML report"));
+  EXPECT_NO_THROW(check_replaceable((d / "new.html").string(), {"<!DOCTYPE html"}, "an HTML report"));
+  try {
+    check_replaceable(ckpt, {"<!DOCTYPE html", "<html"}, "an HTML report");
+    ADD_FAILURE() << "a checkpoint was allowed to be replaced";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(ckpt + ": exists and is not an HTML report"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(check_replaceable(d.string(), {"{"}, "a JSON file"), Error);  // a directory
+  remove_tree(d.string());
+}
+
+}  // namespace
+}  // namespace hrm
