@@ -91,10 +91,11 @@ std::string detect_kind(const std::string& puzzle) {
   // line that does not start with '#' decides, and a file of only such lines is a maze.
   bool any = false;
   for (const std::string& line : lines_of(read_file(puzzle))) {
-    if (trimmed(line).empty()) continue;
+    const std::string t = trimmed(line);
+    if (t.empty()) continue;
     any = true;
-    if (line[0] == '#') continue;
-    return is_sudoku_text(trimmed(line)) ? "sudoku" : "maze";
+    if (t[0] == '#') continue;
+    return is_sudoku_text(t) ? "sudoku" : "maze";
   }
   if (any) return "maze";
   HRM_THROW(FormatError, puzzle, ": empty");

@@ -3,6 +3,7 @@
 
 #include <torch/torch.h>
 
+#include <filesystem>
 #include <ostream>
 #include <vector>
 
@@ -18,15 +19,33 @@ std::vector<int32_t> row(const torch::Tensor& t, int64_t i) {
   return {r.data_ptr<int32_t>(), r.data_ptr<int32_t>() + r.numel()};
 }
 
+// The outputs of `..._all_preds.0` and of every other rank's `.1`, `.2`, ... beside it, key by key.
+std::vector<io::StateDict> rank_files(const std::string& preds_path) {
+  std::vector<io::StateDict> files{io::load_torch_file(preds_path)};
+  const std::string rank0 = "_all_preds.0";
+  if (preds_path.size() < rank0.size() || preds_path.compare(preds_path.size() - rank0.size(), rank0.size(), rank0) != 0)
+    return files;
+  const std::string stem = preds_path.substr(0, preds_path.size() - 1);
+  for (int r = 1; std::filesystem::exists(stem + std::to_string(r)); ++r) files.push_back(io::load_torch_file(stem + std::to_string(r)));
+  return files;
+}
+
 }  // namespace
 
 void show_puzzles(const std::string& preds_path, const data::DatasetMetadata& metadata, int n, std::ostream& out) {
-  const io::StateDict preds = io::load_torch_file(preds_path);
+  const std::vector<io::StateDict> files = rank_files(preds_path);
   auto get = [&](const std::string& key) {
-    for (const auto& [k, v] : preds)
-      if (k == key) return v;
-    HRM_THROW(FormatError, preds_path, ": no '", key, "' output (evaluate with save_outputs=[inputs, labels, logits])");
+    std::vector<torch::Tensor> parts;
+    for (const io::StateDict& f : files)
+      for (const auto& [k, v] : f)
+        if (k == key) parts.push_back(v);
+    if (parts.size() != files.size())
+      HRM_THROW(FormatError, preds_path, files.size() > 1 ? " (or another rank's file)" : "", ": no '", key,
+                "' output (evaluate with save_outputs=[inputs, labels, logits])");
+    return torch::cat(parts);
   };
+  // Several ranks' rows are not in test-split order: they are named by row, not by test index.
+  const std::string name = files.size() > 1 ? "row " : "test puzzle ";
   const torch::Tensor inputs = get("inputs"), labels = get("labels");
   const torch::Tensor answers = get("logits").argmax(-1);
   // Labels equal to the loss's ignore id (-100) are not scored: the padding rows of the last batch
@@ -46,7 +65,7 @@ void show_puzzles(const std::string& preds_path, const data::DatasetMetadata& me
     const torch::Tensor w = wrong[i];
     int64_t n_wrong = 0;
     for (size_t c = 0; c < lab.size(); ++c) n_wrong += (marks[c] = w[static_cast<int64_t>(c)].item<bool>());
-    out << "\n" << (ok ? "SOLVED" : "FAILED") << " test puzzle " << i << (ok ? "" : " (" + std::to_string(n_wrong) + " wrong cells)") << "\n";
+    out << "\n" << (ok ? "SOLVED" : "FAILED") << " " << name << i << (ok ? "" : " (" + std::to_string(n_wrong) + " wrong cells)") << "\n";
     for (auto& t : lab) t = t == -100 ? static_cast<int32_t>(metadata.pad_id) : t;
     std::vector<data::TextGrid> grids = {{"input", row(inputs, i), {}}, {"model", row(answers, i), {}}};
     if (!ok) grids.push_back({"wrong (x)", row(answers, i), marks});

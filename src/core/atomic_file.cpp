@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -77,6 +78,9 @@ void check_replaceable(const std::string& path, std::initializer_list<const char
   head.resize(static_cast<size_t>(in.gcount()));
   const size_t b = head.find_first_not_of(" \t\r\n");
   if (b == std::string::npos) return;  // empty: nothing to lose
+  // A dataset's metadata is JSON too, but never an output of ours.
+  if (std::filesystem::path(path).filename() == "dataset.json")
+    HRM_THROW(Error, path, ": is a dataset's metadata; refusing to write ", kind, " there");
   for (const char* s : starts)
     if (head.compare(b, std::strlen(s), s) == 0) return;
   HRM_THROW(Error, path, ": exists and is not ", kind, " (hrm would replace it with one); refusing: remove it, or write to another path");
@@ -87,11 +91,19 @@ int remove_stale_temporaries(const std::string& dir, const std::string& prefix) 
   std::error_code ec;
   for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
     const std::string name = e.path().filename().string();
-    const size_t at = name.find(".tmp-");
+    const size_t at = name.rfind(".tmp-");
     if (at == std::string::npos || name.rfind(prefix, 0) != 0) continue;
+    // `<pid>` or `<pid>-<n>` to the end: nothing else is taken for a temporary of ours.
+    const char* digits = name.c_str() + at + 5;
     char* end = nullptr;
-    const long pid = std::strtol(name.c_str() + at + 5, &end, 10);
-    if (end == name.c_str() + at + 5 || (*end != '\0' && *end != '-')) continue;
+    const long pid = std::strtol(digits, &end, 10);
+    if (end == digits || !std::isdigit(static_cast<unsigned char>(*digits))) continue;
+    if (*end == '-') {
+      const char* n = end + 1;
+      if (*n == '\0' || std::strspn(n, "0123456789") != std::strlen(n)) continue;
+    } else if (*end != '\0') {
+      continue;
+    }
     if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH && remove_tree(e.path().string())) ++removed;
   }
   return removed;

@@ -138,7 +138,7 @@ TEST(CmdSolve, MazeWhoseRowsStartWithAWallIsDetectedAsAMaze) {
 TEST(CmdSolve, SudokuWithSpacesAroundItIsReadAndABadCharacterIsNamed) {
   const AnswerRun& run = answer_run("sudoku-small");
   TempDir dir("solve_sudoku_spaces");
-  write_file_atomic((dir.path / "p.txt").string(), "  " + first_sudoku(0) + " \t\n");
+  write_file_atomic((dir.path / "p.txt").string(), "  # an indented comment\n  " + first_sudoku(0) + " \t\n");
   const auto r = run_hrm({"solve", "--checkpoint", run.checkpoint.string(), (dir.path / "p.txt").string()});
   EXPECT_EQ(r.status, 0) << r.output;
   std::string bad = first_sudoku(0);

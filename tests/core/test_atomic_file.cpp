@@ -33,13 +33,14 @@ TEST(AtomicFile, StaleTemporariesOfGoneProcessesAreRemovedAndLiveOnesKept) {
   std::ofstream(d / live) << "being written";
   std::ofstream(d / "step_8") << "a checkpoint";
   std::ofstream(d / "notes.tmp-later") << "not a temporary of ours";
+  fs::create_directories(d / "notes.tmp-2024-05-01");  // a user's name that merely looks like one
 
   EXPECT_EQ(remove_stale_temporaries(d.string(), ".ds."), 1);  // the prefix limits it to that output's
   EXPECT_FALSE(fs::exists(d / ".ds.tmp-4194305-0"));
   EXPECT_TRUE(fs::exists(d / "train_state.pt.tmp-4194305"));
   EXPECT_EQ(remove_stale_temporaries(d.string()), 1);
   EXPECT_FALSE(fs::exists(d / "train_state.pt.tmp-4194305"));
-  for (const std::string kept : {live, std::string("step_8"), std::string("notes.tmp-later")})
+  for (const std::string kept : {live, std::string("step_8"), std::string("notes.tmp-later"), std::string("notes.tmp-2024-05-01")})
     EXPECT_TRUE(fs::exists(d / kept)) << kept;
   remove_tree(d.string());
 }
@@ -60,6 +61,8 @@ TEST(AtomicFile, OutputOfAnotherKindIsNotReplaced) {
     EXPECT_NE(std::string(e.what()).find(ckpt + ": exists and is not an HTML report"), std::string::npos) << e.what();
   }
   EXPECT_THROW(check_replaceable(d.string(), {"{"}, "a JSON file"), Error);  // a directory
+  write_file_atomic((d / "dataset.json").string(), "{\"pad_id\": 0}");
+  EXPECT_THROW(check_replaceable((d / "dataset.json").string(), {"{"}, "a JSON file"), Error);
   remove_tree(d.string());
 }
 

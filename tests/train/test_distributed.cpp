@@ -373,7 +373,9 @@ TEST_F(DistributedTrain, EvalOfTwoRanksGivesTheMetricsOfOneProcessAndSavesEveryR
   ASSERT_EQ(one.status, 0) << one.output;
   const auto one_rows = load(stem + "0");
 
-  const auto logs = run_ranks({"eval", "checkpoint=" + ckpt.string()}, 2, dir_->path);
+  const auto logs = run_ranks({"eval", "checkpoint=" + ckpt.string(), "show=1"}, 2, dir_->path);
+  // show=N draws from every rank's rows (the one test batch has 16).
+  EXPECT_NE(logs[0].find(" of 16 test puzzles"), std::string::npos) << logs[0];
   const nlohmann::json a = eval_metrics(one.output), b = eval_metrics(logs[0]);
   ASSERT_EQ(a.size(), b.size()) << a << "\n" << b;
   for (const auto& [set, values] : a.items())
