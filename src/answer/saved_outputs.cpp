@@ -79,12 +79,19 @@ void append(SavedOutputs& all, SavedOutputs more) {
 
 }  // namespace
 
-SavedOutputs load_saved_outputs(const std::string& path) {
-  SavedOutputs all = load_one_file(path);
+std::vector<std::string> rank_output_files(const std::string& path) {
+  std::vector<std::string> files{path};
   const std::string rank0 = "_all_preds.0";
-  if (path.size() < rank0.size() || path.compare(path.size() - rank0.size(), rank0.size(), rank0) != 0) return all;
+  if (path.size() < rank0.size() || path.compare(path.size() - rank0.size(), rank0.size(), rank0) != 0) return files;
   const std::string stem = path.substr(0, path.size() - 1);
-  for (int rank = 1; fs::exists(stem + std::to_string(rank)); ++rank) append(all, load_one_file(stem + std::to_string(rank)));
+  for (int rank = 1; fs::exists(stem + std::to_string(rank)); ++rank) files.push_back(stem + std::to_string(rank));
+  return files;
+}
+
+SavedOutputs load_saved_outputs(const std::string& path) {
+  const std::vector<std::string> files = rank_output_files(path);
+  SavedOutputs all = load_one_file(files[0]);
+  for (size_t r = 1; r < files.size(); ++r) append(all, load_one_file(files[r]));
   return all;
 }
 

@@ -22,6 +22,10 @@ struct SavedOutputs {
   std::vector<float> q_halt_logits, q_continue_logits;
 };
 
+// The files of one evaluation: `path`, and for `..._all_preds.0` every other rank's `.1`, `.2`, ...
+// beside it (while they exist), in rank order.
+std::vector<std::string> rank_output_files(const std::string& path);
+
 // FormatError naming the file and key when a tensor has the wrong rank or row count. For
 // `..._all_preds.0`, the files of the other ranks of a data-parallel evaluation (`.1`, `.2`, ...
 // while they exist) are appended in rank order: each rank saved its slice of every test batch, so

@@ -3,10 +3,10 @@
 
 #include <torch/torch.h>
 
-#include <filesystem>
 #include <ostream>
 #include <vector>
 
+#include "answer/saved_outputs.h"
 #include "core/check.h"
 #include "data/render_text.h"
 #include "io/torch_file.h"
@@ -19,21 +19,11 @@ std::vector<int32_t> row(const torch::Tensor& t, int64_t i) {
   return {r.data_ptr<int32_t>(), r.data_ptr<int32_t>() + r.numel()};
 }
 
-// The outputs of `..._all_preds.0` and of every other rank's `.1`, `.2`, ... beside it, key by key.
-std::vector<io::StateDict> rank_files(const std::string& preds_path) {
-  std::vector<io::StateDict> files{io::load_torch_file(preds_path)};
-  const std::string rank0 = "_all_preds.0";
-  if (preds_path.size() < rank0.size() || preds_path.compare(preds_path.size() - rank0.size(), rank0.size(), rank0) != 0)
-    return files;
-  const std::string stem = preds_path.substr(0, preds_path.size() - 1);
-  for (int r = 1; std::filesystem::exists(stem + std::to_string(r)); ++r) files.push_back(io::load_torch_file(stem + std::to_string(r)));
-  return files;
-}
-
 }  // namespace
 
 void show_puzzles(const std::string& preds_path, const data::DatasetMetadata& metadata, int n, std::ostream& out) {
-  const std::vector<io::StateDict> files = rank_files(preds_path);
+  std::vector<io::StateDict> files;
+  for (const std::string& f : answer::rank_output_files(preds_path)) files.push_back(io::load_torch_file(f));
   auto get = [&](const std::string& key) {
     std::vector<torch::Tensor> parts;
     for (const io::StateDict& f : files)

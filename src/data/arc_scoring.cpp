@@ -158,8 +158,9 @@ std::vector<Candidate> vote(const std::vector<Grid>& answers, const std::vector<
 TestSplit load_test_split(const std::string& dataset_dir) {
   auto ds = std::make_shared<data::Dataset>(data::Dataset::open(dataset_dir, "test"));
   const data::DatasetSet& set = ds->set("all");
-  HRM_CHECK(ds->metadata().seq_len == kSeqLen, dataset_dir, "/test: seq_len ", ds->metadata().seq_len,
-            " is not ARC's ", kSeqLen);
+  if (ds->metadata().seq_len != kSeqLen || ds->metadata().vocab_size != kVocabSize)
+    HRM_THROW(FormatError, dataset_dir, "/test/dataset.json: seq_len ", ds->metadata().seq_len, " and vocab_size ",
+              ds->metadata().vocab_size, " are not ARC's ", kSeqLen, " and ", kVocabSize, ": not an ARC dataset (hrm data arc)");
   TestSplit split;
   split.identifiers = data::read_identifiers(dataset_dir);
   split.puzzle_identifiers = set.puzzle_identifiers;

@@ -138,5 +138,13 @@ TEST(CmdArcScore, WithoutDataOrARunConfigItAsksForData) {
   EXPECT_NE(r.output.find("--data DIR is required"), std::string::npos) << r.output;
 }
 
+TEST(CmdArcScore, ADatasetOfAnotherKindIsNamedAsNotARC) {
+  TempDir dir("arc_score_maze");
+  write_predictions(dir.path / "p.pt", 0);
+  const auto r = run_hrm({"arc-score", (dir.path / "p.pt").string(), "--data", fixture_dataset("maze-small").string()});
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("vocab_size 6 are not ARC's 900 and 12: not an ARC dataset"), std::string::npos) << r.output;
+}
+
 }  // namespace
 }  // namespace hrm::testing
