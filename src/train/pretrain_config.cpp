@@ -265,7 +265,10 @@ void flatten(const YAML::Node& map, const std::string& prefix, const std::string
              std::vector<std::pair<std::string, YAML::Node>>& out) {
   for (const auto& kv : map) {
     const std::string key = prefix + kv.first.as<std::string>();
-    if ((key == "arch" || key == "arch.loss") && kv.second.IsMap()) {
+    if (key == "arch" || key == "arch.loss") {
+      if (!kv.second.IsMap())
+        HRM_THROW(ConfigError, "config key '", key, "' (", origin, "): expected a mapping of ", key, ".* keys, got '",
+                  node_text(kv.second), "'");
       flatten(kv.second, key + ".", origin, out);
     } else if (key == "hydra" || key == "defaults") {
       continue;  // Hydra's own settings; `defaults` is handled by merge_file
@@ -275,9 +278,28 @@ void flatten(const YAML::Node& map, const std::string& prefix, const std::string
   }
 }
 
+// YAML keeps one of two equal keys in a mapping without a word; a config file with both is a mistake.
+void check_unique_keys(const YAML::Node& node, const std::string& path) {
+  if (node.IsSequence())
+    for (const auto& item : node) check_unique_keys(item, path);
+  if (!node.IsMap()) return;
+  std::map<std::string, int> line_of;
+  for (const auto& kv : node) {
+    if (kv.first.IsScalar()) {
+      const auto [it, fresh] = line_of.emplace(kv.first.Scalar(), kv.first.Mark().line + 1);
+      if (!fresh)
+        HRM_THROW(ConfigError, path, ":", kv.first.Mark().line + 1, ": key '", kv.first.Scalar(), "' again (first on line ",
+                  it->second, "); YAML would keep one of them silently");
+    }
+    check_unique_keys(kv.second, path);
+  }
+}
+
 YAML::Node load_yaml_file(const std::string& path) {
   try {
-    return YAML::LoadFile(path);
+    YAML::Node root = YAML::LoadFile(path);
+    check_unique_keys(root, path);
+    return root;
   } catch (const YAML::BadFile&) {
     HRM_THROW(ConfigError, "cannot read config file '", path, "'");
   } catch (const YAML::Exception& e) {

@@ -128,6 +128,29 @@ TEST(PretrainConfig, ValuesOutOfRangeAreErrors) {
   EXPECT_NE(error_of({"global_batch_size=0"}).find("must be > 0"), std::string::npos);
 }
 
+TEST(PretrainConfig, ConfigFileWithARepeatedKeyOrAFlatArchIsAnError) {
+  TempDir dir("cfg_file_errors");
+  auto error_of_file = [&](const std::string& text) {
+    const std::string path = (dir.path / "c.yaml").string();
+    write_file_atomic(path, text);
+    try {
+      ConfigBuilder b;
+      b.merge_file(path);
+      b.build();
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  const std::string dup = error_of_file("lr: 1e-4\nepochs: 10\narch:\n  hidden_size: 64\n  hidden_size: 128\n");
+  EXPECT_NE(dup.find("c.yaml:5: key 'hidden_size' again (first on line 4)"), std::string::npos) << dup;
+  const std::string top = error_of_file("lr: 1e-4\nlr: 2e-4\n");
+  EXPECT_NE(top.find("c.yaml:2: key 'lr' again (first on line 1)"), std::string::npos) << top;
+  const std::string flat = error_of_file("arch: [1, 2]\n");
+  EXPECT_NE(flat.find("config key 'arch' ("), std::string::npos) << flat;
+  EXPECT_NE(flat.find("expected a mapping of arch.* keys"), std::string::npos) << flat;
+}
+
 TEST(PretrainConfig, YamlFloatIsPythonReprInPyYamlForm) {
   EXPECT_EQ(yaml_float(1e-4), "0.0001");
   EXPECT_EQ(yaml_float(1e-5), "1.0e-05");
