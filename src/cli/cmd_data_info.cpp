@@ -28,6 +28,13 @@ void print_example(const Dataset& d, const DatasetSet& s, int64_t example) {
   std::vector<int32_t> in(static_cast<size_t>(m.seq_len)), lab(in.size());
   s.input_row(example, in.data());
   s.label_row(example, lab.data());
+  // Training checks every batch's tokens; the drawing is checked here, before it draws nonsense.
+  for (const auto& [name, row] : {std::pair<const char*, const std::vector<int32_t>&>{"inputs", in}, {"labels", lab}})
+    for (size_t i = 0; i < row.size(); ++i)
+      if (row[i] < 0 || row[i] >= m.vocab_size)
+        if (!(std::string(name) == "labels" && m.ignore_label_id && row[i] == *m.ignore_label_id))
+          HRM_THROW(FormatError, (d.split_dir() / (s.name + "__" + name + ".npy")).string(), ": example ", example,
+                    ", position ", i, ": token ", row[i], " outside [0, vocab_size=", m.vocab_size, ")");
   std::cout << data::render_side_by_side(m, {{"input", in, {}}, {"label", lab, {}}});
   const std::string l = data::legend(m);
   if (!l.empty()) std::cout << l << "\n";
@@ -54,6 +61,10 @@ void print_split(const fs::path& dir, const std::string& split, const std::vecto
   }
   std::cout << fmt::format("  on disk: {} bytes ({:.1f} MiB)\n", total_bytes, static_cast<double>(total_bytes) / (1 << 20));
   if (d.sets().empty() || d.sets()[0].examples() == 0) return;
+  // The reference's builders name every identifier: a count that differs means files of two builds.
+  if (!ids.empty() && static_cast<int64_t>(ids.size()) != m.num_puzzle_identifiers)
+    std::cout << fmt::format("  note: identifiers.json names {} identifiers, {}/dataset.json counts {}\n", ids.size(), split,
+                             m.num_puzzle_identifiers);
   const DatasetSet& s = d.sets()[0];
   if (example < 0 || example >= s.examples())
     HRM_THROW(ConfigError, "--example ", example, " outside [0, ", s.examples(), ") of ", split, "/", s.name);
@@ -80,9 +91,6 @@ void register_data_info(CLI::App& data) {
   cmd->add_option("--example", *example, "index of the example to draw (in the first set of each split)")->capture_default_str();
   cmd->callback([=] {
     const fs::path root(*dir);
-    std::vector<std::string> ids;
-    if (fs::exists(root / "identifiers.json")) ids = data::read_identifiers(root);
-    std::cout << "dataset " << root.string() << ": " << ids.size() << " puzzle identifier names in identifiers.json\n";
     std::vector<std::string> splits;
     if (*split == "all") {
       for (const char* s : {"train", "test"})
@@ -91,6 +99,9 @@ void register_data_info(CLI::App& data) {
     } else {
       splits.push_back(*split);
     }
+    std::vector<std::string> ids;
+    if (fs::exists(root / "identifiers.json")) ids = data::read_identifiers(root);
+    std::cout << "dataset " << root.string() << ": " << ids.size() << " puzzle identifier names in identifiers.json\n";
     for (const auto& s : splits) print_split(root, s, ids, *example);
   });
 }

@@ -115,6 +115,21 @@ TEST(CmdData, NegativeCountsAreRefusedNamingTheOption) {
   EXPECT_FALSE(fs::exists(dir.path / "s4"));
 }
 
+TEST(CmdData, InfoNamesATokenOutsideTheVocabularyInsteadOfDrawingIt) {
+  TempDir dir("cmd_data_info_token");
+  const fs::path out = dir.path / "s4";
+  ASSERT_EQ(run_hrm(small_sudoku(out, "0")).status, 0);
+  // The first token of example 0 (the .npy header ends at its first newline; the tokens are uint8).
+  const std::string npy = (out / "train" / "all__inputs.npy").string();
+  std::string bytes = read_file(npy);
+  bytes[bytes.find('\n') + 1] = static_cast<char>(200);
+  write_file_atomic(npy, bytes);
+  const auto r = run_hrm({"data", "info", out.string(), "--split", "train"});
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("all__inputs.npy: example 0, position 0: token 200 outside [0, vocab_size=6)"), std::string::npos)
+      << r.output;
+}
+
 TEST(CmdData, TemporaryOfAKilledBuildIsClearedByTheNextBuild) {
   TempDir dir("cmd_data_stale");
   const fs::path out = dir.path / "s4";
