@@ -75,13 +75,9 @@ void run_eval(const std::vector<std::string>& args) {
   const std::unique_ptr<dist::Comm> comm = train::init_distributed(config);
   if (comm) {
     train::sync_config(*comm, config);
-    // Every rank learns of a mismatch (else rank 0 would wait in the next collective for a rank that stopped).
-    const std::string root_checkpoint = comm->broadcast_string(checkpoint, "broadcast of the checkpoint path");
-    torch::Tensor differ = torch::tensor({static_cast<int64_t>(root_checkpoint != checkpoint)},
-                                         torch::TensorOptions().device(comm->device()));
-    comm->all_reduce_sum(differ, "all-reduce of the checkpoint check");
-    if (differ.item<int64_t>() > 0)
-      HRM_THROW(ConfigError, "rank ", comm->rank(), ": ", differ.item<int64_t>(), " rank(s) were given another checkpoint= than ",
+    std::string root_checkpoint;
+    if (const int64_t differ = train::ranks_unlike_root(*comm, checkpoint, "checkpoint path", root_checkpoint); differ > 0)
+      HRM_THROW(ConfigError, "rank ", comm->rank(), ": ", differ, " rank(s) were given another checkpoint= than ",
                 "rank 0's ", root_checkpoint, " (this rank: ", checkpoint, "); every rank must evaluate the same checkpoint");
   }
   std::ostream nowhere(nullptr);

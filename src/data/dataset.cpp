@@ -5,7 +5,6 @@
 
 #include <fmt/format.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <unistd.h>
 

@@ -24,20 +24,26 @@ std::unique_ptr<dist::Comm> init_distributed(const PretrainConfig& config) {
   return std::make_unique<dist::Comm>(*env, device, timeout);
 }
 
+int64_t ranks_unlike_root(dist::Comm& comm, const std::string& mine, const std::string& what, std::string& root) {
+  root = comm.broadcast_string(mine, ("broadcast of the " + what).c_str());
+  // Every rank learns of a mismatch (else rank 0 would wait in the next collective for a rank that stopped).
+  torch::Tensor differ = torch::tensor({static_cast<int64_t>(mine != root)}, torch::TensorOptions().device(comm.device()));
+  comm.all_reduce_sum(differ, ("all-reduce of the " + what + " check").c_str());
+  return differ.item<int64_t>();
+}
+
 void sync_config(dist::Comm& comm, PretrainConfig& config) {
   config.checkpoint_path = comm.broadcast_string(config.checkpoint_path.value_or(""), "broadcast of the config");
   config.project_name = comm.broadcast_string(config.project_name.value_or(""), "broadcast of the config");
   config.run_name = comm.broadcast_string(config.run_name.value_or(""), "broadcast of the config");
   const std::string mine = to_yaml(config);
-  const std::string root = comm.broadcast_string(mine, "broadcast of the config");
-  // Every rank learns of a mismatch (else rank 0 would wait in the next collective for a rank that stopped).
-  torch::Tensor differ = torch::tensor({static_cast<int64_t>(mine != root)}, torch::TensorOptions().device(comm.device()));
-  comm.all_reduce_sum(differ, "all-reduce of the config check");
+  std::string root;
+  const int64_t differ = ranks_unlike_root(comm, mine, "config", root);
   if (mine != root)
     HRM_THROW(ConfigError, "rank ", comm.rank(), " was started with another configuration than rank 0; every rank ",
               "must get the same config file and overrides. Rank 0:\n", root, "rank ", comm.rank(), ":\n", mine);
-  if (differ.item<int64_t>() > 0)
-    HRM_THROW(ConfigError, "rank ", comm.rank(), ": ", differ.item<int64_t>(), " other rank(s) were started with another ",
+  if (differ > 0)
+    HRM_THROW(ConfigError, "rank ", comm.rank(), ": ", differ, " other rank(s) were started with another ",
               "configuration than rank 0 (their error shows both); every rank must get the same config file and overrides");
   if (config.device.rfind("cuda", 0) == 0) config.device = "cuda:" + std::to_string(comm.local_rank());
 }

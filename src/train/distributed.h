@@ -24,6 +24,10 @@ namespace hrm::train {
 // on cuda:LOCAL_RANK for device=cuda; timeout: config.dist_timeout). nullptr for one process.
 std::unique_ptr<dist::Comm> init_distributed(const PretrainConfig& config);
 
+// How many ranks hold another `mine` than rank 0 (a collective: every rank gets the count, so all
+// can stop together); `root` receives rank 0's. `what` names it in collective errors.
+int64_t ranks_unlike_root(dist::Comm& comm, const std::string& mine, const std::string& what, std::string& root);
+
 // Makes every rank run rank 0's configuration (pretrain.py's load_synced_config): the run names and
 // checkpoint_path that fill_names() derives from the clock come from rank 0, and a rank whose other
 // keys differ stops with a ConfigError. Then device cuda (or cuda:N) becomes cuda:LOCAL_RANK.

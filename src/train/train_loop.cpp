@@ -362,9 +362,10 @@ EvalMetrics evaluate(const PretrainConfig& config, TrainState& state, const data
 
 namespace {
 
-// The sampler drops the last partial batch of each train/eval iteration (as the reference): with
-// fewer examples per iteration than global_batch_size the run would train no step at all.
-void check_batches_fill(const PretrainConfig& config, const data::Dataset& train_data) {
+// One train/eval iteration must fit the sampler and fill a batch: it drops the last partial batch
+// of each iteration (as the reference), so with fewer examples per iteration than
+// global_batch_size the run would train no step at all.
+void check_iteration_size(const PretrainConfig& config, const data::Dataset& train_data) {
   const data::DatasetMetadata& m = train_data.metadata();
   const double per_iter =
       static_cast<double>(config.epochs_per_iter()) * static_cast<double>(m.total_groups) * m.mean_puzzle_examples;
@@ -403,7 +404,7 @@ TrainState run_pretrain(PretrainConfig config, std::ostream& out_all_ranks, cons
   const data::Dataset train_data = data::Dataset::open(config.data_path, "train");
   const data::Dataset eval_data = data::Dataset::open(config.data_path, "test");
   data::check_splits_agree(train_data, eval_data);
-  check_batches_fill(config, train_data);
+  check_iteration_size(config, train_data);
   data::SamplerConfig sc;
   sc.seed = static_cast<uint64_t>(config.seed);
   sc.global_batch_size = config.global_batch_size;
