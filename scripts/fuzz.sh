@@ -37,6 +37,16 @@ for f in "$SHARED"/data/sudoku/tdoku/puzzles* "$SHARED"/fixtures/datasets/sudoku
   [[ -f "$f" ]] && head -c 4096 "$f" >"$corpus/fuzz_sudoku_text/$(echo "$f" | tr / _)"
 done
 seed "$corpus/fuzz_arc_task" $(ls "$SHARED"/data/arc/ARC-AGI-1/*/*.json 2>/dev/null | head -40)
+mkdir -p "$corpus/fuzz_torch_file"  # the data.pkl records of the fixtures' torch.save files
+"$HRM_VENV/bin/python" - "$corpus/fuzz_torch_file" "$SHARED"/fixtures/*/*.pt "$SHARED"/fixtures/*/*/*.pt <<'EOF'
+import sys, zipfile
+for path in sys.argv[2:]:
+    with zipfile.ZipFile(path) as z:
+        for name in z.namelist():
+            if name.endswith("/data.pkl"):
+                with open(f"{sys.argv[1]}/{path.replace('/', '_')}.pkl", "wb") as f:
+                    f.write(z.read(name))
+EOF
 
 status=0
 for t in "${targets[@]}"; do

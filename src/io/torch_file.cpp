@@ -100,7 +100,7 @@ std::vector<int64_t> as_int_tuple(const ValuePtr& v, const char* what) {
 // names the record data/<key>; storages are loaded once and shared by every tensor that names them.
 class StorageLoader {
  public:
-  explicit StorageLoader(caffe2::serialize::PyTorchStreamReader& zip) : zip_(zip) {}
+  explicit StorageLoader(const RecordReader& read_record) : read_record_(read_record) {}
 
   ValuePtr operator()(const ValuePtr& pid) {
     if (pid->kind != Kind::Tuple || pid->items.size() != 5 || pid->items[0]->kind != Kind::Str ||
@@ -133,7 +133,7 @@ class StorageLoader {
     int64_t nbytes = 0;
     if (numel < 0 || __builtin_mul_overflow(numel, item, &nbytes))
       HRM_THROW(FormatError, "storage '", key, "' has an invalid element count ", numel);
-    std::string bytes = read_record(zip_, "", "data/" + key);
+    std::string bytes = read_record_("data/" + key);
     if (static_cast<int64_t>(bytes.size()) < nbytes)
       HRM_THROW(FormatError, "storage record data/", key, " holds ", bytes.size(), " bytes, ", numel, " elements of ",
                 c10::toString(dtype), " need ", nbytes);
@@ -142,7 +142,7 @@ class StorageLoader {
     return t;
   }
 
-  caffe2::serialize::PyTorchStreamReader& zip_;
+  const RecordReader& read_record_;
   std::map<std::string, ValuePtr> cache_;
 };
 
@@ -208,15 +208,9 @@ pickle::UnpicklerHooks make_hooks(StorageLoader& storages) {
 
 }  // namespace
 
-StateDict load_torch_file(const std::string& path) {
-  auto zip = open_zip(path);
-  if (zip->hasRecord("byteorder")) {
-    std::string order = read_record(*zip, path + ": ", "byteorder");
-    if (order != "little") HRM_THROW(FormatError, path, ": byteorder '", order, "' is not supported (only little)");
-  }
-  std::string pkl = read_record(*zip, path + ": ", "data.pkl");
-  StorageLoader storages(*zip);
-  ValuePtr root = pickle::unpickle(pkl, path + ": data.pkl", make_hooks(storages));
+StateDict decode_state_dict(std::string_view data_pkl, const std::string& path, const RecordReader& read_record) {
+  StorageLoader storages(read_record);
+  ValuePtr root = pickle::unpickle(data_pkl, path + ": data.pkl", make_hooks(storages));
 
   if (root->kind != Kind::Dict)
     HRM_THROW(FormatError, path, ": data.pkl holds a ", pickle::kind_name(root->kind), ", expected a dict of str -> Tensor");
@@ -230,6 +224,16 @@ StateDict load_torch_file(const std::string& path) {
     out.emplace_back(k->s, v->tensor);
   }
   return out;
+}
+
+StateDict load_torch_file(const std::string& path) {
+  auto zip = open_zip(path);
+  if (zip->hasRecord("byteorder")) {
+    std::string order = read_record(*zip, path + ": ", "byteorder");
+    if (order != "little") HRM_THROW(FormatError, path, ": byteorder '", order, "' is not supported (only little)");
+  }
+  const std::string pkl = read_record(*zip, path + ": ", "data.pkl");
+  return decode_state_dict(pkl, path, [&zip](const std::string& name) { return read_record(*zip, "", name); });
 }
 
 // ---- writing ------------------------------------------------------------------------------------

@@ -7,7 +7,9 @@
 // written; the legacy non-zip format is rejected.
 #pragma once
 
+#include <functional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -21,6 +23,14 @@ using StateDict = std::vector<std::pair<std::string, torch::Tensor>>;  // in fil
 // PyTorch 1.13 and 2.x). Throws hrm::Error when the file cannot be opened, hrm::FormatError (naming
 // the file and, inside data.pkl, the opcode and byte offset) when its content is not such a dict.
 StateDict load_torch_file(const std::string& path);
+
+// One record of the archive by name ("data/0"); throws hrm::FormatError where it cannot.
+using RecordReader = std::function<std::string(const std::string& name)>;
+
+// load_torch_file after the zip layer: data.pkl, with its storages read through `read_record`, to a
+// state dict; errors name `path`. Separate so that the fuzzer (fuzz/fuzz_torch_file.cpp) reaches it
+// without building zip archives.
+StateDict decode_state_dict(std::string_view data_pkl, const std::string& path, const RecordReader& read_record);
 
 // Writes `tensors` as torch.save writes an OrderedDict state dict (protocol-2 data.pkl, records
 // archive/data/<n>, archive/version), readable by torch.load of PyTorch 1.13 and of 2.x with

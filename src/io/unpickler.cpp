@@ -5,10 +5,30 @@
 
 #include <cstring>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "core/check.h"
 
 namespace hrm::io::pickle {
+
+Value::~Value() {
+  std::vector<ValuePtr> pending;
+  auto take_children = [&pending](Value& v) {
+    for (auto& x : v.items) pending.push_back(std::move(x));
+    for (auto& [k, x] : v.dict) {
+      pending.push_back(std::move(k));
+      pending.push_back(std::move(x));
+    }
+    v.items.clear();
+    v.dict.clear();
+  };
+  take_children(*this);
+  while (!pending.empty()) {
+    ValuePtr v = std::move(pending.back());
+    pending.pop_back();
+    if (v && v.use_count() == 1) take_children(*v);  // v is freed at the end of this iteration, childless
+  }
+}
 
 ValuePtr Value::make(Kind k) {
   auto v = std::make_shared<Value>();
@@ -74,6 +94,36 @@ void dict_set(Value& d, ValuePtr key, ValuePtr value) {
     }
   }
   d.dict.emplace_back(std::move(key), std::move(value));
+}
+
+bool is_container(const Value& v) {
+  return v.kind == Value::Kind::Tuple || v.kind == Value::Kind::List || v.kind == Value::Kind::Dict;
+}
+
+// Does `target` occur in `v` or below it? Iterative, each value visited once.
+bool reaches(const ValuePtr& v, const Value* target) {
+  if (!is_container(*v)) return false;
+  std::vector<const Value*> todo{v.get()};
+  std::unordered_set<const Value*> seen{v.get()};
+  while (!todo.empty()) {
+    const Value* x = todo.back();
+    todo.pop_back();
+    if (x == target) return true;
+    auto visit = [&](const ValuePtr& c) {
+      if (is_container(*c) && seen.insert(c.get()).second) todo.push_back(c.get());
+    };
+    for (const auto& c : x->items) visit(c);
+    for (const auto& [k, c] : x->dict) {
+      visit(k);
+      visit(c);
+    }
+  }
+  return false;
+}
+
+// Putting `item` into the existing `container` must not make the container contain itself.
+void check_acyclic(const Value& container, const ValuePtr& item) {
+  if (reaches(item, &container)) bad("a ", kind_name(container.kind), " put inside itself is not supported");
 }
 
 class Machine {
@@ -176,6 +226,7 @@ class Machine {
   void set_items(ValuePtr& d, std::vector<ValuePtr>& kv) {
     if (kv.size() % 2) bad("odd number of items for a dict");
     Value& dict = expect(d, Value::Kind::Dict, "SETITEM(S)");
+    for (const auto& x : kv) check_acyclic(dict, x);
     for (size_t k = 0; k < kv.size(); k += 2) dict_set(dict, kv[k], kv[k + 1]);
   }
 
@@ -264,13 +315,16 @@ void Machine::run_opcode() {
     }
     case 'a': {  // APPEND
       ValuePtr x = pop();
-      expect(top(), K::List, "APPEND").items.push_back(std::move(x));
+      Value& list = expect(top(), K::List, "APPEND");
+      check_acyclic(list, x);
+      list.items.push_back(std::move(x));
       return;
     }
     case 'e': {  // APPENDS
       auto xs = pop_mark();
-      auto& list = expect(top(), K::List, "APPENDS").items;
-      list.insert(list.end(), xs.begin(), xs.end());
+      Value& list = expect(top(), K::List, "APPENDS");
+      for (const auto& x : xs) check_acyclic(list, x);
+      list.items.insert(list.items.end(), xs.begin(), xs.end());
       return;
     }
     case '}': push(Value::make(K::Dict)); return;  // EMPTY_DICT

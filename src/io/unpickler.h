@@ -1,6 +1,4 @@
 // unpickler.h: a restricted pickle virtual machine for the data.pkl record of torch.save files.
-// NOTE: this header was accidentally overwritten by a concurrent helper (also named "ckpt") and
-// reconstructed from unpickler.cpp and torch_file.cpp; its owner should re-check it.
 // Opcode semantics follow CPython's Lib/pickle.py; globals are resolved only through an allow-list
 // and calls only through the caller's hooks, so a file can never run arbitrary code.
 #pragma once
@@ -33,6 +31,13 @@ struct Value {
   std::vector<std::pair<ValuePtr, ValuePtr>> dict;    // Dict, in insertion order
   torch::Tensor tensor;                               // Storage, Tensor
 
+  // Frees nested containers iteratively: a file can nest them as deep as it has bytes (one TUPLE1 opcode
+  // per level), deeper than the stack allows for recursive destruction.
+  ~Value();
+  Value() = default;
+  Value(const Value&) = delete;
+  Value& operator=(const Value&) = delete;
+
   static ValuePtr make(Kind k);
   static ValuePtr str(std::string s);
   static ValuePtr tensor_value(torch::Tensor t);
@@ -49,7 +54,8 @@ struct UnpicklerHooks {
 };
 
 // Runs the machine over `data`; any malformed input is an hrm::FormatError naming `source`, the
-// byte offset and the opcode.
+// byte offset and the opcode. A container put inside itself (legal in Python, never in a state dict)
+// is refused: shared references could not free it.
 ValuePtr unpickle(std::string_view data, const std::string& source, const UnpicklerHooks& hooks);
 
 }  // namespace hrm::io::pickle

@@ -15,6 +15,7 @@ namespace hrm::io::pickle {
 namespace {
 
 using Kind = Value::Kind;
+using namespace std::string_literals;  // "..."s keeps the NUL bytes of a pickle
 
 std::string unhex(const std::string& hex) {
   std::string out;
@@ -106,6 +107,37 @@ TEST(Unpickler, TruncatedOrUnbalancedPicklesAreFormatErrors) {
   EXPECT_THROW(unpickle("\x80\x02NN.", "two values", {}), FormatError);
   EXPECT_THROW(unpickle("\x80\x02h\x05.", "unset memo", {}), FormatError);
   EXPECT_THROW(unpickle("\x80\x02s.", "underflow", {}), FormatError);
+}
+
+// One TUPLE1 opcode per level nests 300,000 deep in 300 KB: freeing that recursively would
+// overflow the stack (a crash on a bad checkpoint).
+TEST(Unpickler, DeeplyNestedContainersAreFreedWithoutRecursion) {
+  const std::string pkl = std::string("\x80\x02)") + std::string(300'000, '\x85') + ".";
+  ValuePtr v = unpickle(pkl, "deep.pkl", {});
+  ASSERT_EQ(v->kind, Kind::Tuple);
+  ASSERT_EQ(v->items.size(), 1u);
+  v.reset();  // must return
+}
+
+// Python can pickle a list or dict holding itself; shared references could never free one, and no
+// state dict has one.
+TEST(Unpickler, AContainerPutInsideItselfIsAFormatError) {
+  for (const std::string& pkl : {"\x80\x02]2a."s,                  // l.append(l)
+                                 "\x80\x02]q\x00(h\x00" "e."s,     // l.extend([l])
+                                 "\x80\x02}q\x00K\x01h\x00s."s,   // d[1] = d
+                                 "\x80\x02}q\x00(h\x00K\x01u."s,  // d[d] = 1, SETITEMS
+                                 "\x80\x02]q\x00]h\x00" "aa."s}) {  // l.append([l]) through the memo
+    try {
+      unpickle(pkl, "cycle.pkl", {});
+      FAIL() << "no error for " << pkl.size() << " bytes";
+    } catch (const FormatError& e) {
+      EXPECT_NE(std::string(e.what()).find("inside itself"), std::string::npos) << e.what();
+    }
+  }
+  // Sharing without a cycle stays allowed (Python's memo does this): [[], []] with the same inner list.
+  ValuePtr v = unpickle("\x80\x02](]q\x00h\x00" "e."s, "shared.pkl", {});
+  ASSERT_EQ(v->items.size(), 2u);
+  EXPECT_EQ(v->items[0], v->items[1]);
 }
 
 // Pickler output must be byte-identical to CPython's for what it emits (values from pickle.dumps(v, 2)).
