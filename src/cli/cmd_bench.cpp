@@ -48,8 +48,11 @@ void print_efficiency(const char* per, double flops, double ms, const Peak& peak
               flop_text(peak.flops, "/s").c_str());
 }
 
-void print_memory(torch::Device device, int64_t bytes) {
-  std::printf("    %s %.2f GiB\n", peak_memory_label(device).c_str(), static_cast<double>(bytes) / (1024.0 * 1024 * 1024));
+void print_memory(torch::Device device, int64_t bytes, double estimated_bytes = 0) {
+  constexpr double gib = 1024.0 * 1024 * 1024;
+  std::printf("    %s %.2f GiB", peak_memory_label(device).c_str(), static_cast<double>(bytes) / gib);
+  if (estimated_bytes > 0) std::printf(" (lower bound checked before the run: %.2f GiB)", estimated_bytes / gib);
+  std::printf("\n");
 }
 
 struct DatasetBenchOpts {
@@ -82,7 +85,7 @@ void print_step_times(const char* what, const char* per, const train::StepTimes&
   std::printf("%lld %s: median %.2f ms, mean %.2f ms per %s; %.2f steps/s, %.0f tokens/s\n",
               static_cast<long long>(r.count), what, r.median_ms, r.mean_ms, per, r.per_s, r.tokens_per_s);
   print_efficiency(per, r.flops, r.median_ms, peak_rate(peak_tflops, device, config.arch.forward_dtype));
-  print_memory(device, r.peak_bytes);
+  print_memory(device, r.peak_bytes, r.estimated_bytes);
 }
 
 void print_config_line(const char* what, const train::PretrainConfig& config, int64_t seq_len, int64_t parameters) {

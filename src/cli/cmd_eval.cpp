@@ -94,7 +94,7 @@ void run_eval(const std::vector<std::string>& args) {
   const data::Dataset train_data = data::Dataset::open(config.data_path, "train");
   const data::Dataset eval_data = data::Dataset::open(config.data_path, "test");
   data::check_splits_agree(train_data, eval_data);
-  train::TrainState state = train::init_train_state(config, train_data.metadata(), comm.get());
+  train::TrainState state = train::init_train_state(config, train_data.metadata(), comm.get(), train::ModelUse::evaluation);
   train::load_model_checkpoint(checkpoint, state.model, load);
   state.step = 0;
   const std::string name = fs::path(checkpoint).filename().string();

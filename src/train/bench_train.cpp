@@ -23,7 +23,7 @@ void check_counts(const char* what, int warmup, int n) {
 }
 
 StepTimes summarize(const std::vector<double>& ms, double flops, const TrainState& state, const PretrainConfig& config,
-                    int64_t seq_len) {
+                    int64_t seq_len, ModelUse use) {
   StepTimes r;
   r.count = static_cast<int64_t>(ms.size());
   r.median_ms = median(ms);
@@ -32,6 +32,7 @@ StepTimes summarize(const std::vector<double>& ms, double flops, const TrainStat
   r.tokens_per_s = r.per_s * static_cast<double>(config.global_batch_size * seq_len);
   r.flops = flops;
   r.peak_bytes = peak_memory_bytes(state.device);
+  r.estimated_bytes = estimate_memory(state.model->model->config, use, config.ema).total();
   for (const auto& p : state.model->parameters()) r.parameters += p.numel();
   r.seq_len = seq_len;
   return r;
@@ -64,7 +65,7 @@ StepTimes bench_train(const PretrainConfig& config, int warmup, int steps) {
     if (i >= warmup) ms.push_back(t);
   }
   return summarize(ms, count_flops(state.model->model->config, config.global_batch_size).train_step, state, config,
-                   train_data.metadata().seq_len);
+                   train_data.metadata().seq_len, ModelUse::training);
 }
 
 BenchEvalResult bench_eval(const PretrainConfig& config, int warmup, int batches) {
@@ -77,7 +78,7 @@ BenchEvalResult bench_eval(const PretrainConfig& config, int warmup, int batches
   sc.global_batch_size = config.global_batch_size;
   sc.test_set_mode = true;
   sc.epochs_per_iter = 1;
-  TrainState state = init_train_state(config, train_data.metadata());
+  TrainState state = init_train_state(config, train_data.metadata(), nullptr, ModelUse::evaluation);
   state.model->eval();
   c10::InferenceMode inference;
 
@@ -99,7 +100,7 @@ BenchEvalResult bench_eval(const PretrainConfig& config, int warmup, int batches
     }
   }
   return BenchEvalResult{batches, summarize(ms, count_flops(state.model->model->config, config.global_batch_size).forward_segment,
-                                            state, config, test_data.metadata().seq_len)};
+                                            state, config, test_data.metadata().seq_len, ModelUse::evaluation)};
 }
 
 }  // namespace hrm::train

@@ -18,6 +18,7 @@ struct StepTimes {
   double per_s = 0, tokens_per_s = 0;  // from the median; tokens = global_batch_size * seq_len
   double flops = 0;                    // analytic, per step (train/flops.h)
   int64_t peak_bytes = 0;              // bench_common.h: peak_memory_bytes over the timed steps
+  double estimated_bytes = 0;          // memory_estimate.h: the lower bound create_model checked
   int64_t parameters = 0, seq_len = 0;
 };
 

@@ -103,7 +103,7 @@ torch::Device parse_device(const std::string& name) {
 }
 
 ACTLossHead create_model(const PretrainConfig& config, const data::DatasetMetadata& train_metadata,
-                         torch::Device device, dist::Comm* comm) {
+                         torch::Device device, dist::Comm* comm, ModelUse use) {
   const int world_size = comm ? comm->world_size() : 1;
   HRMConfig model_cfg = config.arch;
   model_cfg.batch_size = static_cast<int>(config.global_batch_size / world_size);
@@ -111,6 +111,10 @@ ACTLossHead create_model(const PretrainConfig& config, const data::DatasetMetada
   model_cfg.seq_len = static_cast<int>(train_metadata.seq_len);
   model_cfg.num_puzzle_identifiers = static_cast<int>(train_metadata.num_puzzle_identifiers);
   model_cfg.validate();
+  // Before anything is allocated: a configuration that cannot fit is an error naming its sizes, not an
+  // OOM kill halfway through initialising the weights.
+  if (const auto limit = memory_limit_bytes(device))
+    check_memory_fits(estimate_memory(model_cfg, use, config.ema), model_cfg, *limit, "device " + device.str());
   // The reference seeds torch's global generator with config.seed + RANK before building the model
   // and broadcasts rank 0's weights, so every rank starts from config.seed's.
   ACTLossHead model(HRMACTV1(model_cfg, static_cast<uint64_t>(config.seed)), model_cfg.loss_type);
@@ -124,14 +128,14 @@ ACTLossHead create_model(const PretrainConfig& config, const data::DatasetMetada
 }
 
 TrainState init_train_state(const PretrainConfig& config, const data::DatasetMetadata& train_metadata,
-                            dist::Comm* comm) {
+                            dist::Comm* comm, ModelUse use) {
   TrainState state;
   state.device = parse_device(config.device);
   state.comm = comm;
   // Estimated total training steps
   state.total_steps = optim::total_steps(config.epochs, train_metadata.total_groups,
                                          train_metadata.mean_puzzle_examples, config.global_batch_size);
-  state.model = create_model(config, train_metadata, state.device, comm);
+  state.model = create_model(config, train_metadata, state.device, comm, use);
   std::vector<torch::Tensor> params;
   for (auto& p : state.model->named_parameters()) {
     state.param_names.push_back(p.key());

@@ -23,6 +23,7 @@
 #include "model/losses.h"
 #include "optim/adam_atan2.h"
 #include "train/ema.h"
+#include "train/memory_estimate.h"
 #include "train/pretrain_config.h"
 #include "train/progress.h"
 
@@ -52,11 +53,13 @@ torch::Device parse_device(const std::string& name);  // cpu | cuda | cuda:N (Co
 // num_puzzle_identifiers from the training metadata; HRM ACT v1 inside ACTLossHead, on the device.
 // With `comm` (data parallel): batch_size = global_batch_size / world size, the exploration draws
 // made for the global batch (HRMACTV1Impl::exploration_rows), and rank 0's weights broadcast.
+// Before building it, a ConfigError when `use` certainly cannot fit in the device's memory (memory_estimate.h).
 ACTLossHead create_model(const PretrainConfig& config, const data::DatasetMetadata& train_metadata,
-                         torch::Device device, dist::Comm* comm = nullptr);
+                         torch::Device device, dist::Comm* comm = nullptr, ModelUse use = ModelUse::evaluation);
 // init_train_state: total_steps as the reference estimates it, the model, AdamATan2 (lr set per step).
+// `use`: evaluation for a state that never steps (hrm eval, bench eval): no optimizer memory is counted.
 TrainState init_train_state(const PretrainConfig& config, const data::DatasetMetadata& train_metadata,
-                            dist::Comm* comm = nullptr);
+                            dist::Comm* comm = nullptr, ModelUse use = ModelUse::training);
 
 // compute_lr: the warm-up + cosine schedule at train_state.step (1-based inside train_batch).
 double compute_lr(double base_lr, const PretrainConfig& config, const TrainState& state);

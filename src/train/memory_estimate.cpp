@@ -1,0 +1,122 @@
+// memory_estimate.cpp: see memory_estimate.h.
+#include "train/memory_estimate.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "core/check.h"
+#include "model/layers.h"
+
+#if !HRM_TORCH_FALLBACK
+#include <ATen/DeviceAccelerator.h>
+#endif
+
+namespace hrm::train {
+namespace {
+
+double gib(double bytes) { return bytes / (1024.0 * 1024.0 * 1024.0); }
+
+std::string gib_text(double bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, bytes < 0.1 * 1024 * 1024 * 1024 ? "%.3f GiB" : "%.1f GiB", gib(bytes));
+  return buf;
+}
+
+// "MemTotal:  24589740 kB" -> bytes; nothing when the key is absent.
+std::optional<double> meminfo_bytes(const std::string& key) {
+  std::ifstream f("/proc/meminfo");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind(key + ":", 0) != 0) continue;
+    std::istringstream in(line.substr(key.size() + 1));
+    double kib = 0;
+    if (in >> kib) return kib * 1024.0;
+  }
+  return std::nullopt;
+}
+
+// cgroup v2 memory.max ("max" when unlimited) or v1 memory.limit_in_bytes (a huge number then).
+std::optional<double> cgroup_limit_bytes() {
+  for (const char* path : {"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}) {
+    std::ifstream f(path);
+    std::string text;
+    if (!(f >> text) || text == "max") continue;
+    try {
+      const double v = std::stod(text);
+      if (v > 0 && v < 1e18) return v;
+    } catch (const std::exception&) {
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+MemoryEstimate estimate_memory(const HRMConfig& c, ModelUse use, bool ema) {
+  const int64_t h = c.hidden_size, inter = c.intermediate_size(), vocab = c.vocab_size;
+  const int64_t layers = int64_t{c.H_layers} + c.L_layers;
+  const int64_t rows = c.batch_size, tokens = c.total_seq_len();
+  const double act = static_cast<double>(c10::elementSize(dtype_from_name(c.forward_dtype)));
+
+  MemoryEstimate m;
+  // Per block: qkv_proj (h x 3h), o_proj (h x h), gate_up_proj (h x 2I), down_proj (I x h); no norm weights.
+  m.parameters = layers * (3 * h * h + h * h + 2 * h * inter + inter * h) + vocab * h /* embed_tokens */ +
+                 h * vocab /* lm_head */ + (2 * h + 2) /* q_head */ + (c.pos_encodings == "learned" ? tokens * h : 0);
+  const int64_t puzzle_table = c.puzzle_emb_ndim > 0 ? int64_t{c.num_puzzle_identifiers} * c.puzzle_emb_ndim : 0;
+  m.buffers = puzzle_table + 2 * h;  // + H_init, L_init
+  m.weights_bytes = 4.0 * static_cast<double>(m.parameters + puzzle_table) + 2.0 * h * act;
+
+  const double row_tokens = static_cast<double>(rows) * static_cast<double>(tokens);
+  const double carry = 2.0 * row_tokens * h * act;  // z_H, z_L
+  if (use == ModelUse::training) {
+    // Gradients, exp_avg and exp_avg_sq (AdamATan2 allocates them at the first step), the EMA copy.
+    m.optimizer_bytes = (12.0 + (ema ? 4.0 : 0.0)) * static_cast<double>(m.parameters);
+    // The 1-step gradient keeps, for each block of the last L and H passes, at least the inputs of its
+    // four matrix products (3h + I), the qkv projection that attention saves (3h) and the gate_up
+    // output that silu and the product save (2I); plus the puzzle embedding's rows and their gradient.
+    const double saved = static_cast<double>(layers) * row_tokens * static_cast<double>(6 * h + 3 * inter) * act;
+    m.state_bytes = carry + saved + 2.0 * 4.0 * static_cast<double>(rows) * c.puzzle_emb_ndim;
+  } else {
+    // While a block runs: the carry, the block's input and its gate_up output.
+    m.state_bytes = carry + row_tokens * static_cast<double>(h + 2 * inter) * act;
+  }
+  return m;
+}
+
+std::optional<double> memory_limit_bytes(torch::Device device) {
+  if (device.is_cuda()) {
+#if !HRM_TORCH_FALLBACK
+    const auto index = device.has_index() ? device.index() : at::accelerator::getDeviceIndex();
+    return static_cast<double>(at::accelerator::getMemoryInfo(index).second);
+#else
+    return std::nullopt;
+#endif
+  }
+  const auto ram = meminfo_bytes("MemTotal");
+  if (!ram) return std::nullopt;
+  double limit = *ram + meminfo_bytes("SwapTotal").value_or(0.0);
+  if (const auto cg = cgroup_limit_bytes()) limit = std::min(limit, *cg);
+  return limit;
+}
+
+void check_memory_fits(const MemoryEstimate& need, const HRMConfig& c, double limit_bytes, const std::string& where,
+                       const std::string& batch_key) {
+  if (need.total() <= limit_bytes) return;
+  std::ostringstream parts;
+  parts << "weights " << gib_text(need.weights_bytes) << " for " << need.parameters << " parameters";
+  if (need.buffers > 2 * int64_t{c.hidden_size})
+    parts << " and a puzzle-embedding table of " << c.num_puzzle_identifiers << " x " << c.puzzle_emb_ndim;
+  if (need.optimizer_bytes > 0) parts << ", gradients and optimizer state " << gib_text(need.optimizer_bytes);
+  parts << ", carry and activations " << gib_text(need.state_bytes) << " for " << c.batch_size << " rows of "
+        << c.total_seq_len() << " tokens";
+  HRM_THROW(ConfigError, where, ": this configuration needs at least ", gib_text(need.total()), " per process (",
+            parts.str(), "), more than the ", gib_text(limit_bytes),
+            " this device has (on the CPU: RAM + swap, or the cgroup's limit); lower ", batch_key,
+            " or the model's size (arch.hidden_size, arch.H_layers, arch.L_layers, arch.expansion)");
+}
+
+}  // namespace hrm::train
