@@ -39,8 +39,10 @@ done
 seed "$corpus/fuzz_arc_task" $(ls "$SHARED"/data/arc/ARC-AGI-1/*/*.json 2>/dev/null | head -40)
 mkdir -p "$corpus/fuzz_torch_file"  # the data.pkl records of the fixtures' torch.save files
 "$HRM_VENV/bin/python" - "$corpus/fuzz_torch_file" "$SHARED"/fixtures/*/*.pt "$SHARED"/fixtures/*/*/*.pt <<'EOF'
-import sys, zipfile
+import os, sys, zipfile
 for path in sys.argv[2:]:
+    if not os.path.isfile(path):  # a glob that matched nothing
+        continue
     with zipfile.ZipFile(path) as z:
         for name in z.namelist():
             if name.endswith("/data.pkl"):

@@ -381,4 +381,8 @@ std::string render_report(const ReportData& r) {
   return h;
 }
 
+bool is_report_html(const std::string& content) {
+  return starts_after_space(content, "<!DOCTYPE html") && content.find("<title>HRM report") != std::string::npos;
+}
+
 }  // namespace hrm::answer

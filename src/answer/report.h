@@ -59,4 +59,7 @@ struct ReportData {
 
 std::string render_report(const ReportData& r);
 
+// Is `content` a report render_report wrote (what `hrm report --out` may replace)?
+bool is_report_html(const std::string& content);
+
 }  // namespace hrm::answer

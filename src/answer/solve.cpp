@@ -76,6 +76,8 @@ Solver::Solver(const SolverOptions& o) : impl_(std::make_unique<Impl>()) {
   if (!o.data_dir.empty()) builder.set("data_path", o.data_dir, "--data");
   s.config = builder.build();
   s.config.ema = false;
+  // Sized for the rows solve runs at once, not the training batch: create_model's memory check counts them.
+  s.config.global_batch_size = Solver::kBatchRows;
   s.device = train::parse_device(s.config.device);
 
   const io::StateDict sd = io::load_torch_file(o.checkpoint);

@@ -61,8 +61,9 @@ class Solver {
   void check_fits(int64_t seq_len, int64_t vocab_size, const std::string& what) const;
 
   // One answer per row (inputs: rows of seq_len tokens < vocab; ids: one per row), in batches.
+  static constexpr int64_t kBatchRows = 64;
   std::vector<ModelAnswer> run(const std::vector<std::vector<int32_t>>& inputs, const std::vector<int32_t>& ids,
-                               Halting halting, int64_t batch_size = 64);
+                               Halting halting, int64_t batch_size = kBatchRows);
 
  private:
   struct Impl;

@@ -9,6 +9,7 @@
 #include <iostream>
 #include <memory>
 
+#include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
 
 #include "answer/saved_outputs.h"
@@ -43,9 +44,21 @@ std::string data_path_of_run(const std::string& outputs_path) {
   return root["data_path"].as<std::string>();
 }
 
+// The ARC Prize format arc-score writes: {task id: [{"attempt_1": grid, "attempt_2": grid}, ...]}.
+bool is_submission_json(const std::string& content) {
+  const auto j = nlohmann::json::parse(content, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return false;
+  for (const auto& [id, tests] : j.items()) {
+    if (!tests.is_array()) return false;
+    for (const auto& t : tests)
+      if (!t.is_object() || !t.contains("attempt_1")) return false;
+  }
+  return true;
+}
+
 void run_arc_score(const ArcScoreArgs& a) {
   const std::string out = a.out.empty() ? (fs::path(a.outputs).parent_path() / "submission.json").string() : a.out;
-  check_replaceable(out, {"{"}, "a submission.json");
+  check_replaceable(out, is_submission_json, "an ARC Prize submission.json");
   const std::string data = a.data.empty() ? data_path_of_run(a.outputs) : a.data;
   const answer::SavedOutputs saved = answer::load_saved_outputs(a.outputs);
   for (const auto& [name, present] : {std::pair<const char*, bool>{"puzzle_identifiers", !saved.puzzle_identifiers.empty()},

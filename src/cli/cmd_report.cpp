@@ -85,7 +85,7 @@ void add_answers(answer::ReportData& r, const answer::SavedOutputs& s, const std
 void run_report(const ReportArgs& a) {
   if (a.run.empty() && a.data.empty()) HRM_THROW(ConfigError, "hrm report: give --run RUN_DIR, --data DATASET_DIR or both");
   const std::string out = !a.out.empty() ? a.out : a.run.empty() ? "report.html" : (fs::path(a.run) / "report.html").string();
-  check_replaceable(out, {"<!DOCTYPE html", "<html"}, "an HTML report");
+  check_replaceable(out, answer::is_report_html, "an HTML report");
   answer::ReportData r;
   std::string data = a.data;
   if (!a.run.empty()) {

@@ -288,11 +288,18 @@ struct StdoutToStderr {
   }
 };
 
+// What --json writes: one object with the solve's header keys (a run's metrics.jsonl, one object per
+// line, does not parse as one document).
+bool is_solve_json(const std::string& content) {
+  const auto j = ordered_json::parse(content, nullptr, /*allow_exceptions=*/false);
+  return j.is_object() && j.contains("kind") && j.contains("checkpoint") && j.contains("halting");
+}
+
 void run_solve(SolveArgs a) {
   if (a.halting != "max" && a.halting != "q")
     HRM_THROW(ConfigError, "--halt must be max (halt_max_steps, as the reference evaluates) or q (q_halt > q_continue), got '",
               a.halting, "'");
-  if (!a.json_out.empty() && a.json_out != "-") check_replaceable(a.json_out, {"{"}, "a JSON file of answers");
+  if (!a.json_out.empty() && a.json_out != "-") check_replaceable(a.json_out, is_solve_json, "a JSON file of hrm solve's answers");
   const std::string kind = a.kind == "auto" ? detect_kind(a.puzzle) : a.kind;
   if (kind != "sudoku" && kind != "maze" && kind != "arc")
     HRM_THROW(ConfigError, "--kind must be auto, sudoku, maze or arc, got '", kind, "'");

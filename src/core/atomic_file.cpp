@@ -12,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 
 #include "core/check.h"
@@ -67,22 +68,29 @@ void write_file_atomic(const std::string& path, const std::string& content) {
   });
 }
 
-void check_replaceable(const std::string& path, std::initializer_list<const char*> starts, const char* kind) {
+bool starts_after_space(const std::string& content, const std::string& prefix) {
+  const size_t b = content.find_first_not_of(" \t\r\n");
+  return b != std::string::npos && content.compare(b, prefix.size(), prefix) == 0;
+}
+
+void check_replaceable(const std::string& path, const std::function<bool(const std::string& content)>& is_kind,
+                       const char* kind) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) return;
   if (!std::filesystem::is_regular_file(path, ec))
     HRM_THROW(Error, path, ": exists and is not a file; refusing to write ", kind, " there");
-  std::ifstream in(path, std::ios::binary);
-  std::string head(256, '\0');
-  in.read(head.data(), static_cast<std::streamsize>(head.size()));
-  head.resize(static_cast<size_t>(in.gcount()));
-  const size_t b = head.find_first_not_of(" \t\r\n");
-  if (b == std::string::npos) return;  // empty: nothing to lose
   // A dataset's metadata is JSON too, but never an output of ours.
   if (std::filesystem::path(path).filename() == "dataset.json")
     HRM_THROW(Error, path, ": is a dataset's metadata; refusing to write ", kind, " there");
-  for (const char* s : starts)
-    if (head.compare(b, std::strlen(s), s) == 0) return;
+  const auto size = std::filesystem::file_size(path, ec);
+  constexpr std::uintmax_t kLargest = std::uintmax_t{256} << 20;  // larger than any output of ours
+  std::string content;
+  if (!ec && size <= kLargest) {
+    std::ifstream in(path, std::ios::binary);
+    content.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    if (content.find_first_not_of(" \t\r\n") == std::string::npos) return;  // empty: nothing to lose
+    if (is_kind(content)) return;
+  }
   HRM_THROW(Error, path, ": exists and is not ", kind, " (hrm would replace it with one); refusing: remove it, or write to another path");
 }
 

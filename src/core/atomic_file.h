@@ -3,7 +3,6 @@
 #pragma once
 
 #include <functional>
-#include <initializer_list>
 #include <string>
 
 namespace hrm {
@@ -16,10 +15,14 @@ void write_file_atomic(const std::string& path, const std::string& content);
 void write_atomic_with(const std::string& path, const std::function<void(const std::string& tmp_path)>& write);
 
 // Before an output option writes `path`: an existing file there must be one hrm writes of that kind,
-// i.e. start (after white space) with one of `starts` (e.g. "<!DOCTYPE html"); else hrm::Error, so
-// that a mistyped --out cannot replace a checkpoint or a dataset file. Checked before the work.
-// `kind` names it with its article ("an HTML report").
-void check_replaceable(const std::string& path, std::initializer_list<const char*> starts, const char* kind);
+// as `is_kind(whole content)` decides (an empty file passes; a dataset.json never does); else
+// hrm::Error, so that a mistyped --out or --json cannot replace a checkpoint, a run's metrics.jsonl or
+// a dataset file. Checked before the work. `kind` names it with its article ("an HTML report").
+void check_replaceable(const std::string& path, const std::function<bool(const std::string& content)>& is_kind,
+                       const char* kind);
+
+// `content` after leading white space starts with `prefix`.
+bool starts_after_space(const std::string& content, const std::string& prefix);
 
 // Removes the temporaries in `dir` that writers killed before their rename left behind: entries
 // named `<prefix>...tmp-<pid>...` (write_atomic_with's `path.tmp-<pid>`, the dataset writer's

@@ -117,9 +117,12 @@ class StorageLoader {
 
     auto v = Value::make(Kind::Storage);
     v->tensor = load(key, dtype, numel);
+    loaded_bytes_ += static_cast<double>(v->tensor.nbytes());
     cache_[key] = v;
     return v;
   }
+
+  double loaded_bytes() const { return loaded_bytes_; }
 
  private:
   static c10::ScalarType storage_dtype(const std::string& global) {
@@ -144,11 +147,13 @@ class StorageLoader {
 
   const RecordReader& read_record_;
   std::map<std::string, ValuePtr> cache_;
+  double loaded_bytes_ = 0;
 };
 
 // _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata]):
-// a strided view of the storage, cloned so that the result owns its memory.
-torch::Tensor rebuild_tensor(const std::vector<ValuePtr>& args) {
+// a strided view of the storage, cloned so that the result owns its memory. `budget_bytes`: what the
+// clones may still allocate (see decode_state_dict).
+torch::Tensor rebuild_tensor(const std::vector<ValuePtr>& args, double& budget_bytes) {
   if (args.size() != 6 && args.size() != 7)
     HRM_THROW(FormatError, "_rebuild_tensor_v2 takes 6 or 7 arguments, got ", args.size());
   if (args[0]->kind != Kind::Storage)
@@ -177,18 +182,22 @@ torch::Tensor rebuild_tensor(const std::vector<ValuePtr>& args) {
   if (overflow || (!empty && last >= numel) || offset > numel)
     HRM_THROW(FormatError, "tensor view (offset ", offset, ", size ", c10::IntArrayRef(size), ", stride ",
               c10::IntArrayRef(stride), ") does not fit its storage of ", numel, " elements");
-  // Overlapping views (stride 0) would be materialised by the clone; refuse absurd ones.
-  if (!empty && count > numel && count > (int64_t(1) << 28))
-    HRM_THROW(FormatError, "tensor view of ", count, " elements on a storage of ", numel, " elements");
+  // Overlapping views (stride 0), or many views of one storage, would make the clones far larger than
+  // the file: a few bytes of pickle could ask for terabytes.
+  const double bytes = empty ? 0.0 : static_cast<double>(count) * static_cast<double>(storage.element_size());
+  if (bytes > budget_bytes)
+    HRM_THROW(FormatError, "tensor view of ", count, " elements: the file's tensors would take more memory than its ",
+              "storages hold (overlapping or repeated views are not supported)");
+  budget_bytes -= bytes;
   return storage.as_strided(size, stride, offset).clone(at::MemoryFormat::Contiguous);
 }
 
-ValuePtr reduce(const std::string& global, const std::vector<ValuePtr>& args) {
+ValuePtr reduce(const std::string& global, const std::vector<ValuePtr>& args, double& budget_bytes) {
   if (global == kOrderedDict) {
     if (!args.empty()) HRM_THROW(FormatError, "collections.OrderedDict() with arguments is not supported");
     return Value::make(Kind::Dict);
   }
-  if (global == kRebuildTensor) return Value::tensor_value(rebuild_tensor(args));
+  if (global == kRebuildTensor) return Value::tensor_value(rebuild_tensor(args, budget_bytes));
   if (global == kRebuildParameter) {  // _rebuild_parameter(data, requires_grad, backward_hooks)
     if (args.size() != 3 || args[0]->kind != Kind::Tensor)
       HRM_THROW(FormatError, "_rebuild_parameter takes (Tensor, bool, OrderedDict)");
@@ -197,11 +206,19 @@ ValuePtr reduce(const std::string& global, const std::vector<ValuePtr>& args) {
   HRM_THROW(FormatError, "calling '", global, "' is not supported");
 }
 
-pickle::UnpicklerHooks make_hooks(StorageLoader& storages) {
+// The tensors' clones may take what the storages loaded so far hold (a state dict's tensors are disjoint
+// views, together at most their storages), plus 256 MiB of slack for the odd expanded (stride-0) one.
+pickle::UnpicklerHooks make_hooks(StorageLoader& storages, double& cloned_bytes) {
   pickle::UnpicklerHooks hooks;
   hooks.allowed_globals = {kOrderedDict, kRebuildTensor, kRebuildParameter};
   for (const auto& t : kStorageTypes) hooks.allowed_globals.insert(std::string("torch.") + t.name);
-  hooks.reduce = reduce;
+  hooks.reduce = [&storages, &cloned_bytes](const std::string& global, const std::vector<ValuePtr>& args) {
+    double budget = storages.loaded_bytes() + 256.0 * 1024 * 1024 - cloned_bytes;
+    const double before = budget;
+    ValuePtr v = reduce(global, args, budget);
+    cloned_bytes += before - budget;
+    return v;
+  };
   hooks.persistent_load = [&storages](const ValuePtr& pid) { return storages(pid); };
   return hooks;
 }
@@ -210,7 +227,8 @@ pickle::UnpicklerHooks make_hooks(StorageLoader& storages) {
 
 StateDict decode_state_dict(std::string_view data_pkl, const std::string& path, const RecordReader& read_record) {
   StorageLoader storages(read_record);
-  ValuePtr root = pickle::unpickle(data_pkl, path + ": data.pkl", make_hooks(storages));
+  double cloned_bytes = 0;
+  ValuePtr root = pickle::unpickle(data_pkl, path + ": data.pkl", make_hooks(storages, cloned_bytes));
 
   if (root->kind != Kind::Dict)
     HRM_THROW(FormatError, path, ": data.pkl holds a ", pickle::kind_name(root->kind), ", expected a dict of str -> Tensor");

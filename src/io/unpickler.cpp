@@ -3,9 +3,10 @@
 // that carry no arbitrary Python code are implemented (see `run_opcode`), text-mode ones are not.
 #include "io/unpickler.h"
 
+#include <cstdint>
 #include <cstring>
+#include <string>
 #include <unordered_map>
-#include <unordered_set>
 
 #include "core/check.h"
 
@@ -78,52 +79,54 @@ template <typename... Args>
   throw Bad(::hrm::detail::concat(std::forward<Args>(args)...));
 }
 
-// Python-style dict assignment: replaces the value of an existing key (str/int/bool keys compare by
-// value; other keys by identity, which is all torch files need).
-void dict_set(Value& d, ValuePtr key, ValuePtr value) {
-  for (auto& kv : d.dict) {
-    const Value& k = *kv.first;
-    bool same = kv.first == key ||
-                (k.kind == key->kind && (k.kind == Value::Kind::Str ? k.s == key->s
-                                         : k.kind == Value::Kind::Int || k.kind == Value::Kind::Bool
-                                             ? k.i == key->i && k.b == key->b
-                                             : false));
-    if (same) {
-      kv.second = std::move(value);
-      return;
-    }
-  }
-  d.dict.emplace_back(std::move(key), std::move(value));
+// A dict key as Python compares it: str and int by value (True == 1, as in Python), any other key by
+// identity (all a torch file needs).
+std::string key_of(const ValuePtr& k) {
+  if (k->kind == Value::Kind::Str) return "s" + k->s;
+  if (k->kind == Value::Kind::Int || k->kind == Value::Kind::Bool) return "i" + std::to_string(k->i);
+  return "p" + std::to_string(reinterpret_cast<uintptr_t>(k.get()));
 }
 
 bool is_container(const Value& v) {
   return v.kind == Value::Kind::Tuple || v.kind == Value::Kind::List || v.kind == Value::Kind::Dict;
 }
 
-// Does `target` occur in `v` or below it? Iterative, each value visited once.
-bool reaches(const ValuePtr& v, const Value* target) {
-  if (!is_container(*v)) return false;
-  std::vector<const Value*> todo{v.get()};
-  std::unordered_set<const Value*> seen{v.get()};
-  while (!todo.empty()) {
-    const Value* x = todo.back();
-    todo.pop_back();
-    if (x == target) return true;
-    auto visit = [&](const ValuePtr& c) {
-      if (is_container(*c) && seen.insert(c.get()).second) todo.push_back(c.get());
-    };
-    for (const auto& c : x->items) visit(c);
-    for (const auto& [k, c] : x->dict) {
-      visit(k);
-      visit(c);
-    }
-  }
-  return false;
+// The k-th child of a container: its items, then each dict entry's key and value.
+const Value* child(const Value& v, size_t k) {
+  if (k < v.items.size()) return v.items[k].get();
+  k -= v.items.size();
+  if (k / 2 < v.dict.size()) return k % 2 == 0 ? v.dict[k / 2].first.get() : v.dict[k / 2].second.get();
+  return nullptr;
 }
 
-// Putting `item` into the existing `container` must not make the container contain itself.
-void check_acyclic(const Value& container, const ValuePtr& item) {
-  if (reaches(item, &container)) bad("a ", kind_name(container.kind), " put inside itself is not supported");
+// A container that holds itself, directly or below, among `roots` (depth-first, iterative, each
+// container visited once: linear in the pickle's size); nullptr when there is none.
+const Value* find_cycle(const std::vector<const Value*>& roots) {
+  enum Color : char { kOpen = 1, kDone = 2 };
+  std::unordered_map<const Value*, char> color;
+  std::vector<std::pair<const Value*, size_t>> path;
+  for (const Value* root : roots) {
+    if (color.count(root)) continue;
+    color[root] = kOpen;
+    path.emplace_back(root, 0);
+    while (!path.empty()) {
+      auto& [v, next] = path.back();
+      const Value* c = child(*v, next++);
+      if (!c) {
+        color[v] = kDone;
+        path.pop_back();
+      } else if (is_container(*c)) {
+        const auto it = color.find(c);
+        if (it == color.end()) {
+          color[c] = kOpen;
+          path.emplace_back(c, 0);
+        } else if (it->second == kOpen) {
+          return c;
+        }
+      }
+    }
+  }
+  return nullptr;
 }
 
 class Machine {
@@ -206,8 +209,14 @@ class Machine {
     return v;
   }
   ValuePtr make_tuple(std::vector<ValuePtr> items) {
-    auto v = Value::make(Value::Kind::Tuple);
+    auto v = make_container(Value::Kind::Tuple);
     v->items = std::move(items);
+    return v;
+  }
+  // Every container is registered, so that a cycle the data builds is found, and broken, at the end.
+  ValuePtr make_container(Value::Kind k) { return track(Value::make(k)); }
+  ValuePtr track(ValuePtr v) {
+    if (is_container(*v)) containers_.push_back(v);
     return v;
   }
   void push_global(const std::string& module, const std::string& name) {
@@ -223,12 +232,47 @@ class Machine {
     if (it == memo_.end()) bad("memo entry ", idx, " was never stored");
     push(it->second);
   }
+  // Python-style assignment: an existing key's value is replaced (found through an index per dict,
+  // so that n keys cost n steps, not n^2).
   void set_items(ValuePtr& d, std::vector<ValuePtr>& kv) {
     if (kv.size() % 2) bad("odd number of items for a dict");
     Value& dict = expect(d, Value::Kind::Dict, "SETITEM(S)");
-    for (const auto& x : kv) check_acyclic(dict, x);
-    for (size_t k = 0; k < kv.size(); k += 2) dict_set(dict, kv[k], kv[k + 1]);
+    auto& index = dict_index_[&dict];
+    if (!index.owner) {  // first assignment into this dict: it may hold DICT's items already
+      index.owner = d;
+      for (size_t e = 0; e < dict.dict.size(); ++e) index.position[key_of(dict.dict[e].first)] = e;
+    }
+    for (size_t k = 0; k < kv.size(); k += 2) {
+      const auto [at, added] = index.position.emplace(key_of(kv[k]), dict.dict.size());
+      if (added)
+        dict.dict.emplace_back(kv[k], kv[k + 1]);
+      else
+        dict.dict[at->second].second = kv[k + 1];
+    }
   }
+
+ public:
+  // At the end: refuse a container that holds itself (Python allows it; shared references could never
+  // free it, and no state dict has one).
+  void check_acyclic() const {
+    std::vector<const Value*> alive;
+    for (const auto& w : containers_)
+      if (const auto v = w.lock()) alive.push_back(v.get());
+    if (const Value* v = find_cycle(alive)) bad("a ", kind_name(v->kind), " put inside itself is not supported");
+  }
+  // After an error: empty every container, so that a cycle among them is freed too.
+  void break_cycles() {
+    stack_.clear();
+    memo_.clear();
+    dict_index_.clear();
+    for (const auto& w : containers_)
+      if (const auto v = w.lock()) {
+        v->items.clear();
+        v->dict.clear();
+      }
+  }
+
+ private:
 
   void run_opcode();
 
@@ -238,6 +282,12 @@ class Machine {
   uint8_t op_ = 0;
   std::vector<ValuePtr> stack_;
   std::vector<size_t> marks_;
+  std::vector<std::weak_ptr<Value>> containers_;
+  struct DictIndex {
+    ValuePtr owner;  // keeps the dict, and so its address, alive as long as the index
+    std::unordered_map<std::string, size_t> position;
+  };
+  std::unordered_map<const Value*, DictIndex> dict_index_;
   std::unordered_map<uint64_t, ValuePtr> memo_;
 };
 
@@ -306,31 +356,28 @@ void Machine::run_opcode() {
       push(make_tuple(std::move(items)));
       return;
     }
-    case ']': push(Value::make(K::List)); return;  // EMPTY_LIST
+    case ']': push(make_container(K::List)); return;  // EMPTY_LIST
     case 'l': {                                    // LIST
-      auto v = Value::make(K::List);
+      auto v = make_container(K::List);
       v->items = pop_mark();
       push(std::move(v));
       return;
     }
     case 'a': {  // APPEND
       ValuePtr x = pop();
-      Value& list = expect(top(), K::List, "APPEND");
-      check_acyclic(list, x);
-      list.items.push_back(std::move(x));
+      expect(top(), K::List, "APPEND").items.push_back(std::move(x));
       return;
     }
     case 'e': {  // APPENDS
       auto xs = pop_mark();
-      Value& list = expect(top(), K::List, "APPENDS");
-      for (const auto& x : xs) check_acyclic(list, x);
-      list.items.insert(list.items.end(), xs.begin(), xs.end());
+      auto& list = expect(top(), K::List, "APPENDS").items;
+      list.insert(list.end(), xs.begin(), xs.end());
       return;
     }
-    case '}': push(Value::make(K::Dict)); return;  // EMPTY_DICT
+    case '}': push(make_container(K::Dict)); return;  // EMPTY_DICT
     case 'd': {                                    // DICT
       auto kv = pop_mark();
-      auto d = Value::make(K::Dict);
+      auto d = make_container(K::Dict);
       set_items(d, kv);
       push(std::move(d));
       return;
@@ -370,7 +417,7 @@ void Machine::run_opcode() {
       expect(fn, K::Global, "REDUCE");
       expect(args, K::Tuple, "REDUCE arguments");
       if (!hooks_.reduce) bad("calling '", fn->s, "' is not supported");
-      push(hooks_.reduce(fn->s, args->items));
+      push(track(hooks_.reduce(fn->s, args->items)));
       return;
     }
     case 'b': {  // BUILD: obj.__setstate__(state)
@@ -383,7 +430,7 @@ void Machine::run_opcode() {
     case 'Q': {  // BINPERSID
       ValuePtr pid = pop();
       if (!hooks_.persistent_load) bad("persistent ids are not supported here");
-      push(hooks_.persistent_load(pid));
+      push(track(hooks_.persistent_load(pid)));
       return;
     }
     default: bad("unsupported opcode");
@@ -401,8 +448,11 @@ std::string opcode_name(uint8_t op) {
 ValuePtr unpickle(std::string_view data, const std::string& source, const UnpicklerHooks& hooks) {
   Machine m(data, hooks);
   try {
-    return m.run();
+    ValuePtr root = m.run();
+    m.check_acyclic();
+    return root;
   } catch (const std::exception& e) {
+    m.break_cycles();
     HRM_THROW(FormatError, source, ": byte ", m.op_pos(), ", opcode ", opcode_name(m.op()), ": ", e.what());
   }
 }

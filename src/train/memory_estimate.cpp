@@ -39,17 +39,15 @@ std::optional<double> meminfo_bytes(const std::string& key) {
   return std::nullopt;
 }
 
-// cgroup v2 memory.max ("max" when unlimited) or v1 memory.limit_in_bytes (a huge number then).
-std::optional<double> cgroup_limit_bytes() {
+// The RAM limit of this process's cgroup: v2 memory.max ("max" when unlimited) or v1
+// memory.limit_in_bytes (a huge number then). Swap is limited apart from it.
+std::optional<double> cgroup_ram_limit_bytes() {
   for (const char* path : {"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}) {
     std::ifstream f(path);
     std::string text;
-    if (!(f >> text) || text == "max") continue;
-    try {
-      const double v = std::stod(text);
-      if (v > 0 && v < 1e18) return v;
-    } catch (const std::exception&) {
-    }
+    if (!(f >> text) || text.find_first_not_of("0123456789") != std::string::npos) continue;
+    const double v = std::stod(text);
+    if (v > 0 && v < 1e18) return v;
   }
   return std::nullopt;
 }
@@ -73,13 +71,15 @@ MemoryEstimate estimate_memory(const HRMConfig& c, ModelUse use, bool ema) {
   const double row_tokens = static_cast<double>(rows) * static_cast<double>(tokens);
   const double carry = 2.0 * row_tokens * h * act;  // z_H, z_L
   if (use == ModelUse::training) {
-    // Gradients, exp_avg and exp_avg_sq (AdamATan2 allocates them at the first step), the EMA copy.
-    m.optimizer_bytes = (12.0 + (ema ? 4.0 : 0.0)) * static_cast<double>(m.parameters);
+    // AdamATan2's exp_avg and exp_avg_sq, the EMA copy: held for the whole run.
+    m.optimizer_bytes = (8.0 + (ema ? 4.0 : 0.0)) * static_cast<double>(m.parameters);
     // The 1-step gradient keeps, for each block of the last L and H passes, at least the inputs of its
     // four matrix products (3h + I), the qkv projection that attention saves (3h) and the gate_up
-    // output that silu and the product save (2I); plus the puzzle embedding's rows and their gradient.
-    const double saved = static_cast<double>(layers) * row_tokens * static_cast<double>(6 * h + 3 * inter) * act;
-    m.state_bytes = carry + saved + 2.0 * 4.0 * static_cast<double>(rows) * c.puzzle_emb_ndim;
+    // output that silu and the product save (2I); plus the puzzle embedding's rows. The gradients
+    // (zero_grad frees them) exist only once the backward has freed those: the larger of the two.
+    const double saved = static_cast<double>(layers) * row_tokens * static_cast<double>(6 * h + 3 * inter) * act +
+                         4.0 * static_cast<double>(rows) * c.puzzle_emb_ndim;
+    m.state_bytes = carry + std::max(saved, 4.0 * static_cast<double>(m.parameters));
   } else {
     // While a block runs: the carry, the block's input and its gate_up output.
     m.state_bytes = carry + row_tokens * static_cast<double>(h + 2 * inter) * act;
@@ -98,9 +98,8 @@ std::optional<double> memory_limit_bytes(torch::Device device) {
   }
   const auto ram = meminfo_bytes("MemTotal");
   if (!ram) return std::nullopt;
-  double limit = *ram + meminfo_bytes("SwapTotal").value_or(0.0);
-  if (const auto cg = cgroup_limit_bytes()) limit = std::min(limit, *cg);
-  return limit;
+  // All of the swap counts, whatever a cgroup allows of it: too high a limit only lets more through.
+  return std::min(*ram, cgroup_ram_limit_bytes().value_or(*ram)) + meminfo_bytes("SwapTotal").value_or(0.0);
 }
 
 void check_memory_fits(const MemoryEstimate& need, const HRMConfig& c, double limit_bytes, const std::string& where,
@@ -110,12 +109,12 @@ void check_memory_fits(const MemoryEstimate& need, const HRMConfig& c, double li
   parts << "weights " << gib_text(need.weights_bytes) << " for " << need.parameters << " parameters";
   if (need.buffers > 2 * int64_t{c.hidden_size})
     parts << " and a puzzle-embedding table of " << c.num_puzzle_identifiers << " x " << c.puzzle_emb_ndim;
-  if (need.optimizer_bytes > 0) parts << ", gradients and optimizer state " << gib_text(need.optimizer_bytes);
-  parts << ", carry and activations " << gib_text(need.state_bytes) << " for " << c.batch_size << " rows of "
-        << c.total_seq_len() << " tokens";
+  if (need.optimizer_bytes > 0) parts << ", optimizer state " << gib_text(need.optimizer_bytes);
+  parts << ", carry and activations" << (need.optimizer_bytes > 0 ? " or gradients " : " ") << gib_text(need.state_bytes)
+        << " for " << c.batch_size << " rows of " << c.total_seq_len() << " tokens";
   HRM_THROW(ConfigError, where, ": this configuration needs at least ", gib_text(need.total()), " per process (",
             parts.str(), "), more than the ", gib_text(limit_bytes),
-            " this device has (on the CPU: RAM + swap, or the cgroup's limit); lower ", batch_key,
+            " this device has (on the CPU: RAM, or the cgroup's limit, + swap); lower ", batch_key,
             " or the model's size (arch.hidden_size, arch.H_layers, arch.L_layers, arch.expansion)");
 }
 

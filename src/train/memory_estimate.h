@@ -21,18 +21,18 @@ enum class ModelUse { evaluation, training };
 
 struct MemoryEstimate {
   int64_t parameters = 0;     // dense parameters (float32 master weights), as model.parameters() counts them
-  int64_t buffers = 0;        // the puzzle-embedding table, H_init/L_init, RoPE's cos/sin: elements
+  int64_t buffers = 0;        // registered buffers (the puzzle-embedding table, H_init, L_init): elements
   double weights_bytes = 0;   // parameters and buffers
-  double optimizer_bytes = 0; // training: gradients, AdamATan2's two moments, the EMA copy
-  double state_bytes = 0;     // the carry (z_H, z_L) and what one step holds at once (see the .cpp)
+  double optimizer_bytes = 0; // training: AdamATan2's two moments, the EMA copy
+  double state_bytes = 0;     // the carry (z_H, z_L) and what one step holds at once: saved activations or gradients
   double total() const { return weights_bytes + optimizer_bytes + state_bytes; }
 };
 
 // `c` is the model's config as create_model makes it: batch_size = rows per process.
 MemoryEstimate estimate_memory(const HRMConfig& c, ModelUse use, bool ema);
 
-// Memory a process on `device` can have at most: on the CPU the smaller of RAM + swap and the
-// cgroup's limit, on CUDA the device's total. Nothing when it cannot be read.
+// Memory a process on `device` can have at most: on the CPU its RAM (the smaller of the machine's and
+// its cgroup's limit) + swap, on CUDA the device's total. Nothing when it cannot be read.
 std::optional<double> memory_limit_bytes(torch::Device device);
 
 // Throws ConfigError when `need` exceeds `limit_bytes` (the message names the parts, the rows per

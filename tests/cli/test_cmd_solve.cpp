@@ -158,12 +158,37 @@ TEST(CmdSolve, JsonOutputRefusesToReplaceAnotherKindOfFile) {
   const std::string before = read_file(ckpt.string());
   const auto r = run_hrm({"solve", "--checkpoint", ckpt.string(), first_sudoku(), "--json", ckpt.string()});
   EXPECT_NE(r.status, 0);
-  EXPECT_NE(r.output.find("exists and is not a JSON file of answers"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("exists and is not a JSON file of hrm solve's answers"), std::string::npos) << r.output;
   EXPECT_EQ(read_file(ckpt.string()), before);
+  // A run's metrics.jsonl and another program's JSON object are JSON too, and not answers.
+  for (const std::string other : {std::string("{\"train/lr\": 0.001, \"step\": 1}\n{\"train/lr\": 0.001, \"step\": 2}\n"),
+                                  std::string("{\"a\": 1}\n")}) {
+    const std::string path = (dir.path / "metrics.jsonl").string();
+    write_file_atomic(path, other);
+    const auto again = run_hrm({"solve", "--checkpoint", ckpt.string(), first_sudoku(), "--json", path});
+    EXPECT_NE(again.status, 0) << again.output;
+    EXPECT_EQ(read_file(path), other);
+  }
   // An earlier answers file is replaced.
   const std::string out = (dir.path / "a.json").string();
   ASSERT_EQ(run_hrm({"solve", "--checkpoint", ckpt.string(), first_sudoku(), "--json", out}).status, 0);
   EXPECT_EQ(run_hrm({"solve", "--checkpoint", ckpt.string(), first_sudoku(1), "--json", out}).status, 0);
+}
+
+// solve runs 64 rows at a time: the memory check before it builds the model counts those, not the
+// training run's global_batch_size (a run trained at a batch this machine cannot hold still solves here).
+TEST(CmdSolve, ModelIsSizedForItsOwnRowsNotTheTrainingBatch) {
+  const AnswerRun& run = answer_run("sudoku-small");
+  TempDir dir("solve_batch");
+  const fs::path ckpt = dir.path / "step_copy";
+  fs::copy_file(run.checkpoint, ckpt);
+  std::string cfg = read_file((run.dir / "all_config.yaml").string());
+  const size_t at = cfg.find("global_batch_size: ");
+  ASSERT_NE(at, std::string::npos) << cfg;
+  cfg.replace(at, cfg.find('\n', at) - at, "global_batch_size: 600000000");
+  write_file_atomic((dir.path / "all_config.yaml").string(), cfg);
+  const auto r = run_hrm({"solve", "--checkpoint", ckpt.string(), first_sudoku(), "--json", "-"});
+  EXPECT_EQ(r.status, 0) << r.output;
 }
 
 TEST(CmdSolve, ArcTaskOfTheDatasetIsVotedOverItsTrainedAugmentations) {

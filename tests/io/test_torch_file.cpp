@@ -555,5 +555,35 @@ TEST(DamagedFiles, StorageProblemsAreFormatErrors) {
   expect_format_error(f, {"element count"});
 }
 
+// torch.save({'w': torch.zeros(1).expand(n)}) stores one float and a stride-0 view of n: the clone that
+// owns the tensor takes n floats. A legitimately expanded tensor loads; one that would turn a few bytes
+// of file into 512 MiB (or many such views, terabytes) is refused.
+TEST(DamagedFiles, ExpandedViewsLoadWithinABudgetAndAbsurdOnesAreFormatErrors) {
+  auto data_pkl = [](const char* n_le) {  // CPython/torch 2.11's bytes, the view's length patched in
+    std::string hex = "80027d7100580100000077710163746f7263682e5f7574696c730a5f72656275696c645f74656e736f725f76320a"
+                      "71022828580700000073746f72616765710363746f7263680a466c6f617453746f726167650a7104580100000030"
+                      "7105580300000063707571064b01747107514b004a";
+    hex += n_le;
+    hex += "8571084b008571098963636f6c6c656374696f6e730a4f726465726564446963740a710a2952710b74710c52710d732e";
+    std::string out;
+    for (size_t k = 0; k + 1 < hex.size(); k += 2) out.push_back(static_cast<char>(std::stoi(hex.substr(k, 2), nullptr, 16)));
+    return out;
+  };
+  const RecordReader one_float = [](const std::string& name) {
+    if (name != "data/0") HRM_THROW(FormatError, "no record ", name);
+    return std::string(4, '\0');
+  };
+  const StateDict sd = decode_state_dict(data_pkl("00001000"), "expanded.pt", one_float);  // 2^20 floats: 4 MiB
+  ASSERT_EQ(sd.size(), 1u);
+  EXPECT_EQ(sd[0].second.numel(), int64_t{1} << 20);
+  try {
+    decode_state_dict(data_pkl("00000008"), "absurd.pt", one_float);  // 2^27 floats: 512 MiB from 4 bytes
+    FAIL() << "no error";
+  } catch (const FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("absurd.pt"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("more memory than its storages hold"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace hrm::io

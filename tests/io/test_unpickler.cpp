@@ -126,7 +126,9 @@ TEST(Unpickler, AContainerPutInsideItselfIsAFormatError) {
                                  "\x80\x02]q\x00(h\x00" "e."s,     // l.extend([l])
                                  "\x80\x02}q\x00K\x01h\x00s."s,   // d[1] = d
                                  "\x80\x02}q\x00(h\x00K\x01u."s,  // d[d] = 1, SETITEMS
-                                 "\x80\x02]q\x00]h\x00" "aa."s}) {  // l.append([l]) through the memo
+                                 "\x80\x02]q\x00]h\x00" "aa."s,     // l.append([l]) through the memo
+                                 "\x80\x02]q\x00(h\x00" "ta."s,     // l.append((l,)): through a tuple
+                                 "\x80\x02]2a0N."s}) {              // a cycle made, then dropped from the stack
     try {
       unpickle(pkl, "cycle.pkl", {});
       FAIL() << "no error for " << pkl.size() << " bytes";
@@ -138,6 +140,17 @@ TEST(Unpickler, AContainerPutInsideItselfIsAFormatError) {
   ValuePtr v = unpickle("\x80\x02](]q\x00h\x00" "e."s, "shared.pkl", {});
   ASSERT_EQ(v->items.size(), 2u);
   EXPECT_EQ(v->items[0], v->items[1]);
+}
+
+// Assigning a key twice keeps one entry with the last value, as Python's dict: {'a': 1, 'a': 2} and
+// {1: 'x', True: 'y'} (1 == True in Python) each have one key.
+TEST(Unpickler, ARepeatedKeyReplacesItsValueAsInPython) {
+  ValuePtr d = unpickle("\x80\x02}(X\x01\x00\x00\x00" "aK\x01X\x01\x00\x00\x00" "aK\x02u."s, "dup.pkl", {});
+  ASSERT_EQ(d->dict.size(), 1u);
+  EXPECT_EQ(d->dict[0].second->i, 2);
+  d = unpickle("\x80\x02}(K\x01X\x01\x00\x00\x00x\x88X\x01\x00\x00\x00yu."s, "bool.pkl", {});
+  ASSERT_EQ(d->dict.size(), 1u);
+  EXPECT_EQ(d->dict[0].second->s, "y");
 }
 
 // Pickler output must be byte-identical to CPython's for what it emits (values from pickle.dumps(v, 2)).

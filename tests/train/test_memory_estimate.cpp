@@ -50,19 +50,26 @@ TEST(MemoryEstimate, CountsTheParametersAndBuffersOfTheModelItSizes) {
   EXPECT_EQ(estimate_memory(HRMConfig{}, ModelUse::evaluation, false).parameters, 27275266);
 }
 
-TEST(MemoryEstimate, TrainingCountsGradientsOptimizerStateAndSavedActivations) {
-  const HRMConfig c = small_config();
+TEST(MemoryEstimate, TrainingCountsOptimizerStateAndSavedActivationsOrGradients) {
+  HRMConfig c = small_config();
   const MemoryEstimate eval = estimate_memory(c, ModelUse::evaluation, false);
   const MemoryEstimate train = estimate_memory(c, ModelUse::training, false);
   const MemoryEstimate ema = estimate_memory(c, ModelUse::training, true);
+  const double P = static_cast<double>(train.parameters);
   EXPECT_EQ(eval.optimizer_bytes, 0);
-  EXPECT_DOUBLE_EQ(train.optimizer_bytes, 12.0 * static_cast<double>(train.parameters));  // grad, exp_avg, exp_avg_sq
-  EXPECT_DOUBLE_EQ(ema.optimizer_bytes, 16.0 * static_cast<double>(train.parameters));
+  EXPECT_DOUBLE_EQ(train.optimizer_bytes, 8.0 * P);  // exp_avg, exp_avg_sq
+  EXPECT_DOUBLE_EQ(ema.optimizer_bytes, 12.0 * P);
   EXPECT_GT(train.state_bytes, eval.state_bytes);
-  HRMConfig twice = c;
-  twice.batch_size *= 2;  // everything per row doubles, the weights do not
-  EXPECT_DOUBLE_EQ(estimate_memory(twice, ModelUse::training, false).weights_bytes, train.weights_bytes);
-  EXPECT_DOUBLE_EQ(estimate_memory(twice, ModelUse::training, false).state_bytes, 2 * train.state_bytes);
+  // zero_grad frees the gradients: they and the saved activations are never all alive together, so one
+  // row counts the gradients (4 bytes a parameter), many rows count the activations (linear in rows).
+  c.batch_size = 1;
+  const double carry = 2.0 * c.total_seq_len() * c.hidden_size * 2;  // z_H, z_L in bfloat16
+  EXPECT_DOUBLE_EQ(estimate_memory(c, ModelUse::training, false).state_bytes, carry + 4.0 * P);
+  c.batch_size = 4096;
+  const double many = estimate_memory(c, ModelUse::training, false).state_bytes;
+  c.batch_size = 8192;
+  EXPECT_DOUBLE_EQ(estimate_memory(c, ModelUse::training, false).state_bytes, 2 * many);
+  EXPECT_DOUBLE_EQ(estimate_memory(c, ModelUse::training, false).weights_bytes, train.weights_bytes);
 }
 
 // The reference's Sudoku run (batch 768, bfloat16) fits an 80 GB card by this bound, as it does in practice.
