@@ -1,7 +1,8 @@
 // cmd_eval.cpp: `hrm eval checkpoint=PATH [save_outputs=[...]] [key=value ...]`, the reference's
 // evaluate.py: reads all_config.yaml beside the checkpoint, builds the model, loads the weights
 // (with or without `_orig_mod.`), evaluates the whole test split and prints the metrics; the outputs
-// named in save_outputs go to step_N_all_preds.<rank> beside the checkpoint. Data parallel under
+// named in save_outputs go to step_N_all_preds.<rank> beside the checkpoint (save_dir=DIR: there; needed
+// for another dataset than the run's, whose outputs must not replace the run's own). Data parallel under
 // torchrun, as evaluate.py (train/distributed.h).
 // Differs: other config keys may be overridden (e.g. device=cpu for a run trained on CUDA, or
 // data_path when the dataset moved); EMA is off (the checkpoint already holds the weights to use).
@@ -33,6 +34,7 @@ void run_eval(const std::vector<std::string>& args) {
   std::string checkpoint;
   std::string save_outputs = "[inputs, labels, puzzle_identifiers, logits, q_halt_logits, q_continue_logits]";
   std::vector<std::string> overrides;
+  std::string save_dir;  // where step_N_all_preds.<rank> go; default: the run's folder
   int show = 0;
   io::LoadOptions load;
   for (const auto& a : args) {
@@ -50,6 +52,8 @@ void run_eval(const std::vector<std::string>& args) {
       load.resize_puzzle_emb = train::parse_bool("resize_puzzle_emb", "hrm eval argument", a.substr(18));
     else if (a.rfind("save_outputs=", 0) == 0)
       save_outputs = a.substr(13);
+    else if (a.rfind("save_dir=", 0) == 0)
+      save_dir = a.substr(9);
     else
       overrides.push_back(a);
   }
@@ -58,12 +62,31 @@ void run_eval(const std::vector<std::string>& args) {
       if (save_outputs.find(k) == std::string::npos)
         HRM_THROW(ConfigError, "hrm eval: show=N needs '", k, "' in save_outputs (got ", save_outputs, ")");
   if (checkpoint.empty()) HRM_THROW(ConfigError, "hrm eval: checkpoint=PATH is required (a step_N file of a run)");
-  if (!fs::is_regular_file(checkpoint)) HRM_THROW(Error, "checkpoint '", checkpoint, "' is not a file");
+  if (!fs::is_regular_file(checkpoint)) {
+    // A run's folder, or a step it never saved: name the checkpoints there are.
+    const fs::path folder = fs::is_directory(checkpoint) ? fs::path(checkpoint) : fs::path(checkpoint).parent_path();
+    const std::vector<std::string> steps =
+        fs::is_directory(folder.empty() ? "." : folder) ? train::checkpoint_names(folder.empty() ? "." : folder.string())
+                                                        : std::vector<std::string>{};
+    const std::string there = steps.empty() ? std::string()
+                              : "; " + (folder.empty() ? std::string(".") : folder.string()) + " holds " + steps.front() +
+                                    (steps.size() > 1 ? " to " + steps.back() : std::string()) +
+                                    ", e.g. checkpoint=" + (folder / steps.back()).string();
+    HRM_THROW(Error, "checkpoint '", checkpoint, "' ", fs::is_directory(checkpoint) ? "is a folder, not a checkpoint file"
+                                                       : fs::exists(checkpoint)   ? "is not a file"
+                                                                                  : "does not exist",
+              there);
+  }
   const std::string parent = fs::path(checkpoint).parent_path().string();
   const std::string run_dir = parent.empty() ? "." : parent;  // checkpoint=step_N from inside the run directory
 
   train::ConfigBuilder builder;
   builder.merge_file((fs::path(run_dir) / "all_config.yaml").string());
+  std::string run_data_path;  // the run's own dataset, before any data_path= override
+  try {
+    run_data_path = builder.build().data_path;
+  } catch (const Error&) {  // the overrides may be what makes the run's config valid here
+  }
   builder.set("eval_save_outputs", save_outputs, "save_outputs=" + save_outputs);
   for (const auto& o : overrides) builder.merge_override(o);
   train::PretrainConfig config = builder.build();
@@ -96,6 +119,15 @@ void run_eval(const std::vector<std::string>& args) {
   data::check_splits_agree(train_data, eval_data);
   train::TrainState state = train::init_train_state(config, train_data.metadata(), comm.get(), train::ModelUse::evaluation);
   train::load_model_checkpoint(checkpoint, state.model, load);
+  // The run's folder holds the answers on the run's own dataset (hrm report and arc-score read them
+  // with it): answers on another dataset that still exists here go elsewhere, or nowhere.
+  std::error_code ec;
+  if (save_dir.empty() && !config.eval_save_outputs.empty() && !run_data_path.empty() && fs::exists(run_data_path) &&
+      !fs::equivalent(run_data_path, config.data_path, ec))
+    HRM_THROW(ConfigError, "hrm eval: data_path ", config.data_path, " is not the run's dataset (", run_data_path,
+              "); its outputs would replace the run's own in ", run_dir,
+              ": give save_dir=DIR for them, or save_outputs=[] to save none");
+  const std::string outputs_dir = save_dir.empty() ? run_dir : save_dir;
   state.step = 0;
   const std::string name = fs::path(checkpoint).filename().string();
   if (name.rfind("step_", 0) == 0) {
@@ -107,7 +139,7 @@ void run_eval(const std::vector<std::string>& args) {
 
   out << "Starting evaluation" << std::endl;
   state.model->eval();
-  const train::EvalMetrics metrics = train::evaluate(config, state, eval_data, config.checkpoint_path);
+  const train::EvalMetrics metrics = train::evaluate(config, state, eval_data, outputs_dir);
   nlohmann::ordered_json j = nlohmann::ordered_json::object();
   for (const auto& [set, values] : metrics) {
     out << set << ":";
@@ -120,7 +152,7 @@ void run_eval(const std::vector<std::string>& args) {
     out << "\n";
   }
   out << j.dump() << std::endl;
-  const std::string preds = (fs::path(run_dir) / ("step_" + std::to_string(state.step) + "_all_preds.0")).string();
+  const std::string preds = (fs::path(outputs_dir) / ("step_" + std::to_string(state.step) + "_all_preds.0")).string();
   if (!config.eval_save_outputs.empty())
     out << "outputs: " << preds << (comm ? " to ." + std::to_string(comm->world_size() - 1) + " (one per rank)" : "")
         << std::endl;
@@ -134,8 +166,10 @@ void register_eval(CLI::App& app) {
       "eval",
       "Evaluate a checkpoint on its dataset's test split (the reference's evaluate.py): hrm eval "
       "checkpoint=RUN_DIR/step_N [save_outputs=[inputs,labels,puzzle_identifiers,logits,q_halt_logits,"
-      "q_continue_logits]] [show=N] [resize_puzzle_emb=True] [key=value ...]. Reads RUN_DIR/all_config.yaml; prints "
-      "the metrics per set, and with show=N draws N solved and N failed test puzzles. resize_puzzle_emb=True loads "
+      "q_continue_logits]] [save_dir=DIR] [show=N] [resize_puzzle_emb=True] [key=value ...]. Reads "
+      "RUN_DIR/all_config.yaml; prints the metrics per set and saves the outputs as DIR/step_N_all_preds.<rank> "
+      "(default DIR: RUN_DIR; another dataset's outputs need their own save_dir); with show=N draws N solved and N "
+      "failed test puzzles. resize_puzzle_emb=True loads "
       "a checkpoint whose puzzle-embedding table has another row count than the dataset (new rows: the mean).");
   auto args = std::make_shared<std::vector<std::string>>();
   cmd->add_option("args", *args, "checkpoint=PATH, save_outputs=[...], show=N, resize_puzzle_emb=True, config overrides key=value")->required();

@@ -55,6 +55,8 @@ void single_threaded_openblas() {
 int main(int argc, char** argv) {
   CLI::App app{"hrm: the Hierarchical Reasoning Model (arXiv 2506.21734) in C++ on libtorch"};
   app.require_subcommand(1);
+  // hrm's own options (--threads, --unfused) after the subcommand too: `hrm eval ... --threads 1`.
+  app.fallthrough();
   app.set_version_flag("--version", version_text, "Print the version, the libtorch it runs on, CUDA devices, data-parallel backends");
   int threads = 0;
   app.add_option("--threads", threads, "CPU threads for torch (default: all cores of this machine)")
@@ -81,7 +83,11 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version exit 0; a usage error exits 2 like every other error (not CLI11's 100+ codes).
+    return app.exit(e) == 0 ? 0 : 2;
+  } catch (const hrm::Interrupted& e) {
+    std::cerr << e.what() << "\n";
+    return 130;  // as a shell reports a process stopped by SIGINT
   } catch (const hrm::Error& e) {
     std::cerr << "error: " << e.what() << "\n";
     return 2;

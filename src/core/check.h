@@ -20,6 +20,10 @@ struct ConfigError : Error {
 struct FormatError : Error {
   using Error::Error;
 };
+// The user stopped the work (Ctrl-C); the message says what was kept. main() exits 130 with it.
+struct Interrupted : Error {
+  using Error::Error;
+};
 
 namespace detail {
 template <typename... Args>

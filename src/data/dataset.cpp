@@ -213,8 +213,18 @@ void DatasetSet::label_row(int64_t example, int32_t* out) const {
 Dataset Dataset::open(const fs::path& dir, const std::string& split) {
   Dataset d;
   d.split_dir_ = dir / split;
-  if (!fs::is_directory(d.split_dir_))
-    HRM_THROW(FormatError, d.split_dir_.string(), ": no such split directory (expected ", dir.string(), "/", split, "/dataset.json)");
+  if (!fs::is_directory(d.split_dir_)) {
+    // The usual slips: a split's folder, or its dataset.json, given for the dataset's folder.
+    const fs::path given(dir);
+    const fs::path split_dir = fs::is_regular_file(given) ? given.parent_path() : given;
+    const std::string hint =
+        fs::is_regular_file(split_dir / "dataset.json")
+            ? "; " + given.string() + " is in one split of a dataset: give the dataset's folder, " +
+                  (split_dir.has_parent_path() ? split_dir.parent_path().string() : std::string(".."))
+            : std::string();
+    HRM_THROW(FormatError, d.split_dir_.string(), ": no such split directory (expected ", dir.string(), "/", split,
+              "/dataset.json)", hint);
+  }
   d.metadata_ = read_metadata(d.split_dir_);
   int64_t groups = 0;
   for (const std::string& name : d.metadata_.sets) {

@@ -80,7 +80,14 @@ void load_state_dict(torch::nn::Module& module, const StateDict& sd, const std::
                                                "resize_puzzle_emb=True to hrm eval or --resize-puzzle-emb to hrm solve"));
       continue;
     } else if (!v.sizes().equals(target.sizes())) {
-      problems.push_back("size mismatch for '" + key + "': file " + shape(v) + ", model " + shape(target));
+      std::string why;  // the shapes the dataset sets: the usual cause is a checkpoint of another task
+      if (key == "model.inner.embed_tokens.embedding_weight" && v.dim() == 2 && target.dim() == 2)
+        why = ::hrm::detail::concat(" (vocab_size: the checkpoint's task has ", v.size(0), " tokens, the dataset's ",
+                                    target.size(0), "; a checkpoint of another task?)");
+      else if (key == "model.inner.embed_pos.embedding_weight" && v.dim() == 2 && target.dim() == 2)
+        why = ::hrm::detail::concat(" (positions: the checkpoint's task has ", v.size(0), ", the dataset's ",
+                                    target.size(0), "; a checkpoint of another task?)");
+      problems.push_back("size mismatch for '" + key + "': file " + shape(v) + ", model " + shape(target) + why);
       continue;
     }
     copies.emplace_back(d, v);

@@ -110,6 +110,20 @@ void check_min(const char* key, double value, double min) {
 }  // namespace
 
 std::string nearest_key(const std::string& key, const std::vector<std::string>& candidates) {
+  const auto has = [&](const std::string& c) { return std::find(candidates.begin(), candidates.end(), c) != candidates.end(); };
+  // Other trainers' names for the same thing.
+  static const std::vector<std::pair<std::string, std::string>> kAliases = {
+      {"learning_rate", "lr"}, {"batch_size", "global_batch_size"}, {"num_epochs", "epochs"}, {"wd", "weight_decay"}};
+  for (const auto& [alias, name] : kAliases)
+    if (key == alias && has(name)) return name;
+  // A shortened key ("arch.hidden"), then a key inside a longer one: the shortest such candidate.
+  for (const bool prefix_only : {true, false}) {
+    std::string best;
+    for (const auto& c : candidates)
+      if ((prefix_only ? c.rfind(key, 0) == 0 : c.find(key) != std::string::npos) && (best.empty() || c.size() < best.size()))
+        best = c;
+    if (!best.empty() && key.size() >= 2) return best;
+  }
   std::string best;
   size_t best_d = SIZE_MAX;
   for (const auto& c : candidates) {

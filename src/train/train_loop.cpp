@@ -1,9 +1,12 @@
 // train_loop.cpp: see train_loop.h (pretrain.py). Functions appear in the reference's order.
 #include "train/train_loop.h"
 
+#include <signal.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -385,6 +388,57 @@ void check_iteration_size(const PretrainConfig& config, const data::Dataset& tra
               " examples), too few to fill one batch, so no step would train; lower global_batch_size or raise eval_interval");
 }
 
+// Ctrl-C (or SIGTERM) in a one-process run: the step in progress finishes and the run stops saying what
+// resumes, instead of dying silently mid-step; a second one stops at once. Not under data parallel: ranks
+// stopping at different steps would leave the others waiting in a collective.
+std::atomic<int> g_stop_signal{0};
+std::atomic<int64_t> g_stop_signal_ms{0};
+
+int64_t monotonic_ms() {  // async-signal-safe
+  struct timespec ts {};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+extern "C" void on_stop_signal(int sig) {
+  if (g_stop_signal.exchange(sig) != 0) {
+    // The second stops now, unless it is the same one delivered twice (timeout(1) and some job runners
+    // signal the process and then its group).
+    if (monotonic_ms() - g_stop_signal_ms < 1000) return;
+    ::signal(sig, SIG_DFL);
+    ::raise(sig);
+    return;
+  }
+  g_stop_signal_ms = monotonic_ms();
+  const char msg[] = "\nstopping after this step (again to stop now)\n";
+  [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, msg, sizeof msg - 1);
+}
+
+class StopSignals {
+ public:
+  explicit StopSignals(bool active) : active_(active) {
+    if (!active_) return;
+    g_stop_signal = 0;
+    struct sigaction sa {};
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    ::sigaction(SIGINT, &sa, &old_int_);
+    ::sigaction(SIGTERM, &sa, &old_term_);
+  }
+  ~StopSignals() {
+    if (!active_) return;
+    ::sigaction(SIGINT, &old_int_, nullptr);
+    ::sigaction(SIGTERM, &old_term_, nullptr);
+  }
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+  bool requested() const { return active_ && g_stop_signal != 0; }
+
+ private:
+  bool active_;
+  struct sigaction old_int_ {}, old_term_ {};
+};
+
 }  // namespace
 
 TrainState run_pretrain(PretrainConfig config, std::ostream& out_all_ranks, const TrainHooks& hooks) {
@@ -397,10 +451,17 @@ TrainState run_pretrain(PretrainConfig config, std::ostream& out_all_ranks, cons
   fill_names(config);
   if (comm) sync_config(*comm, config);
   const std::string run_dir = *config.checkpoint_path;
+  if (fs::exists(run_dir) && !fs::is_directory(run_dir))
+    HRM_THROW(ConfigError, "checkpoint_path '", run_dir, "' is a file; give a folder for the run (created if missing)");
+  // A dataset's folder is not a run's: the run's files would mix with the dataset's (and stop its rebuild).
+  for (const char* f : {"dataset.json", "train/dataset.json", "test/dataset.json"})
+    if (fs::exists(fs::path(run_dir) / f))
+      HRM_THROW(ConfigError, "checkpoint_path '", run_dir, "' is a dataset's folder (it holds ", f,
+                "); give the run a folder of its own");
   // Checkpoints and train_state.pt of a process killed while writing them: their temporaries (only
   // the renamed files are ever read) go before this run adds its own.
   if (root) remove_stale_temporaries(run_dir);
-  out << "Config (saved as " << (fs::path(run_dir) / "all_config.yaml").string() << "):\n" << to_yaml(config) << std::flush;
+  out << "Config (saved as " << (fs::path(run_dir) / "all_config.yaml").string() << " when training starts):\n" << to_yaml(config) << std::flush;
 
   // Dataset
   const int64_t train_epochs_per_iter = config.epochs_per_iter();
@@ -447,6 +508,9 @@ TrainState run_pretrain(PretrainConfig config, std::ostream& out_all_ranks, cons
     }
     out << "Resuming " << run_dir << " at step " << state.step << " (iteration " << state.iter << " of " << total_iters
         << ")\n";
+    if (state.iter >= total_iters)
+      out << "note: the run is complete (every iteration of epochs=" << config.epochs
+          << " done); nothing to train. Raise epochs to train further.\n";
   }
   if (root) save_all_config(config, run_dir);
 
@@ -466,6 +530,17 @@ TrainState run_pretrain(PretrainConfig config, std::ostream& out_all_ranks, cons
     const MetricValues m = acc.take();
     if (log) log->write(state.step, m);
     progress.metrics(state.step, m);
+  };
+
+  const StopSignals stop(!comm);
+  auto stop_if_requested = [&] {
+    if (!stop.requested()) return;
+    flush_metrics();
+    progress.finish();
+    HRM_THROW(Interrupted, "stopped at step ", state.step, " (", g_stop_signal == SIGINT ? "SIGINT" : "SIGTERM", "); ",
+              last_checkpoint_step ? "the steps since the last checkpoint (step " + std::to_string(*last_checkpoint_step) +
+                                         ") are not saved: `hrm train resume=" + run_dir + "` continues from it"
+                                   : std::string("no checkpoint was written yet (the first comes with the first evaluation)"));
   };
 
   // Training Loop
@@ -494,6 +569,7 @@ TrainState run_pretrain(PretrainConfig config, std::ostream& out_all_ranks, cons
       if (metrics) acc.add(*metrics);
       progress.step(state.step);
       if (acc.steps + acc.skipped >= config.log_interval) flush_metrics();
+      stop_if_requested();
     }
     flush_metrics();
 
@@ -527,6 +603,7 @@ TrainState run_pretrain(PretrainConfig config, std::ostream& out_all_ranks, cons
     }
     last_checkpoint_step = state.step;
     if (hooks.after_checkpoint) hooks.after_checkpoint(state);
+    stop_if_requested();  // a signal during the evaluation: the checkpoint just written is the place to resume
   }
   progress.finish();
   state.comm = nullptr;  // ends with this function

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/cli_run.h"
+#include "core/atomic_file.h"
 #include "core/remove_tree.h"
 #include "io/torch_file.h"
 #include "train/tiny_task.h"
@@ -65,6 +66,38 @@ TEST(CmdEval, MissingCheckpointIsAnError) {
   const auto r = run_hrm({"eval", "save_outputs=[]"});
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.output.find("checkpoint=PATH is required"), std::string::npos) << r.output;
+}
+
+// The run's folder keeps the answers on the run's own dataset (report and arc-score read them with it):
+// another dataset's outputs need save_dir=, a checkpoint that is not there names the ones that are,
+// and a split folder given as data_path names the dataset's folder.
+TEST(CmdEval, AnotherDatasetsOutputsGoToSaveDirAndPathSlipsAreNamed) {
+  TempDir dir("cmd_eval_other");
+  testing::write_tiny_dataset(dir.path / "data");
+  testing::write_tiny_dataset(dir.path / "other");
+  const fs::path run = dir.path / "run";
+  ASSERT_EQ(train_tiny_run(dir.path / "data", run).status, 0);
+  const std::string ckpt = "checkpoint=" + (run / "step_8").string();
+  ASSERT_EQ(run_hrm({"eval", ckpt}).status, 0);
+  const std::string own = hrm::read_file((run / "step_8_all_preds.0").string());
+
+  const auto refused = run_hrm({"eval", ckpt, "data_path=" + (dir.path / "other").string()});
+  EXPECT_EQ(refused.status, 2) << refused.output;
+  EXPECT_NE(refused.output.find("is not the run's dataset"), std::string::npos) << refused.output;
+  EXPECT_EQ(hrm::read_file((run / "step_8_all_preds.0").string()), own);
+  const fs::path elsewhere = dir.path / "other_outputs";
+  const auto saved = run_hrm({"eval", ckpt, "data_path=" + (dir.path / "other").string(), "save_dir=" + elsewhere.string()});
+  EXPECT_EQ(saved.status, 0) << saved.output;
+  EXPECT_TRUE(fs::exists(elsewhere / "step_8_all_preds.0")) << saved.output;
+  EXPECT_EQ(hrm::read_file((run / "step_8_all_preds.0").string()), own);
+
+  const auto missing = run_hrm({"eval", "checkpoint=" + (run / "step_9").string()});
+  EXPECT_NE(missing.output.find("does not exist; " + run.string() + " holds step_8"), std::string::npos) << missing.output;
+  const auto folder = run_hrm({"eval", "checkpoint=" + run.string()});
+  EXPECT_NE(folder.output.find("is a folder, not a checkpoint file"), std::string::npos) << folder.output;
+  const auto split = run_hrm({"eval", ckpt, "data_path=" + (dir.path / "data" / "train").string(), "save_outputs=[]"});
+  EXPECT_NE(split.output.find("give the dataset's folder, " + (dir.path / "data").string()), std::string::npos)
+      << split.output;
 }
 
 TEST(CmdEval, PuzzleEmbeddingOfAnotherRowCountIsNamedAndResizedOnRequest) {

@@ -81,5 +81,15 @@ TEST(CmdReport, NeedsARunOrADataset) {
   EXPECT_NE(r.output.find("give --run RUN_DIR, --data DATASET_DIR or both"), std::string::npos) << r.output;
 }
 
+TEST(CmdReport, ADatasetGivenAsTheRunIsNamedAndNothingIsWrittenInIt) {
+  const std::string data = std::string(HRM_SHARED_DIR) + "/fixtures/datasets/sudoku-small";
+  TempDir dir("report_dataset_as_run");
+  const auto r = run_hrm({"report", "--run", data, "--out", (dir.path / "r.html").string()});
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find("is not a run folder"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("hrm report --data " + data), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir.path / "r.html"));
+}
+
 }  // namespace
 }  // namespace hrm::testing

@@ -70,6 +70,59 @@ TEST(CmdTrain, RunKilledWithSigkillAndResumedEndsWithTheUninterruptedWeights) {
   for (const auto& [k, v] : want_state) EXPECT_TRUE(torch::equal(v, got_state.at(k))) << k;
 }
 
+// Ctrl-C: the step in progress finishes, the run says what resumes and exits 130; resuming then ends
+// with the uninterrupted run's step count, and a finished run resumed says it has nothing to train.
+TEST(CmdTrain, SigintStopsAfterTheStepNamingWhatResumes) {
+  TempDir dir("cmd_train_sigint");
+  testing::write_tiny_dataset(dir.path / "data", /*train_groups=*/128);
+  const fs::path run = dir.path / "run";
+  std::vector<std::string> args{"train"};
+  for (const auto& o : testing::tiny_overrides(dir.path / "data", run)) args.push_back(o);
+  for (const char* o : {"epochs=8", "eval_interval=2", "log_interval=16"}) args.push_back(o);
+  const std::string log = (dir.path / "run.log").string();
+  const pid_t pid = spawn_hrm(args, log);
+  ASSERT_GT(pid, 0);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!fs::exists(run / "train_state.pt") && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  ASSERT_EQ(::kill(pid, SIGINT), 0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  const std::string out = hrm::read_file(log);
+  ASSERT_TRUE(WIFEXITED(status)) << out;
+  if (fs::exists(run / "step_128")) GTEST_SKIP() << "the run finished before the signal arrived";
+  EXPECT_EQ(WEXITSTATUS(status), 130) << out;
+  EXPECT_NE(out.find("stopped at step"), std::string::npos) << out;
+  EXPECT_NE(out.find("hrm train resume=" + run.string()), std::string::npos) << out;
+
+  const auto resumed = run_hrm({"train", "resume=" + run.string()});
+  ASSERT_EQ(resumed.status, 0) << resumed.output;
+  EXPECT_TRUE(fs::exists(run / "step_128")) << resumed.output;
+  const auto again = run_hrm({"train", "resume=" + run.string()});
+  EXPECT_EQ(again.status, 0) << again.output;
+  EXPECT_NE(again.output.find("the run is complete"), std::string::npos) << again.output;
+}
+
+// A dataset's folder, or a file, as checkpoint_path is refused before anything is written there.
+TEST(CmdTrain, CheckpointPathThatIsADatasetOrAFileIsRefused) {
+  TempDir dir("cmd_train_ckpt_dataset");
+  testing::write_tiny_dataset(dir.path / "data");
+  for (const fs::path& target : {dir.path / "data", dir.path / "data" / "train"}) {
+    std::vector<std::string> args{"train"};
+    for (const auto& o : testing::tiny_overrides(dir.path / "data", target)) args.push_back(o);
+    const auto r = run_hrm(args);
+    EXPECT_EQ(r.status, 2) << r.output;
+    EXPECT_NE(r.output.find("is a dataset's folder"), std::string::npos) << r.output;
+    EXPECT_FALSE(fs::exists(target / "all_config.yaml")) << r.output;
+  }
+  hrm::write_file_atomic((dir.path / "afile").string(), "x");
+  std::vector<std::string> args{"train"};
+  for (const auto& o : testing::tiny_overrides(dir.path / "data", dir.path / "afile")) args.push_back(o);
+  const auto r = run_hrm(args);
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find("is a file; give a folder"), std::string::npos) << r.output;
+}
+
 TEST(CmdTrain, CheckpointPathThatCannotBeCreatedIsAnErrorNotACrash) {
   TempDir dir("cmd_train_badpath");
   testing::write_tiny_dataset(dir.path / "data");

@@ -28,5 +28,24 @@ TEST(HrmVersion, NamesTheLibtorchCudaDevicesAndTheDataParallelBackendsOfThisBuil
       << r.output;
 }
 
+// hrm's own options work after the subcommand too (`hrm eval ... --threads 1`), and a usage error exits
+// 2 like every other error (not CLI11's codes above 100).
+TEST(HrmOptions, ThreadsAfterTheSubcommandAndUsageErrorsExitTwo) {
+  const std::string cmd = hrm::testing::shell_quote(HRM_BINARY) +
+                          " bench model batch_size=1 hidden_size=32 num_heads=2 H_layers=1 L_layers=1 "
+                          "puzzle_emb_ndim=0 --iters 1 --warmup 0 --threads 1 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  std::string out;
+  char buf[4096];
+  for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+  ASSERT_EQ(::pclose(p), 0) << out;
+  EXPECT_NE(out.find(", 1 threads"), std::string::npos) << out;
+  const auto bad = run_hrm({"data", "sudoku", "/nonexistent/x", "--size", "5"});
+  EXPECT_EQ(bad.status, 2) << bad.output;
+  EXPECT_NE(bad.output.find("--size"), std::string::npos) << bad.output;
+  EXPECT_EQ(run_hrm({"train", "--help"}).status, 0);
+}
+
 }  // namespace
 }  // namespace hrm

@@ -72,3 +72,13 @@ TEST(Config, UnknownKeyNamesTheNearestValidKey) {
   c.set("expansion", "2.5");
   EXPECT_DOUBLE_EQ(c.expansion, 2.5);
 }
+
+// Other trainers' names and shortened keys find the key meant, not merely the closest spelling.
+TEST(Config, NearestKeyKnowsCommonAliasesAndShortenedKeys) {
+  const std::vector<std::string> keys{"lr", "lr_min_ratio", "global_batch_size", "arch.name", "arch.hidden_size", "epochs"};
+  EXPECT_EQ(hrm::nearest_key("learning_rate", keys), "lr");
+  EXPECT_EQ(hrm::nearest_key("batch_size", keys), "global_batch_size");
+  EXPECT_EQ(hrm::nearest_key("arch.hidden", keys), "arch.hidden_size");
+  EXPECT_EQ(hrm::nearest_key("lrr", keys), "lr");
+  EXPECT_EQ(hrm::nearest_key("epochz", keys), "epochs");
+}
