@@ -269,7 +269,9 @@ std::string svg_curve(const Curve& c, int width, int height) {
       width, height, width, height, left, html_escape(c.name), left, top, width - left - right, height - top - bottom);
   if (x1 < x0) return s + "<text x=\"60\" y=\"100\" font-size=\"12\">no finite values</text></svg>";
   if (x1 == x0) x0 -= 1, x1 += 1;
-  if (y1 == y0) y0 -= 0.5 * std::max(1e-9, std::fabs(y0)), y1 += 0.5 * std::max(1e-9, std::fabs(y1));
+  const bool constant = y1 == y0;  // drawn across the middle, labelled once with its value
+  const double value = y0;
+  if (constant) y0 -= 0.5 * std::max(1e-9, std::fabs(y0)), y1 += 0.5 * std::max(1e-9, std::fabs(y1));
   auto px = [&](double x) { return left + (x - x0) / (x1 - x0) * (width - left - right); };
   auto py = [&](double y) { return top + (y1 - y) / (y1 - y0) * (height - top - bottom); };
   std::string pts;
@@ -279,8 +281,14 @@ std::string svg_curve(const Curve& c, int width, int height) {
   if (c.points.size() <= 30)
     for (const auto& [x, y] : c.points)
       if (std::isfinite(y)) s += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"2\" fill=\"#0074D9\"/>", px(x), py(y));
-  s += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"10\" text-anchor=\"end\">{}</text>", left - 3, top + 8, number(y1));
-  s += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"10\" text-anchor=\"end\">{}</text>", left - 3, height - bottom, number(y0));
+  if (constant) {
+    s += fmt::format("<text x=\"{}\" y=\"{:.1f}\" font-size=\"10\" text-anchor=\"end\">{}</text>", left - 3,
+                     py(0.5 * (y0 + y1)) + 3, number(value));
+  } else {
+    s += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"10\" text-anchor=\"end\">{}</text>", left - 3, top + 8, number(y1));
+    s += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"10\" text-anchor=\"end\">{}</text>", left - 3, height - bottom,
+                     number(y0));
+  }
   s += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"10\">step {}</text>", left, height - 8, number(x0));
   s += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"10\" text-anchor=\"end\">{}</text>", width - right, height - 8, number(x1));
   return s + "</svg>";

@@ -101,7 +101,7 @@ void register_data_info(CLI::App& data) {
     }
     std::vector<std::string> ids;
     if (fs::exists(root / "identifiers.json")) ids = data::read_identifiers(root);
-    std::cout << "dataset " << root.string() << ": " << ids.size() << " puzzle identifier names in identifiers.json\n";
+    std::cout << "dataset " << root.string() << ": " << ids.size() << " puzzle identifier name" << (ids.size() == 1 ? "" : "s") << " in identifiers.json\n";
     for (const auto& s : splits) print_split(root, s, ids, *example);
   });
 }

@@ -46,16 +46,16 @@ void register_data_sudoku(CLI::App& data) {
   generate->excludes(train)->excludes(test);
   cmd->add_option("--min-rating", cfg->min_rating, "--generate: lowest rating of a generated puzzle (guesses, see docs/SUDOKU.md)")
       ->capture_default_str();
-  cmd->add_option("--train-size", *train_size, "--input/--generate: training puzzles, drawn with --seed")
+  cmd->add_option("--train-size", *train_size, "--input/--generate: training puzzles, drawn with --seed (--size 4|6: default 2000)")
       ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--test-size", *test_size, "--input/--generate: test puzzles (default: all the others)")
+  cmd->add_option("--test-size", *test_size, "--input/--generate: test puzzles (default: all the others; --size 4|6: 200)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--subsample-size", *subsample, "keep this many training puzzles, drawn with --seed (default: all)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--min-difficulty", *min_difficulty,
                   "keep puzzles rated >= this: the CSV's rating column, or the computed rating of listed puzzles")
       ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--num-aug", cfg->num_aug, "shuffled copies of each training puzzle")->capture_default_str()
+  cmd->add_option("--num-aug", cfg->num_aug, "shuffled copies of each training puzzle (9x9 only)")->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--seed", cfg->seed, "seed of every random draw (subsample, split, shuffles, generator)")->capture_default_str();
   cmd->add_option("--on-invalid", *on_invalid, "a listed puzzle with no or several solutions: skip (and count) or error")

@@ -73,6 +73,10 @@ TEST(AnswerReport, CurvesFollowTheMetricsLog) {
   EXPECT_NE(svg.find("train/lm_loss"), std::string::npos);
   EXPECT_EQ(testing::count_of(svg, "<circle"), 6u);
   EXPECT_NE(svg_curve(Curve{"nan", {{1, std::nan("")}}}).find("no finite values"), std::string::npos);
+  // A constant curve is labelled with its value, not with an invented range around it (was "5e-10").
+  const std::string flat = svg_curve(Curve{"flat", {{1, 0.0}, {2, 0.0}, {3, 0.0}}});
+  EXPECT_EQ(flat.find("e-10"), std::string::npos) << flat;
+  EXPECT_NE(flat.find(">0</text>"), std::string::npos) << flat;
 }
 
 TEST(AnswerReport, DatasetSampleTakesEvenlySpacedGroupsWithTheirNames) {
