@@ -88,7 +88,15 @@ void run_eval(const std::vector<std::string>& args) {
   } catch (const Error&) {  // the overrides may be what makes the run's config valid here
   }
   builder.set("eval_save_outputs", save_outputs, "save_outputs=" + save_outputs);
-  for (const auto& o : overrides) builder.merge_override(o);
+  for (const auto& o : overrides) {
+    try {
+      builder.merge_override(o);
+    } catch (const ConfigError& e) {  // a misspelt key of eval's own is as likely as a config key's
+      const std::string what = e.what();
+      if (what.find("unknown config key") == std::string::npos) throw;
+      HRM_THROW(ConfigError, what, " (hrm eval's own keys: checkpoint, save_outputs, save_dir, show, resize_puzzle_emb)");
+    }
+  }
   train::PretrainConfig config = builder.build();
   config.checkpoint_path = run_dir;
   config.ema = false;

@@ -606,6 +606,10 @@ TrainState run_pretrain(PretrainConfig config, std::ostream& out_all_ranks, cons
     stop_if_requested();  // a signal during the evaluation: the checkpoint just written is the place to resume
   }
   progress.finish();
+  if (state.step < state.total_steps && state.iter >= total_iters)
+    out << "done at step " << state.step << " of the " << state.total_steps
+        << " estimated (epochs x groups x examples / global_batch_size): each iteration drops its last partial "
+           "batch, as the reference's sampler does\n";
   state.comm = nullptr;  // ends with this function
   return state;
 }

@@ -68,6 +68,16 @@ TEST(CmdEval, MissingCheckpointIsAnError) {
   EXPECT_NE(r.output.find("checkpoint=PATH is required"), std::string::npos) << r.output;
 }
 
+TEST(CmdEval, AMisspeltKeyListsEvalsOwnKeysToo) {
+  TempDir dir("cmd_eval_key");
+  testing::write_tiny_dataset(dir.path / "data");
+  ASSERT_EQ(train_tiny_run(dir.path / "data", dir.path / "run").status, 0);
+  const auto r = run_hrm({"eval", "checkpoint=" + (dir.path / "run" / "step_8").string(), "shwo=2"});
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find("unknown config key 'shwo'"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("hrm eval's own keys: checkpoint, save_outputs, save_dir, show"), std::string::npos) << r.output;
+}
+
 // The run's folder keeps the answers on the run's own dataset (report and arc-score read them with it):
 // another dataset's outputs need save_dir=, a checkpoint that is not there names the ones that are,
 // and a split folder given as data_path names the dataset's folder.
