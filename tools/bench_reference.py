@@ -61,6 +61,12 @@ IGNORED_TRAIN_KEYS = {"eval_interval", "checkpoint_every_eval", "checkpoint_path
                       "log_interval", "dist_timeout", "dist_reducer"}
 
 
+def follow_hidden_size(cfg, pairs, key):
+    """config/arch/hrm_v1.yaml's puzzle_emb_ndim: ${.hidden_size}, unless the overrides set it (as hrm)."""
+    if not any(kv.partition("=")[0] in (key, "arch." + key) for kv in pairs):
+        cfg[key] = cfg[key.replace("puzzle_emb_ndim", "hidden_size")]
+
+
 def parse_overrides(pairs, defaults, prefix_ok):
     """key=value pairs onto a copy of defaults, each value parsed as its default's type."""
     out = dict(defaults)
@@ -144,6 +150,7 @@ def clear_grads(head):
 
 def bench_model(args, device):
     arch = parse_overrides(args.overrides, ARCH_DEFAULTS, prefix_ok=True)
+    follow_hidden_size(arch, args.overrides, "puzzle_emb_ndim")
     head, run = build_head(arch, device, args.compile)
     B, L, V = arch["batch_size"], arch["seq_len"], arch["vocab_size"]
     gen = dict(dtype=torch.int32, device=device)
@@ -191,6 +198,7 @@ def bench_train(args, device):
     keys = dict(TRAIN_DEFAULTS, **{"arch." + k: v for k, v in ARCH_DEFAULTS.items()})
     pairs = [kv for kv in args.overrides if kv.partition("=")[0] not in IGNORED_TRAIN_KEYS | {"device"}]
     cfg = parse_overrides(pairs, keys, prefix_ok=False)
+    follow_hidden_size(cfg, pairs, "arch.puzzle_emb_ndim")
     if not cfg["data_path"]:
         sys.exit("bench_reference.py train: data_path=DIR is required (a dataset built by hrm data ...)")
     B = cfg["global_batch_size"]

@@ -121,13 +121,17 @@ void register_bench(CLI::App& app) {
       ->check(CLI::PositiveNumber);
   model->callback([o] {
     BenchModelOptions b;
+    bool puzzle_emb_ndim_given = false;
     for (const auto& kv : o->overrides) {
       auto eq = kv.find('=');
       if (eq == std::string::npos) throw hrm::ConfigError("expected key=value, got '" + kv + "'");
       std::string key = kv.substr(0, eq);
       if (key.rfind("arch.", 0) == 0) key = key.substr(5);
       b.config.set(key, kv.substr(eq + 1));
+      puzzle_emb_ndim_given |= key == "puzzle_emb_ndim";
     }
+    // As configs/arch/hrm_v1.yaml (puzzle_emb_ndim: ${.hidden_size}) and so hrm train: one puzzle token.
+    if (!puzzle_emb_ndim_given) b.config.puzzle_emb_ndim = b.config.hidden_size;
     b.config.validate();
     b.device = train::parse_device(o->device);
     b.iters = o->iters;

@@ -24,6 +24,21 @@ TEST(CmdBench, ModelPrintsTokensPerSecondOfForwardAndTrainSegments) {
   EXPECT_NE(r.output.find("peak RSS "), std::string::npos) << r.output;
 }
 
+// puzzle_emb_ndim follows hidden_size unless given, as in the reference's arch config and hrm train: one
+// puzzle token at hidden 32, not ceil(512 / 32) = 16.
+TEST(CmdBench, ModelPuzzleEmbeddingFollowsHiddenSizeUnlessGiven) {
+  const std::vector<std::string> base{"bench", "model", "--iters", "1", "--warmup", "0", "batch_size=2", "hidden_size=32",
+                                      "num_heads=2", "H_layers=1", "L_layers=1", "seq_len=16", "vocab_size=8"};
+  const auto r = run_hrm(base);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("seq_len 16 (+1 puzzle), hidden 32"), std::string::npos) << r.output;
+  std::vector<std::string> given = base;
+  given.push_back("puzzle_emb_ndim=64");
+  const auto g = run_hrm(given);
+  ASSERT_EQ(g.status, 0) << g.output;
+  EXPECT_NE(g.output.find("seq_len 16 (+2 puzzle), hidden 32"), std::string::npos) << g.output;
+}
+
 TEST(CmdBench, TrainRunsStepsOnADatasetAndPrintsStepsPerSecond) {
   TempDir dir("cmd_bench");
   testing::write_tiny_dataset(dir.path / "data");
