@@ -64,12 +64,11 @@ void run_eval(const std::vector<std::string>& args) {
   if (checkpoint.empty()) HRM_THROW(ConfigError, "hrm eval: checkpoint=PATH is required (a step_N file of a run)");
   if (!fs::is_regular_file(checkpoint)) {
     // A run's folder, or a step it never saved: name the checkpoints there are.
-    const fs::path folder = fs::is_directory(checkpoint) ? fs::path(checkpoint) : fs::path(checkpoint).parent_path();
-    const std::vector<std::string> steps =
-        fs::is_directory(folder.empty() ? "." : folder) ? train::checkpoint_names(folder.empty() ? "." : folder.string())
-                                                        : std::vector<std::string>{};
+    fs::path folder = fs::is_directory(checkpoint) ? fs::path(checkpoint) : fs::path(checkpoint).parent_path();
+    if (folder.empty()) folder = ".";
+    const std::vector<std::string> steps = train::checkpoint_names(folder.string());  // empty without the folder
     const std::string there = steps.empty() ? std::string()
-                              : "; " + (folder.empty() ? std::string(".") : folder.string()) + " holds " + steps.front() +
+                              : "; " + folder.string() + " holds " + steps.front() +
                                     (steps.size() > 1 ? " to " + steps.back() : std::string()) +
                                     ", e.g. checkpoint=" + (folder / steps.back()).string();
     HRM_THROW(Error, "checkpoint '", checkpoint, "' ", fs::is_directory(checkpoint) ? "is a folder, not a checkpoint file"

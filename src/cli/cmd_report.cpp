@@ -92,8 +92,7 @@ void run_report(const ReportArgs& a) {
     if (!fs::is_directory(a.run)) HRM_THROW(Error, "run directory '", a.run, "' is not a directory");
     if (!fs::exists(fs::path(a.run) / "metrics.jsonl") && !fs::exists(fs::path(a.run) / "all_config.yaml"))
       HRM_THROW(Error, "'", a.run, "' is not a run folder (no metrics.jsonl, no all_config.yaml)",
-                fs::exists(fs::path(a.run) / "train" / "dataset.json") ? "; it is a dataset: hrm report --data " + a.run
-                                                                        : std::string());
+                data::dataset_marker(a.run).empty() ? std::string() : "; it is a dataset: hrm report --data " + a.run);
     r.run_dir = a.run;
     r.title = "HRM report: " + fs::path(a.run).lexically_normal().filename().string();
     const fs::path log = fs::path(a.run) / "metrics.jsonl", cfg = fs::path(a.run) / "all_config.yaml";

@@ -392,6 +392,12 @@ bool written_by_builds(const std::string& name) {
 
 }  // namespace
 
+std::string dataset_marker(const fs::path& dir) {
+  for (const char* f : {"train/dataset.json", "test/dataset.json", "identifiers.json", "dataset.json"})
+    if (fs::exists(dir / f)) return f;
+  return "";
+}
+
 void check_dataset_output(const fs::path& out_dir, const std::vector<std::string>& inputs) {
   const fs::path out = normal_absolute(out_dir);
   for (const auto& in : inputs) {
@@ -405,8 +411,7 @@ void check_dataset_output(const fs::path& out_dir, const std::vector<std::string
   if (!fs::is_directory(out))
     HRM_THROW(Error, out.string(), ": exists and is not a directory; refusing to replace it with a dataset");
   if (fs::is_empty(out)) return;
-  if (!fs::exists(out / "identifiers.json") && !fs::exists(out / "train" / "dataset.json") &&
-      !fs::exists(out / "test" / "dataset.json"))
+  if (const std::string m = dataset_marker(out); m.empty() || m == "dataset.json")
     HRM_THROW(Error, out.string(), ": exists and is not a dataset (no identifiers.json or */dataset.json); refusing to replace it");
   std::vector<std::string> foreign;
   for (const auto& e : fs::directory_iterator(out))

@@ -147,6 +147,10 @@ class SplitWriter {
 // replaces the whole directory). Error naming the path otherwise.
 void check_dataset_output(const fs::path& out_dir, const std::vector<std::string>& inputs);
 
+// The file that marks `dir` as a dataset's folder (or one of its splits): "train/dataset.json",
+// "test/dataset.json", "identifiers.json" or "dataset.json"; empty when there is none.
+std::string dataset_marker(const fs::path& dir);
+
 // The whole dataset under construction: a temporary sibling directory of out_dir, renamed onto
 // out_dir by commit(). Destroying an uncommitted writer removes the temporary directory, so an
 // interrupted build leaves nothing behind; an existing out_dir is replaced only at commit(), and

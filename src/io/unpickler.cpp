@@ -150,6 +150,26 @@ class Machine {
   size_t op_pos() const { return op_pos_; }
   uint8_t op() const { return op_; }
 
+  // At the end: refuse a container that holds itself (Python allows it; shared references could never
+  // free it, and no state dict has one).
+  void check_acyclic() const {
+    std::vector<const Value*> alive;
+    for (const auto& w : containers_)
+      if (const auto v = w.lock()) alive.push_back(v.get());
+    if (const Value* v = find_cycle(alive)) bad("a ", kind_name(v->kind), " put inside itself is not supported");
+  }
+  // After an error: empty every container, so that a cycle among them is freed too.
+  void break_cycles() {
+    stack_.clear();
+    memo_.clear();
+    dict_index_.clear();
+    for (const auto& w : containers_)
+      if (const auto v = w.lock()) {
+        v->items.clear();
+        v->dict.clear();
+      }
+  }
+
  private:
   // ---- input ----------------------------------------------------------------------------------
   const char* take(size_t n) {
@@ -250,29 +270,6 @@ class Machine {
         dict.dict[at->second].second = kv[k + 1];
     }
   }
-
- public:
-  // At the end: refuse a container that holds itself (Python allows it; shared references could never
-  // free it, and no state dict has one).
-  void check_acyclic() const {
-    std::vector<const Value*> alive;
-    for (const auto& w : containers_)
-      if (const auto v = w.lock()) alive.push_back(v.get());
-    if (const Value* v = find_cycle(alive)) bad("a ", kind_name(v->kind), " put inside itself is not supported");
-  }
-  // After an error: empty every container, so that a cycle among them is freed too.
-  void break_cycles() {
-    stack_.clear();
-    memo_.clear();
-    dict_index_.clear();
-    for (const auto& w : containers_)
-      if (const auto v = w.lock()) {
-        v->items.clear();
-        v->dict.clear();
-      }
-  }
-
- private:
 
   void run_opcode();
 

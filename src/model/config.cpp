@@ -118,11 +118,12 @@ std::string nearest_key(const std::string& key, const std::vector<std::string>& 
     if (key == alias && has(name)) return name;
   // A shortened key ("arch.hidden"), then a key inside a longer one: the shortest such candidate.
   for (const bool prefix_only : {true, false}) {
+    if (key.size() < 2) break;
     std::string best;
     for (const auto& c : candidates)
       if ((prefix_only ? c.rfind(key, 0) == 0 : c.find(key) != std::string::npos) && (best.empty() || c.size() < best.size()))
         best = c;
-    if (!best.empty() && key.size() >= 2) return best;
+    if (!best.empty()) return best;
   }
   std::string best;
   size_t best_d = SIZE_MAX;

@@ -24,9 +24,7 @@ double median_ms(int warmup, int iters, torch::Device d, F&& f) {
 BenchModelResult bench_model(const BenchModelOptions& o) {
   const auto& c = o.config;
   // The inference need is a lower bound of the train segment's too (memory_estimate.h).
-  if (const auto limit = train::memory_limit_bytes(o.device))
-    train::check_memory_fits(train::estimate_memory(c, train::ModelUse::evaluation, false), c, *limit,
-                             "device " + o.device.str(), "batch_size");
+  train::check_memory_before_building(c, o.device, train::ModelUse::evaluation, false, "batch_size");
   ACTLossHead head(HRMACTV1(c, 0), c.loss_type);
   head->model->to_device(o.device);
   BenchModelResult r;

@@ -118,4 +118,10 @@ void check_memory_fits(const MemoryEstimate& need, const HRMConfig& c, double li
             " or the model's size (arch.hidden_size, arch.H_layers, arch.L_layers, arch.expansion)");
 }
 
+void check_memory_before_building(const HRMConfig& c, torch::Device device, ModelUse use, bool ema,
+                                  const std::string& batch_key) {
+  if (const auto limit = memory_limit_bytes(device))
+    check_memory_fits(estimate_memory(c, use, ema), c, *limit, "device " + device.str(), batch_key);
+}
+
 }  // namespace hrm::train

@@ -35,6 +35,11 @@ MemoryEstimate estimate_memory(const HRMConfig& c, ModelUse use, bool ema);
 // its cgroup's limit) + swap, on CUDA the device's total. Nothing when it cannot be read.
 std::optional<double> memory_limit_bytes(torch::Device device);
 
+// Before a model of config `c` is built on `device`: check_memory_fits against memory_limit_bytes
+// (nothing when the limit cannot be read).
+void check_memory_before_building(const HRMConfig& c, torch::Device device, ModelUse use, bool ema,
+                                  const std::string& batch_key = "global_batch_size (rows per process)");
+
 // Throws ConfigError when `need` exceeds `limit_bytes` (the message names the parts, the rows per
 // process, and the keys that size them; `batch_key` is the one that sets the rows).
 void check_memory_fits(const MemoryEstimate& need, const HRMConfig& c, double limit_bytes, const std::string& where,

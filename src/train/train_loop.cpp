@@ -116,8 +116,7 @@ ACTLossHead create_model(const PretrainConfig& config, const data::DatasetMetada
   model_cfg.validate();
   // Before anything is allocated: a configuration that cannot fit is an error naming its sizes, not an
   // OOM kill halfway through initialising the weights.
-  if (const auto limit = memory_limit_bytes(device))
-    check_memory_fits(estimate_memory(model_cfg, use, config.ema), model_cfg, *limit, "device " + device.str());
+  check_memory_before_building(model_cfg, device, use, config.ema);
   // The reference seeds torch's global generator with config.seed + RANK before building the model
   // and broadcasts rank 0's weights, so every rank starts from config.seed's.
   ACTLossHead model(HRMACTV1(model_cfg, static_cast<uint64_t>(config.seed)), model_cfg.loss_type);
@@ -421,6 +420,7 @@ class StopSignals {
     g_stop_signal = 0;
     struct sigaction sa {};
     sa.sa_handler = on_stop_signal;
+    sa.sa_flags = SA_RESTART;  // a write in progress (a checkpoint) goes on instead of failing with EINTR
     sigemptyset(&sa.sa_mask);
     ::sigaction(SIGINT, &sa, &old_int_);
     ::sigaction(SIGTERM, &sa, &old_term_);
@@ -454,10 +454,9 @@ TrainState run_pretrain(PretrainConfig config, std::ostream& out_all_ranks, cons
   if (fs::exists(run_dir) && !fs::is_directory(run_dir))
     HRM_THROW(ConfigError, "checkpoint_path '", run_dir, "' is a file; give a folder for the run (created if missing)");
   // A dataset's folder is not a run's: the run's files would mix with the dataset's (and stop its rebuild).
-  for (const char* f : {"dataset.json", "train/dataset.json", "test/dataset.json"})
-    if (fs::exists(fs::path(run_dir) / f))
-      HRM_THROW(ConfigError, "checkpoint_path '", run_dir, "' is a dataset's folder (it holds ", f,
-                "); give the run a folder of its own");
+  if (const std::string marker = data::dataset_marker(run_dir); !marker.empty())
+    HRM_THROW(ConfigError, "checkpoint_path '", run_dir, "' is a dataset's folder (it holds ", marker,
+              "); give the run a folder of its own");
   // Checkpoints and train_state.pt of a process killed while writing them: their temporaries (only
   // the renamed files are ever read) go before this run adds its own.
   if (root) remove_stale_temporaries(run_dir);
@@ -525,6 +524,11 @@ TrainState run_pretrain(PretrainConfig config, std::ostream& out_all_ranks, cons
   MetricsAccumulator acc;
   std::optional<int64_t> last_checkpoint_step;
   if (config.resume) last_checkpoint_step = state.step;
+  auto where_to_resume = [&]() -> std::string {  // for a run that stops early
+    return last_checkpoint_step ? "The last good checkpoint (step " + std::to_string(*last_checkpoint_step) + ") is intact in " +
+                                      run_dir + "; `hrm train resume=" + run_dir + "` continues from it"
+                                : std::string("No checkpoint was written yet (the first comes with the first evaluation)");
+  };
   auto flush_metrics = [&] {
     if (!acc.pending()) return;
     const MetricValues m = acc.take();
@@ -537,10 +541,8 @@ TrainState run_pretrain(PretrainConfig config, std::ostream& out_all_ranks, cons
     if (!stop.requested()) return;
     flush_metrics();
     progress.finish();
-    HRM_THROW(Interrupted, "stopped at step ", state.step, " (", g_stop_signal == SIGINT ? "SIGINT" : "SIGTERM", "); ",
-              last_checkpoint_step ? "the steps since the last checkpoint (step " + std::to_string(*last_checkpoint_step) +
-                                         ") are not saved: `hrm train resume=" + run_dir + "` continues from it"
-                                   : std::string("no checkpoint was written yet (the first comes with the first evaluation)"));
+    HRM_THROW(Interrupted, "stopped at step ", state.step, " (", g_stop_signal == SIGINT ? "SIGINT" : "SIGTERM",
+              "); the steps since the last checkpoint are not saved. ", where_to_resume(), ".");
   };
 
   // Training Loop
@@ -560,11 +562,7 @@ TrainState run_pretrain(PretrainConfig config, std::ostream& out_all_ranks, cons
         progress.finish();
         HRM_THROW(Error, "training stopped at step ", state.step, ": ", state.nonfinite_in_row,
                   " steps in a row had a non-finite loss or gradient (max_nonfinite_steps=", config.max_nonfinite_steps,
-                  "); they updated nothing. ",
-                  last_checkpoint_step ? "The last good checkpoint (step " + std::to_string(*last_checkpoint_step) +
-                                             ") is intact in " + run_dir + "; `hrm train resume=" + run_dir +
-                                             "` continues from it (e.g. with a lower lr)."
-                                       : std::string("No checkpoint was written yet."));
+                  "); they updated nothing. ", where_to_resume(), last_checkpoint_step ? " (e.g. with a lower lr)." : ".");
       }
       if (metrics) acc.add(*metrics);
       progress.step(state.step);
@@ -606,7 +604,7 @@ TrainState run_pretrain(PretrainConfig config, std::ostream& out_all_ranks, cons
     stop_if_requested();  // a signal during the evaluation: the checkpoint just written is the place to resume
   }
   progress.finish();
-  if (state.step < state.total_steps && state.iter >= total_iters)
+  if (state.step < state.total_steps)
     out << "done at step " << state.step << " of the " << state.total_steps
         << " estimated (epochs x groups x examples / global_batch_size): each iteration drops its last partial "
            "batch, as the reference's sampler does\n";
