@@ -216,7 +216,7 @@ ArcSolveResult solve_arc(Solver& solver, const arc::Task& task, int num_aug, Hal
     for (size_t a = 0; a < res.augmentations.size(); ++a) {
       const ModelAnswer& m = answers[a * tests + j];
       grids.push_back(arc::invert(arc::crop(m.tokens.data()), res.augmentations[a]));
-      conf.push_back(m.confidence());
+      conf.push_back(arc::vote_confidence(static_cast<float>(m.q_halt_logit)));  // as hrm arc-score votes
       steps += m.steps;
     }
     ArcTestAnswer t;

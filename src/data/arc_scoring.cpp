@@ -51,8 +51,6 @@ struct Ballot {
   }
 };
 
-double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
-
 const std::string& puzzle_name(const TestSplit& split, size_t p) {
   const int32_t id = split.puzzle_identifiers[p];
   if (id < 0 || static_cast<size_t>(id) >= split.identifiers.size())
@@ -148,6 +146,8 @@ std::vector<int64_t> match_rows(const TestSplit& split, const Predictions& preds
 
 }  // namespace
 
+float vote_confidence(float q_halt_logit) { return 1.f / (1.f + std::exp(-q_halt_logit)); }
+
 std::vector<Candidate> vote(const std::vector<Grid>& answers, const std::vector<double>& confidences) {
   HRM_CHECK(answers.size() == confidences.size(), "vote: ", answers.size(), " answers, ", confidences.size(), " confidences");
   Ballot b;
@@ -216,7 +216,7 @@ Score score(const TestSplit& split, const Predictions& preds, const std::vector<
                   "): its un-augmented input differs from the original's");
       const int64_t r = row_of[static_cast<size_t>(first + j)];
       const Grid answer = invert(crop(preds.tokens + r * kSeqLen), name.aug);
-      ballots[it->second][j].add(answer, sigmoid(preds.q_halt_logits[r]));
+      ballots[it->second][j].add(answer, vote_confidence(preds.q_halt_logits[r]));
     }
   }
 

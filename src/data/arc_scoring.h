@@ -52,8 +52,13 @@ struct Candidate {
   double mean_q = 0;    // mean sigmoid(q_halt_logits) over those rows
 };
 
-// The vote of one test input: the distinct answers ranked by count, ties by mean confidence (the
-// sigmoid of q_halt), then by first appearance. `hrm solve` votes its augmented runs with this.
+// A row's confidence in the vote: sigmoid(q_halt_logit) in float32, as the notebook's torch sigmoid.
+// It is exactly 1 for logits above ~17, so confident answers with equal votes tie and keep their
+// first-appearance order there (a double sigmoid would rank them by logit instead).
+float vote_confidence(float q_halt_logit);
+
+// The vote of one test input: the distinct answers ranked by count, ties by mean confidence
+// (vote_confidence), then by first appearance. `hrm solve` votes its augmented runs with this.
 std::vector<Candidate> vote(const std::vector<Grid>& answers, const std::vector<double>& confidences);
 
 struct TestInputResult {

@@ -139,6 +139,22 @@ TEST(ArcScoring, EqualVotesAndQKeepFirstAppearance) {
   EXPECT_EQ(s.tasks_correct, (std::vector<int64_t>{0, 1}));
 }
 
+// The notebook's confidence is torch's float32 sigmoid, exactly 1 for both logits here: the tie of
+// votes stays a tie and the first answer to appear wins (a double sigmoid ranked kWrong first).
+TEST(ArcScoring, ConfidentAnswersTieAtFloat32SigmoidOfOne) {
+  EXPECT_EQ(vote_confidence(20.f), 1.f);
+  EXPECT_EQ(vote_confidence(30.f), 1.f);
+  EXPECT_LT(vote_confidence(5.f), 1.f);
+  Fixture f;
+  f.row("A", kIn1, kLabel1, kLabel1, 20.f);
+  f.row("A_t1_0213456789", kIn1, kLabel1, kWrong, 30.f);
+  f.row("A_t2_0123456789", kIn1, kLabel1, kLabel1, 20.f);
+  f.row("A_t3_0123456789", kIn1, kLabel1, kWrong, 30.f);
+  const Score s = f.run({1, 2});
+  EXPECT_EQ(s.tasks[0].tests[0].ranked[0].grid, kLabel1);
+  EXPECT_EQ(s.tasks_correct, (std::vector<int64_t>{1, 1}));
+}
+
 TEST(ArcScoring, SubmissionHasTwoAttemptsPerTestInput) {
   Fixture f;
   f.row("B", kIn1, kLabel1, kLabel1, 0.f);
