@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "cli/data_commands.h"
+#include "cli/thread_count.h"
 #include "data/build_arc.h"
 
 namespace hrm::cli {
@@ -30,7 +31,7 @@ void register_data_arc(CLI::App& data) {
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--seed", cfg->seed, "seed of every random draw (same seed, same bytes)")->capture_default_str();
   cmd->add_option("--threads", cfg->threads, "worker threads (default: all cores; output does not depend on it)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(thread_count());
   cmd->callback([cfg] {
     const auto t0 = std::chrono::steady_clock::now();
     const arc::BuildSummary s = arc::build_dataset(*cfg);

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "cli/data_commands.h"
+#include "cli/thread_count.h"
 #include "data/build_maze.h"
 
 namespace hrm::cli {
@@ -45,7 +46,7 @@ void register_data_maze(CLI::App& data) {
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--no-csv", *no_csv, "do not save the generated mazes as <output>/input/{train,test}.csv");
   cmd->add_option("--threads", cfg->threads, "generator threads (default: all cores; output does not depend on it)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(thread_count());
   cfg->threads = 0;
   cmd->callback([=] {
     data::MazeBuildConfig c = *cfg;

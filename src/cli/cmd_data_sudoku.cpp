@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "cli/data_commands.h"
+#include "cli/thread_count.h"
 #include "core/check.h"
 #include "data/build_sudoku.h"
 #include "data/mini_sudoku.h"
@@ -73,7 +74,7 @@ void register_data_sudoku(CLI::App& data) {
                                        "(default size*size/2 + 2)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--threads", cfg->threads, "worker threads (default: all cores; output does not depend on it)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(thread_count());
   cfg->threads = 0;
   cmd->callback([=] {
     if (*size != 9) {

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/thread_count.h"
 #include "core/check.h"
 #include "dist/comm.h"
 #include "model/fused_ops.h"
@@ -86,7 +87,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", version_text, "Print the version, the libtorch it runs on, CUDA devices, data-parallel backends");
   int threads = 0;
   app.add_option("--threads", threads, "CPU threads for torch (default: all cores of this machine)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(hrm::cli::thread_count());
   bool unfused = false;
   app.add_flag("--unfused", unfused,
                "the reference's ops one by one instead of ATen's fused kernels (rms_norm), to measure their gain");

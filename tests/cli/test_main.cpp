@@ -2,7 +2,9 @@
 #include <gtest/gtest.h>
 #include <torch/version.h>
 
+#include <algorithm>
 #include <regex>
+#include <thread>
 
 #include "cli/cli_run.h"
 
@@ -45,6 +47,22 @@ TEST(HrmOptions, ThreadsAfterTheSubcommandAndUsageErrorsExitTwo) {
   EXPECT_EQ(bad.status, 2) << bad.output;
   EXPECT_NE(bad.output.find("--size"), std::string::npos) << bad.output;
   EXPECT_EQ(run_hrm({"train", "--help"}).status, 0);
+}
+
+// `--threads 99999` once exhausted a machine's process limit: every --threads (hrm's and the data
+// builders') is refused above 4 per core, before any thread starts.
+TEST(HrmOptions, ThreadCountsAboveFourPerCoreAreRefused) {
+  const std::string too_many = std::to_string(4 * std::max(1u, std::thread::hardware_concurrency()) + 1);
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"--threads", too_many, "data", "info", "/nonexistent/x"},
+        std::vector<std::string>{"data", "maze", "/nonexistent/x", "--threads", too_many},
+        std::vector<std::string>{"data", "sudoku", "/nonexistent/x", "--threads", too_many},
+        std::vector<std::string>{"data", "arc", "/nonexistent/x", "--threads", too_many}}) {
+    const auto r = run_hrm(args);
+    EXPECT_EQ(r.status, 2) << r.output;
+    EXPECT_NE(r.output.find("--threads: " + too_many + " threads is more than 4 per core"), std::string::npos)
+        << r.output;
+  }
 }
 
 }  // namespace
