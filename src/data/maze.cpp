@@ -282,11 +282,18 @@ GeneratedSplits generate(const GeneratorConfig& cfg, int64_t train_size, int64_t
   std::unordered_set<std::string> seen, train_layouts;
   // Blocks grow so that small requests stay cheap; the result does not depend on the block size.
   uint64_t block_size = 1024;
-  constexpr uint64_t kMaxAttempts = uint64_t{1} << 36;
+  // A request that cannot be met (a path longer than the grid allows, more mazes than a small side has
+  // layouts) would otherwise run forever: give up after this many attempts without a new maze. The
+  // Maze-Hard settings accept one attempt in ~2,500, so this only stops requests hours long at best.
+  constexpr uint64_t kPatience = uint64_t{1} << 22;
+  uint64_t last_accepted = 0;  // attempts consumed when the last maze was accepted
   while (static_cast<int64_t>(out.train.size()) < train_size || static_cast<int64_t>(out.test.size()) < test_size) {
-    if (out.attempts >= kMaxAttempts)
-      HRM_THROW(Error, "maze generator: only ", out.train.size() + out.test.size(), " mazes after ", out.attempts,
-                " attempts; lower min_path_length or change the wall fractions");
+    if (out.attempts - last_accepted >= kPatience)
+      HRM_THROW(ConfigError, "maze generator: no new maze in ", out.attempts - last_accepted, " attempts (",
+                out.train.size(), " of ", train_size, " train and ", out.test.size(), " of ", test_size,
+                " test mazes found in ", out.attempts, "): lower --min-path-length (", cfg.min_path_length,
+                "), widen the wall fractions or ask for fewer mazes (a ", cfg.side, "x", cfg.side,
+                " grid has only so many)");
     // Threads evaluate a block of attempts; acceptance below runs in attempt order.
     std::vector<std::vector<GeneratedMaze>> found(static_cast<size_t>(threads));
     std::vector<std::thread> pool;
@@ -310,8 +317,10 @@ GeneratedSplits generate(const GeneratorConfig& cfg, int64_t train_size, int64_t
       if (to_train) {
         train_layouts.insert(layout);
         out.train.push_back(std::move(m));
+        last_accepted = used;
       } else if (!train_layouts.count(layout)) {
         out.test.push_back(std::move(m));
+        last_accepted = used;
       }
       if (static_cast<int64_t>(out.train.size()) >= train_size && static_cast<int64_t>(out.test.size()) >= test_size) {
         out.attempts = used;  // the attempts actually consumed

@@ -153,11 +153,26 @@ MiniSudokuBuildSummary build_mini_sudoku_dataset(const MiniSudokuBuildConfig& cf
   std::set<MiniGrid> seen;
   const int64_t max_attempts = 200 * (cfg.train_size + cfg.test_size);
   int64_t attempt = 0, blank_total = 0;
+  // New puzzles get rarer as a split fills its share of the distinct ones (4x4: about two million); a
+  // request above that share would draw for hours before max_attempts. Every window of draws, once
+  // fewer than 1 in 10 are new, the draws the rest would need at that rate are compared with those
+  // made so far.
+  constexpr int64_t kWindow = 1 << 16;
+  int64_t accepted_before_window = 0;
+  const auto too_few = [&](int64_t draws) {
+    HRM_THROW(ConfigError, "mini Sudoku: only ", splits[0].size(), " of ", cfg.train_size, " training and ",
+              splits[1].size(), " of ", cfg.test_size, " test puzzles after ", draws, " draws (", cfg.size, "x",
+              cfg.size, " with ", blanks, " blanks has too few distinct puzzles): ask for fewer or change --blanks");
+  };
   while (static_cast<int64_t>(splits[0].size()) < cfg.train_size || static_cast<int64_t>(splits[1].size()) < cfg.test_size) {
-    if (attempt == max_attempts)
-      HRM_THROW(Error, "mini Sudoku: only ", splits[0].size(), " training and ", splits[1].size(), " test puzzles after ",
-                max_attempts, " draws (", cfg.size, "x", cfg.size, " with ", blanks,
-                " blanks has too few distinct puzzles): ask for fewer or change --blanks");
+    if (attempt == max_attempts) too_few(attempt);
+    if (attempt > 0 && attempt % kWindow == 0) {
+      const int64_t accepted = static_cast<int64_t>(splits[0].size() + splits[1].size());
+      const int64_t fresh = accepted - accepted_before_window, rest = cfg.train_size + cfg.test_size - accepted;
+      if (fresh * 10 < kWindow && static_cast<double>(rest) * kWindow / std::max<int64_t>(fresh, 1) > 2.0 * attempt)
+        too_few(attempt);
+      accepted_before_window = accepted;
+    }
     Rng rng = Rng::derive(cfg.seed, kPuzzleStream, static_cast<uint64_t>(attempt++));
     MiniGrid solution = random_solution(shape, rng);
     const int split = grid_hash01(solution, cfg.seed) < cfg.test_grid_fraction ? 1 : 0;

@@ -172,6 +172,23 @@ TEST(MazeGenerator, DefaultThresholdGivesPathsLongerThan110) {
   for (const auto& m : s.train) EXPECT_GT(m.path_length, 110);
 }
 
+// More mazes than a 2x2 grid has (each of its layouts once) once ran forever: now an error after a
+// stretch of attempts with no new maze, naming what was found and what to change.
+TEST(MazeGenerator, ARequestThatCannotBeMetIsAnErrorNotAHang) {
+  maze::GeneratorConfig g;
+  g.side = 2;
+  g.min_path_length = 0;
+  try {
+    maze::generate(g, 100, 100, 2);
+    FAIL() << "expected an error";
+  } catch (const ConfigError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("no new maze in"), std::string::npos) << what;
+    EXPECT_NE(what.find("of 100 train"), std::string::npos) << what;
+    EXPECT_NE(what.find("--min-path-length"), std::string::npos) << what;
+  }
+}
+
 TEST(MazeGenerator, OutputDependsOnTheSeedNotOnThreads) {
   maze::GeneratorConfig g;
   g.min_path_length = 50;

@@ -119,6 +119,25 @@ TEST(MiniSudoku, UnsupportedSizeOrTooManyBlanksAreErrors) {
   EXPECT_FALSE(fs::exists(cfg.output_dir));
 }
 
+// 4x4 grids with one blank make ~3,800 distinct training puzzles: asking for 10,000 once drew for
+// 200 x 10,000 draws (and 3,000,000 default puzzles for hours); the rate of new ones stops it early.
+TEST(MiniSudoku, MorePuzzlesThanTheSplitHoldsIsAnErrorNotAHang) {
+  MiniSudokuBuildConfig cfg;
+  cfg.output_dir = temp_dir("few").string();
+  cfg.blanks = 1;
+  cfg.train_size = 10000;
+  cfg.test_size = 10;
+  try {
+    build_mini_sudoku_dataset(cfg);
+    FAIL() << "expected an error";
+  } catch (const hrm::ConfigError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("of 10000 training"), std::string::npos) << what;
+    EXPECT_NE(what.find("after 131072 draws"), std::string::npos) << what;  // two windows, not 2,000,000
+  }
+  EXPECT_FALSE(fs::exists(cfg.output_dir));
+}
+
 TEST(RenderText, DrawsSudokuSideBySideWithMarkedCells) {
   DatasetMetadata m;
   m.vocab_size = 6;
