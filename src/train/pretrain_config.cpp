@@ -523,8 +523,16 @@ PretrainConfig load_pretrain_config(const std::optional<std::string>& config_fil
   ConfigBuilder b;
   if (resume) {
     if (config_file) HRM_THROW(ConfigError, "resume=DIR continues with DIR/all_config.yaml; do not pass --config too");
+    if (resume->empty()) HRM_THROW(ConfigError, "resume= needs the folder of the run to continue (its checkpoint_path)");
+    if (!fs::exists(*resume)) HRM_THROW(ConfigError, "resume=", *resume, ": no such folder");
+    if (!fs::is_directory(*resume))
+      HRM_THROW(ConfigError, "resume=", *resume, ": a file; expected the folder of a run (its checkpoint_path)");
     const std::string saved = (fs::path(*resume) / "all_config.yaml").string();
     if (!fs::exists(saved)) HRM_THROW(ConfigError, "resume=", *resume, ": no all_config.yaml in that directory");
+    for (const auto& o : overrides)
+      if (o.rfind("checkpoint_path=", 0) == 0 && fs::weakly_canonical(o.substr(16)) != fs::weakly_canonical(*resume))
+        HRM_THROW(ConfigError, "resume=", *resume, " continues the run in its own folder; ", o,
+                  " cannot move it (copy the folder and resume the copy)");
     b.merge_file(saved);
   } else if (config_file) {
     b.merge_file(*config_file);

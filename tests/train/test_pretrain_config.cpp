@@ -240,6 +240,28 @@ TEST(PretrainConfig, ResumeStartsFromTheRunsAllConfigYaml) {
   EXPECT_THROW(load_pretrain_config(std::string("x.yaml"), {"resume=" + dir.path.string()}), ConfigError);
 }
 
+// resume= once ignored a checkpoint_path= beside it and wrote into the resumed folder anyway; a missing
+// folder or a file was "no all_config.yaml in that directory".
+TEST(PretrainConfig, ResumeRefusesAnotherCheckpointPathAndNamesAMissingOrFileFolder) {
+  TempDir dir("cfg_resume2");
+  save_all_config(with({"epochs=40", "eval_interval=10"}), dir.path.string());
+  auto error_of = [](const std::vector<std::string>& overrides) -> std::string {
+    try {
+      load_pretrain_config(std::nullopt, overrides);
+    } catch (const ConfigError& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  const std::string r = "resume=" + dir.path.string();
+  EXPECT_NE(error_of({r, "checkpoint_path=/tmp/elsewhere"}).find("cannot move it"), std::string::npos);
+  EXPECT_EQ(with({r, "checkpoint_path=" + dir.path.string() + "/"}).checkpoint_path, dir.path.string());
+  EXPECT_NE(error_of({"resume=" + dir.path.string() + "/missing"}).find(": no such folder"), std::string::npos);
+  EXPECT_NE(error_of({"resume=" + dir.path.string() + "/all_config.yaml"}).find(": a file; expected the folder"),
+            std::string::npos);
+  EXPECT_NE(error_of({"resume="}).find("needs the folder"), std::string::npos);
+}
+
 TEST(PretrainConfig, FillNamesAsTheReference) {
   PretrainConfig c = with({"data_path=data/sudoku-extreme-1k-aug-1000"});
   fill_names(c);
