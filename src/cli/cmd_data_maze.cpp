@@ -10,6 +10,7 @@
 
 #include "cli/data_commands.h"
 #include "cli/thread_count.h"
+#include "core/check.h"
 #include "data/build_maze.h"
 
 namespace hrm::cli {
@@ -49,6 +50,12 @@ void register_data_maze(CLI::App& data) {
       ->check(thread_count());
   cfg->threads = 0;
   cmd->callback([=] {
+    if (!cfg->input_dir.empty())  // they would be ignored: an import keeps the CSVs' mazes
+      for (const char* generator_only : {"--train-size", "--test-size", "--min-path-length", "--wall-min", "--wall-max",
+                                         "--side", "--no-csv"})
+        if (cmd->count(generator_only) > 0)
+          HRM_THROW(ConfigError, generator_only, " applies to generated mazes; --input imports its CSVs as they are (",
+                    "--subsample-size N keeps N training mazes)");
     data::MazeBuildConfig c = *cfg;
     if (*subsample >= 0) c.subsample_size = *subsample;
     c.check = !*no_check;

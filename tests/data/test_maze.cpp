@@ -3,6 +3,7 @@
 // CSV quoting rules, and the generator's guarantees (long shortest paths, no duplicates, no wall
 // layout in both splits, the same output for any thread count). Also runs `hrm data maze/info`.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -269,6 +270,13 @@ TEST(MazeCli, DataMazeAndDataInfoRunFromTheBinary) {
   EXPECT_NE(text.find('S'), std::string::npos);
   const std::string bad = std::string(HRM_BINARY) + " data info " + dir.string() + " > /dev/null 2>&1";
   EXPECT_NE(std::system(bad.c_str()), 0) << "a directory without a dataset must fail";
+  // A generator option beside --input was silently ignored (all the CSVs' mazes were written).
+  const std::string ignored = std::string(HRM_BINARY) + " --threads 1 data maze " + (dir / "m2").string() + " --input " +
+                              (kMazeSmall / "input").string() + " --train-size 3 > " + (dir / "ignored.txt").string() + " 2>&1";
+  EXPECT_EQ(WEXITSTATUS(std::system(ignored.c_str())), 2);
+  EXPECT_NE(read_file((dir / "ignored.txt").string()).find("--train-size applies to generated mazes"), std::string::npos)
+      << read_file((dir / "ignored.txt").string());
+  EXPECT_FALSE(fs::exists(dir / "m2"));
   fs::remove_all(dir);
 }
 
