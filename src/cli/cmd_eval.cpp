@@ -124,6 +124,10 @@ void run_eval(const std::vector<std::string>& args) {
   const data::Dataset train_data = data::Dataset::open(config.data_path, "train");
   const data::Dataset eval_data = data::Dataset::open(config.data_path, "test");
   data::check_splits_agree(train_data, eval_data);
+  int64_t test_examples = 0;
+  for (const auto& set : eval_data.sets()) test_examples += set.examples();
+  if (test_examples == 0)  // e.g. built with --test-size 0: no metric and no output file would come of it
+    HRM_THROW(ConfigError, "hrm eval: ", eval_data.split_dir().string(), " has no examples; nothing to evaluate");
   train::TrainState state = train::init_train_state(config, train_data.metadata(), comm.get(), train::ModelUse::evaluation);
   train::load_model_checkpoint(checkpoint, state.model, load);
   // The run's folder holds the answers on the run's own dataset (hrm report and arc-score read them

@@ -108,6 +108,13 @@ TEST(CmdEval, AnotherDatasetsOutputsGoToSaveDirAndPathSlipsAreNamed) {
   const auto split = run_hrm({"eval", ckpt, "data_path=" + (dir.path / "data" / "train").string(), "save_outputs=[]"});
   EXPECT_NE(split.output.find("give the dataset's folder, " + (dir.path / "data").string()), std::string::npos)
       << split.output;
+  // An empty test split printed {} and named an output file it never wrote.
+  testing::write_tiny_dataset(dir.path / "no_test", 32, 0);
+  const auto empty = run_hrm({"eval", ckpt, "data_path=" + (dir.path / "no_test").string(),
+                              "save_dir=" + (dir.path / "no_test_outputs").string()});
+  EXPECT_EQ(empty.status, 2) << empty.output;
+  EXPECT_NE(empty.output.find("has no examples; nothing to evaluate"), std::string::npos) << empty.output;
+  EXPECT_EQ(empty.output.find("outputs:"), std::string::npos) << empty.output;
 }
 
 TEST(CmdEval, PuzzleEmbeddingOfAnotherRowCountIsNamedAndResizedOnRequest) {
