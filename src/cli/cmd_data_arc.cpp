@@ -45,6 +45,9 @@ void register_data_arc(CLI::App& data) {
     std::cout << "wrote " << cfg->output_dir << ": train " << s.train_examples << " examples, " << s.train_puzzles
               << " puzzles, " << s.train_groups << " groups; test " << s.test_examples << " examples, " << s.test_puzzles
               << " puzzles, " << s.test_groups << " groups in " << std::fixed << std::setprecision(1) << secs << " s\n";
+    if (s.test_groups == 0)  // as the reference: the test split is the evaluation tasks' test pairs
+      std::cout << "note: no test split (no --dataset-dirs folder has an evaluation/ folder); hrm train and hrm eval "
+                   "need one\n";
   });
 }
 

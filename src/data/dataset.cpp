@@ -221,6 +221,9 @@ Dataset Dataset::open(const fs::path& dir, const std::string& split) {
         fs::is_regular_file(split_dir / "dataset.json")
             ? "; " + given.string() + " is in one split of a dataset: give the dataset's folder, " +
                   (split_dir.has_parent_path() ? split_dir.parent_path().string() : std::string(".."))
+        : split == "test" && fs::is_regular_file(given / "train" / "dataset.json")
+            ? "; this dataset has a training split only (hrm data arc writes a test split from the tasks of an "
+              "evaluation/ folder)"
             : std::string();
     HRM_THROW(FormatError, d.split_dir_.string(), ": no such split directory (expected ", dir.string(), "/", split,
               "/dataset.json)", hint);

@@ -230,6 +230,16 @@ TEST(ArcBuild, WithoutEvaluationDirThereIsNoTestSplitAndShortGroupsAreReported) 
                                       "train/all__labels.npy", "train/all__puzzle_identifiers.npy",
                                       "train/all__puzzle_indices.npy", "train/dataset.json"}));
   EXPECT_EQ(s.train_examples, 2);
+  // Opening its missing test split (hrm train, hrm eval) says why there is none.
+  try {
+    data::Dataset::open(cfg.output_dir, "test");
+    FAIL() << "expected an error";
+  } catch (const FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("has a training split only (hrm data arc writes a test split from the tasks "
+                                         "of an evaluation/ folder)"),
+              std::string::npos)
+        << e.what();
+  }
 }
 
 TEST(ArcBuild, BadTaskFileIsAnErrorNamingItAndLeavesNoOutput) {
