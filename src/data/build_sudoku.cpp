@@ -429,6 +429,11 @@ SudokuBuildSummary build_sudoku_dataset(const SudokuBuildConfig& cfg) {
     split_pool(std::move(pool), cfg, splits);
   }
   if (cfg.subsample_size) splits[0] = subsample(std::move(splits[0]), *cfg.subsample_size, cfg.seed);
+  if (splits[0].empty())  // a dataset nothing can train on (an empty --train file, a filter that kept nothing)
+    HRM_THROW(ConfigError, "no training puzzles", cfg.train_input.empty() ? "" : " in " + cfg.train_input, " (",
+              summary.read, " read in all; ", summary.below_min_difficulty, " below --min-difficulty, ",
+              summary.unsolvable + summary.multiple, " invalid skipped", cfg.subsample_size ? "; --subsample-size " + std::to_string(*cfg.subsample_size) : "",
+              "): nothing to write");
 
   DatasetWriter writer(cfg.output_dir);
   const char* names[2] = {"train", "test"};

@@ -211,6 +211,22 @@ TEST(SudokuBuild, InvalidListedPuzzlesAreSkippedAndCountedOrAnError) {
   EXPECT_EQ(s.train_puzzles + s.test_puzzles, 1);
 }
 
+// An empty --train file (or a filter that keeps nothing) wrote a dataset nothing can train on, exit 0.
+TEST(SudokuBuild, NoTrainingPuzzlesIsAnErrorAndWritesNothing) {
+  TempDir tmp;
+  SudokuBuildConfig c;
+  c.output_dir = (tmp.path / "ds").string();
+  c.train_input = tmp.file("train.csv", kHeader);
+  c.test_input = tmp.file("test.csv", kHeader + "x," + kQ + "," + kA + ",3\n");
+  EXPECT_NE(error_of([&] { hrm::data::build_sudoku_dataset(c); }).find("no training puzzles in " + c.train_input),
+            std::string::npos);
+  c.train_input = c.test_input;
+  c.min_difficulty = 1000;
+  const std::string e = error_of([&] { hrm::data::build_sudoku_dataset(c); });
+  EXPECT_NE(e.find("2 read in all; 2 below --min-difficulty"), std::string::npos) << e;
+  EXPECT_FALSE(fs::exists(tmp.path / "ds")) << "no empty dataset";
+}
+
 TEST(SudokuBuild, ParserErrorsNameFileLineAndWhatWasExpected) {
   TempDir tmp;
   auto err = [&](const std::string& text) {
