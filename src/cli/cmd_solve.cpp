@@ -90,7 +90,7 @@ std::string detect_kind(const std::string& puzzle) {
   // A Sudoku file may have '#' comment lines; a maze's rows often start with '#' (a wall): the first
   // line that does not start with '#' decides, and a file of only such lines is a maze.
   bool any = false;
-  for (const std::string& line : lines_of(read_file(puzzle))) {
+  for (const std::string& line : lines_of(read_text_file(puzzle))) {
     const std::string t = trimmed(line);
     if (t.empty()) continue;
     any = true;
@@ -120,7 +120,7 @@ std::vector<SudokuLine> sudoku_lines(const std::string& puzzle) {
   if (!fs::is_regular_file(puzzle)) return {{trimmed(puzzle), "puzzle"}};
   std::vector<SudokuLine> out;
   int line_no = 0;
-  for (const std::string& line : lines_of(read_file(puzzle))) {
+  for (const std::string& line : lines_of(read_text_file(puzzle))) {
     ++line_no;
     const std::string t = trimmed(line);
     if (!t.empty() && t[0] != '#') out.push_back({t, puzzle + ":" + std::to_string(line_no)});
@@ -208,7 +208,7 @@ void solve_sudoku(answer::Solver& solver, const SolveArgs& a, answer::Halting ha
 }
 
 void solve_maze(answer::Solver& solver, const SolveArgs& a, answer::Halting halting, ordered_json& j) {
-  const std::string grid = answer::parse_maze_text(read_file(a.puzzle), a.puzzle);
+  const std::string grid = answer::parse_maze_text(read_text_file(a.puzzle), a.puzzle);
   solver.check_fits(static_cast<int64_t>(grid.size()), data::maze::kVocabSize, "maze");
   const auto answers = solver.run({answer::maze_tokens(grid, a.puzzle)}, {0}, halting);
   const std::string drawn = answer::maze_from_tokens(answers[0].tokens.data(), static_cast<int64_t>(grid.size()));

@@ -118,11 +118,20 @@ int remove_stale_temporaries(const std::string& dir, const std::string& prefix) 
 }
 
 std::string read_file(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))  // opens, then reads as empty: name it instead
+    HRM_THROW(Error, path, " is a directory; expected a file");
   std::ifstream in(path, std::ios::binary);
   if (!in) HRM_THROW(Error, "cannot open ", path, ": ", std::strerror(errno));
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+std::string read_text_file(const std::string& path) {
+  std::string text = read_file(path);
+  if (text.compare(0, 3, "\xEF\xBB\xBF") == 0) text.erase(0, 3);
+  return text;
 }
 
 }  // namespace hrm

@@ -30,5 +30,8 @@ bool starts_after_space(const std::string& content, const std::string& prefix);
 int remove_stale_temporaries(const std::string& dir, const std::string& prefix = "");
 
 std::string read_file(const std::string& path);  // whole file; hrm::Error naming the path on failure
+// read_file less a leading UTF-8 byte-order mark (Windows editors write one), for text parsers whose
+// errors would otherwise count three invisible characters.
+std::string read_text_file(const std::string& path);
 
 }  // namespace hrm

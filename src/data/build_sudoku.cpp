@@ -317,7 +317,7 @@ std::vector<SudokuPuzzle> parse_sudoku_text(const std::string& text, const std::
   return out;
 }
 
-std::vector<SudokuPuzzle> read_sudoku_file(const std::string& path) { return parse_sudoku_text(read_file(path), path); }
+std::vector<SudokuPuzzle> read_sudoku_file(const std::string& path) { return parse_sudoku_text(read_text_file(path), path); }
 
 void solve_puzzles(std::vector<SudokuPuzzle>& puzzles, OnInvalid on_invalid, int threads, SudokuBuildSummary& summary) {
   std::vector<size_t> todo;

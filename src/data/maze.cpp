@@ -106,7 +106,7 @@ std::vector<MazeRecord> parse_maze_csv(const std::string& text, const std::strin
   return out;
 }
 
-std::vector<MazeRecord> read_maze_csv(const std::string& path) { return parse_maze_csv(read_file(path), path); }
+std::vector<MazeRecord> read_maze_csv(const std::string& path) { return parse_maze_csv(read_text_file(path), path); }
 
 std::string format_maze_csv(const std::vector<MazeRecord>& records) {
   std::string out = "source,question,answer,rating\n";

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
@@ -69,6 +70,8 @@ std::string read_record(caffe2::serialize::PyTorchStreamReader& zip, const std::
 }
 
 std::unique_ptr<caffe2::serialize::PyTorchStreamReader> open_zip(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) HRM_THROW(Error, path, " is a directory; expected a checkpoint file");
   std::ifstream f(path, std::ios::binary);
   if (!f) HRM_THROW(Error, path, ": cannot open (", std::strerror(errno), ")");
   char magic[4] = {0, 0, 0, 0};

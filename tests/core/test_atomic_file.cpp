@@ -24,6 +24,22 @@ fs::path fresh_dir(const std::string& name) {
   return d;
 }
 
+// A directory read as a file looked empty ("empty file; expected a header row"); a byte-order mark
+// counted as three characters of a Sudoku line.
+TEST(ReadFile, ADirectoryIsNamedAndTextLosesItsByteOrderMark) {
+  const fs::path d = fresh_dir("read");
+  try {
+    read_file(d.string());
+    ADD_FAILURE() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(d.string() + " is a directory; expected a file"), std::string::npos) << e.what();
+  }
+  write_file_atomic((d / "bom.txt").string(), "\xEF\xBB\xBF" "12.4\n");
+  EXPECT_EQ(read_text_file((d / "bom.txt").string()), "12.4\n");
+  EXPECT_EQ(read_file((d / "bom.txt").string()).size(), 8u);  // binary reads keep every byte
+  remove_tree(d.string());
+}
+
 TEST(AtomicFile, StaleTemporariesOfGoneProcessesAreRemovedAndLiveOnesKept) {
   const fs::path d = fresh_dir("stale");
   // 4194305 = 2^22 + 1, above Linux's largest pid_max: no such process.

@@ -423,6 +423,22 @@ TEST(SaveTorchFile, WritesAtomicallyAndReplacesAnExistingFile) {
   EXPECT_EQ(load_torch_file(f)[0].first, "b");  // a failed save leaves the old file
 }
 
+// A folder given for a checkpoint (arc-score, report --outputs) was "not a PyTorch checkpoint (no zip
+// header at byte 0)"; a missing file says so.
+TEST(LoadTorchFile, AFolderOrAMissingFileIsNamedAsSuch) {
+  TempDir tmp;
+  auto error_of = [](const std::string& path) -> std::string {
+    try {
+      load_torch_file(path);
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  EXPECT_NE(error_of(tmp.path).find(" is a directory; expected a checkpoint file"), std::string::npos);
+  EXPECT_NE(error_of(tmp.file("missing.pt")).find(": cannot open (No such file or directory)"), std::string::npos);
+}
+
 TEST(SaveTorchFile, EmptyStateDictRoundTrips) {
   TempDir tmp;
   save_torch_file(tmp.file("e.pt"), {});
