@@ -189,6 +189,13 @@ const std::vector<std::string>& HRMConfig::keys() {
 
 HRMConfig HRMConfig::from_json(const nlohmann::json& j) {
   if (!j.is_object()) HRM_THROW(ConfigError, "model config: expected a JSON object");
+  // The reference's config class gives these no default: a missing one is an error there too (here it
+  // would silently take hrm's Sudoku default and show up as a numeric mismatch).
+  for (const char* required : {"batch_size", "seq_len", "num_puzzle_identifiers", "vocab_size", "H_cycles", "L_cycles",
+                               "H_layers", "L_layers", "hidden_size", "expansion", "num_heads", "pos_encodings",
+                               "halt_max_steps", "halt_exploration_prob"})
+    if (!j.contains(required))
+      HRM_THROW(ConfigError, "model config: missing key '", required, "' (the reference's config has no default for it)");
   HRMConfig c;
   for (auto it = j.begin(); it != j.end(); ++it) {
     const auto& v = it.value();

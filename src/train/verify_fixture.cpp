@@ -75,9 +75,15 @@ Fixture load_fixture(const std::string& dir) {
     HRM_THROW(FormatError, cfg_path, ": ", e.what());
   }
   if (!j.contains("model")) HRM_THROW(FormatError, cfg_path, ": missing key 'model'");
-  f.config = HRMConfig::from_json(j["model"]);
-  if (j.contains("loss") && j["loss"].contains("loss_type")) f.config.loss_type = j["loss"]["loss_type"];
-  f.config.validate();
+  try {
+    f.config = HRMConfig::from_json(j["model"]);
+    if (j.contains("loss") && j["loss"].contains("loss_type")) f.config.loss_type = j["loss"]["loss_type"];
+    f.config.validate();
+  } catch (const ConfigError& e) {
+    HRM_THROW(FormatError, cfg_path, ": ", e.what());
+  } catch (const nlohmann::json::exception& e) {
+    HRM_THROW(FormatError, cfg_path, ": 'loss': ", e.what());
+  }
   f.weights = load_dict(dir + "/weights.pt");
   auto b = load_dict(dir + "/batch.pt");
   for (const char* k : {"inputs", "labels", "puzzle_identifiers"})

@@ -156,6 +156,26 @@ TEST(Fixtures, AFixtureWithoutOneOfItsResultFilesIsAMissingPiece) {
   EXPECT_TRUE(named);
 }
 
+// A key missing from config.json took hrm's default and showed as 257 numeric mismatches.
+TEST(Fixtures, AConfigKeyWithoutAReferenceDefaultMustBeThere) {
+  const fs::path src = fs::path(HRM_SHARED_DIR) / "fixtures" / "hrm-tiny";
+  ASSERT_TRUE(fs::exists(src / "config.json"));
+  hrm::train::testing::TempDir dir("fixture_no_heads");
+  for (const auto& e : fs::directory_iterator(src))
+    if (e.path().filename() != "config.json") fs::copy_file(e.path(), dir.path / e.path().filename());
+  nlohmann::json cfg = nlohmann::json::parse(std::ifstream(src / "config.json"));
+  cfg["model"].erase("num_heads");
+  std::ofstream(dir.path / "config.json") << cfg.dump();
+  try {
+    hrm::verify_fixture(dir.path.string());
+    FAIL() << "expected an error";
+  } catch (const hrm::FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find((dir.path / "config.json").string() + ": model config: missing key 'num_heads'"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Shared, Fixture, ::testing::ValuesIn(fixture_dirs()),
                          [](const ::testing::TestParamInfo<std::string>& i) {
                            std::string n = fs::path(i.param).filename().string();
