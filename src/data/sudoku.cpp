@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <vector>
 
 #include "core/check.h"
@@ -227,8 +228,9 @@ Grid parse_grid(std::string_view text, const std::string& where, bool allow_blan
     } else if (allow_blanks && (ch == '.' || ch == '0')) {
       g[i] = 0;
     } else {
-      const std::string shown = std::isprint(static_cast<unsigned char>(ch)) ? std::string(1, ch)
-                                                                             : "\\x" + std::to_string(+static_cast<unsigned char>(ch));
+      char hex[8];  // a byte that does not print, as \xff
+      std::snprintf(hex, sizeof hex, "\\x%02x", static_cast<unsigned>(static_cast<unsigned char>(ch)));
+      const std::string shown = std::isprint(static_cast<unsigned char>(ch)) ? std::string(1, ch) : std::string(hex);
       HRM_THROW(FormatError, where, ": column ", i + 1, ": unexpected '", shown, "' (expected ",
                 allow_blanks ? "a digit 1-9, '.' or '0'" : "a digit 1-9", ")");
     }

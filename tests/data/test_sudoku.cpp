@@ -187,6 +187,9 @@ TEST(SudokuParse, ErrorsNameThePlaceAndWhatWasExpected) {
   bad[4] = 'x';
   const std::string e = error_of([&] { sd::parse_grid(bad, "a.txt:7"); });
   EXPECT_NE(e.find("a.txt:7: column 5: unexpected 'x'"), std::string::npos) << e;
+  bad[4] = '\xff';  // shown in hex (was "\x255": the decimal value behind a hex escape)
+  const std::string e3 = error_of([&] { sd::parse_grid(bad, "a.txt:7"); });
+  EXPECT_NE(e3.find("column 5: unexpected '\\xff'"), std::string::npos) << e3;
   const std::string e2 = error_of([] { sd::parse_grid(std::string(81, '.'), "answer", false); });
   EXPECT_NE(e2.find("expected a digit 1-9"), std::string::npos) << e2;
 }
