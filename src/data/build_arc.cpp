@@ -214,7 +214,12 @@ std::vector<SourceTask> load_task_dirs(const std::vector<std::string>& dirs, uin
 }
 
 BuildSummary build_dataset(const BuildConfig& cfg) {
-  HRM_CHECK(cfg.num_aug >= 0, "num_aug must be >= 0, got ", cfg.num_aug);
+  // A task has at most 8 dihedral transforms x 9! permutations of colours 1-9 (0 stays) augmentations
+  // besides itself; asking for more only grows the draws' memory until they give up.
+  constexpr int64_t kMaxAugmentations = 8LL * 362880 - 1;
+  if (cfg.num_aug < 0 || cfg.num_aug > kMaxAugmentations)
+    HRM_THROW(ConfigError, "--num-aug ", cfg.num_aug, ": expected 0 to ", kMaxAugmentations,
+              " (8 dihedral transforms x 9! colour permutations, less the task itself)");
   data::check_dataset_output(cfg.output_dir, cfg.dataset_dirs);
   BuildSummary summary;
   const std::vector<SourceTask> tasks = load_task_dirs(cfg.dataset_dirs, cfg.seed, &summary.tasks_per_dir);

@@ -242,6 +242,23 @@ TEST(ArcBuild, WithoutEvaluationDirThereIsNoTestSplitAndShortGroupsAreReported) 
   }
 }
 
+// --num-aug 100000000 grew memory for minutes: above the distinct augmentations a task has, refused.
+TEST(ArcBuild, MoreAugmentationsThanATaskHasAreRefused) {
+  TempDir tmp;
+  write(tmp.path() / "in/training/a.json", R"({"train": [{"input": [[0]], "output": [[0]]}], "test": [{"input": [[0]], "output": [[0]]}]})");
+  BuildConfig cfg;
+  cfg.dataset_dirs = {(tmp.path() / "in").string()};
+  cfg.output_dir = (tmp.path() / "out").string();
+  cfg.num_aug = 8 * 362880;
+  try {
+    build_dataset(cfg);
+    FAIL() << "expected an error";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("--num-aug 2903040: expected 0 to 2903039"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(cfg.output_dir));
+}
+
 TEST(ArcBuild, BadTaskFileIsAnErrorNamingItAndLeavesNoOutput) {
   TempDir tmp;
   write(tmp.path() / "in/training/good.json", R"({"train": [{"input": [[1]], "output": [[1]]}], "test": [{"input": [[1]], "output": [[1]]}]})");

@@ -3,6 +3,8 @@
 // lists (solved, deduplicated, split), generated puzzles, and errors naming file and line.
 #include <gtest/gtest.h>
 
+#include <climits>
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -225,6 +227,20 @@ TEST(SudokuBuild, NoTrainingPuzzlesIsAnErrorAndWritesNothing) {
   const std::string e = error_of([&] { hrm::data::build_sudoku_dataset(c); });
   EXPECT_NE(e.find("2 read in all; 2 below --min-difficulty"), std::string::npos) << e;
   EXPECT_FALSE(fs::exists(tmp.path / "ds")) << "no empty dataset";
+}
+
+// --num-aug 2147483647 ended in std::bad_alloc: more rows than the format addresses is refused first.
+TEST(SudokuBuild, MoreExamplesThanTheFormatAddressesAreRefusedBeforeWriting) {
+  TempDir tmp;
+  SudokuBuildConfig c;
+  c.output_dir = (tmp.path / "ds").string();
+  c.train_input = c.test_input = tmp.file("one.csv", kHeader + "x," + kQ + "," + kA + ",3\n");
+  c.num_aug = INT32_MAX;
+  const std::string e = error_of([&] { hrm::data::build_sudoku_dataset(c); });
+  EXPECT_NE(e.find("--num-aug 2147483647: 1 training puzzles x (1 + 2147483647) make 2147483648 examples"),
+            std::string::npos)
+      << e;
+  EXPECT_FALSE(fs::exists(tmp.path / "ds"));
 }
 
 TEST(SudokuBuild, ParserErrorsNameFileLineAndWhatWasExpected) {
