@@ -76,7 +76,13 @@ bool starts_after_space(const std::string& content, const std::string& prefix) {
 void check_replaceable(const std::string& path, const std::function<bool(const std::string& content)>& is_kind,
                        const char* kind) {
   std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) return;
+  if (!std::filesystem::exists(path, ec)) {
+    // Said now, before the work whose result it is for (the write would fail naming a temporary).
+    const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+    if (!parent.empty() && !std::filesystem::is_directory(parent, ec))
+      HRM_THROW(Error, path, ": its folder ", parent.string(), " does not exist; create it, or write ", kind, " elsewhere");
+    return;
+  }
   if (!std::filesystem::is_regular_file(path, ec))
     HRM_THROW(Error, path, ": exists and is not a file; refusing to write ", kind, " there");
   // A dataset's metadata is JSON too, but never an output of ours.

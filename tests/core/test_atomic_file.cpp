@@ -71,6 +71,14 @@ TEST(AtomicFile, OutputOfAnotherKindIsNotReplaced) {
   EXPECT_NO_THROW(check_replaceable(html, is_html, "an HTML report"));
   EXPECT_NO_THROW(check_replaceable(empty, is_html, "an HTML report"));
   EXPECT_NO_THROW(check_replaceable((d / "new.html").string(), is_html, "an HTML report"));
+  EXPECT_NO_THROW(check_replaceable("new_here.html", is_html, "an HTML report"));  // the current folder
+  try {  // said before the work (the write failed after it, naming a temporary)
+    check_replaceable((d / "no" / "r.html").string(), is_html, "an HTML report");
+    ADD_FAILURE() << "a missing folder was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("its folder " + (d / "no").string() + " does not exist"), std::string::npos)
+        << e.what();
+  }
   try {
     check_replaceable(ckpt, is_html, "an HTML report");
     ADD_FAILURE() << "a checkpoint was allowed to be replaced";
