@@ -220,6 +220,13 @@ BuildSummary build_dataset(const BuildConfig& cfg) {
   if (cfg.num_aug < 0 || cfg.num_aug > kMaxAugmentations)
     HRM_THROW(ConfigError, "--num-aug ", cfg.num_aug, ": expected 0 to ", kMaxAugmentations,
               " (8 dihedral transforms x 9! colour permutations, less the task itself)");
+  for (size_t i = 0; i < cfg.dataset_dirs.size(); ++i)
+    for (size_t j = 0; j < i; ++j) {
+      std::error_code ec;
+      if (fs::equivalent(cfg.dataset_dirs[i], cfg.dataset_dirs[j], ec))
+        HRM_THROW(ConfigError, "--dataset-dirs names ", cfg.dataset_dirs[j], " twice (also as ", cfg.dataset_dirs[i],
+                  "): its tasks would all be duplicates");
+    }
   data::check_dataset_output(cfg.output_dir, cfg.dataset_dirs);
   BuildSummary summary;
   const std::vector<SourceTask> tasks = load_task_dirs(cfg.dataset_dirs, cfg.seed, &summary.tasks_per_dir);

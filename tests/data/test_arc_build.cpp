@@ -243,7 +243,8 @@ TEST(ArcBuild, WithoutEvaluationDirThereIsNoTestSplitAndShortGroupsAreReported) 
 }
 
 // --num-aug 100000000 grew memory for minutes: above the distinct augmentations a task has, refused.
-TEST(ArcBuild, MoreAugmentationsThanATaskHasAreRefused) {
+// A folder given twice in --dataset-dirs too.
+TEST(ArcBuild, MoreAugmentationsThanATaskHasOrAFolderTwiceAreRefused) {
   TempDir tmp;
   write(tmp.path() / "in/training/a.json", R"({"train": [{"input": [[0]], "output": [[0]]}], "test": [{"input": [[0]], "output": [[0]]}]})");
   BuildConfig cfg;
@@ -257,6 +258,15 @@ TEST(ArcBuild, MoreAugmentationsThanATaskHasAreRefused) {
     EXPECT_NE(std::string(e.what()).find("--num-aug 2903040: expected 0 to 2903039"), std::string::npos) << e.what();
   }
   EXPECT_FALSE(fs::exists(cfg.output_dir));
+  cfg.num_aug = 1;  // one folder named twice: each task was reported as a duplicate of itself
+  cfg.dataset_dirs.push_back((tmp.path() / "in" / ".").string());
+  try {
+    build_dataset(cfg);
+    FAIL() << "expected an error";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("--dataset-dirs names " + cfg.dataset_dirs[0] + " twice"), std::string::npos)
+        << e.what();
+  }
 }
 
 TEST(ArcBuild, BadTaskFileIsAnErrorNamingItAndLeavesNoOutput) {
