@@ -296,6 +296,23 @@ TEST(DatasetWriter, RefusesToReplaceADirectoryThatIsNotADataset) {
   fs::remove_all(root);
 }
 
+// `hrm data sudoku .` replaced the shell's own folder (left standing in a deleted one); "" was "cannot
+// make absolute path".
+TEST(DatasetWriter, RefusesTheCurrentFolderAFolderAboveItAndAnEmptyPath) {
+  const auto error_of = [](const fs::path& out) -> std::string {
+    try {
+      check_dataset_output(out, {});
+    } catch (const ConfigError& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  EXPECT_NE(error_of(".").find(" is the current directory"), std::string::npos);
+  EXPECT_NE(error_of(fs::current_path().parent_path()).find(" is above the current directory"), std::string::npos);
+  EXPECT_NE(error_of("").find("an empty path"), std::string::npos);
+  EXPECT_EQ(error_of(temp_dir("fresh_output") / "ds"), "no error");
+}
+
 TEST(DatasetReader, StructuralErrorsNameTheFile) {
   const fs::path root = temp_dir("broken");
   auto expect_error = [&](const std::string& what, const std::string& needle) {
