@@ -62,8 +62,9 @@ void run_eval(const std::vector<std::string>& args) {
       if (save_outputs.find(k) == std::string::npos)
         HRM_THROW(ConfigError, "hrm eval: show=N needs '", k, "' in save_outputs (got ", save_outputs, ")");
   if (checkpoint.empty()) HRM_THROW(ConfigError, "hrm eval: checkpoint=PATH is required (a step_N file of a run)");
-  if (!fs::is_regular_file(checkpoint)) {
-    // A run's folder, or a step it never saved: name the checkpoints there are.
+  const bool state_file = fs::path(checkpoint).filename() == "train_state.pt";
+  if (!fs::is_regular_file(checkpoint) || state_file) {
+    // A run's folder, a step it never saved, or its train_state.pt: name the checkpoints there are.
     fs::path folder = fs::is_directory(checkpoint) ? fs::path(checkpoint) : fs::path(checkpoint).parent_path();
     if (folder.empty()) folder = ".";
     const std::vector<std::string> steps = train::checkpoint_names(folder.string());  // empty without the folder
@@ -71,9 +72,11 @@ void run_eval(const std::vector<std::string>& args) {
                               : "; " + folder.string() + " holds " + steps.front() +
                                     (steps.size() > 1 ? " to " + steps.back() : std::string()) +
                                     ", e.g. checkpoint=" + (folder / steps.back()).string();
-    HRM_THROW(Error, "checkpoint '", checkpoint, "' ", fs::is_directory(checkpoint) ? "is a folder, not a checkpoint file"
-                                                       : fs::exists(checkpoint)   ? "is not a file"
-                                                                                  : "does not exist",
+    HRM_THROW(Error, "checkpoint '", checkpoint, "' ",
+              state_file                     ? "is the run's training state (for resume=), not a model checkpoint"
+              : fs::is_directory(checkpoint) ? "is a folder, not a checkpoint file"
+              : fs::exists(checkpoint)       ? "is not a file"
+                                             : "does not exist",
               there);
   }
   const std::string parent = fs::path(checkpoint).parent_path().string();

@@ -105,6 +105,11 @@ TEST(CmdEval, AnotherDatasetsOutputsGoToSaveDirAndPathSlipsAreNamed) {
   EXPECT_NE(missing.output.find("does not exist; " + run.string() + " holds step_8"), std::string::npos) << missing.output;
   const auto folder = run_hrm({"eval", "checkpoint=" + run.string()});
   EXPECT_NE(folder.output.find("is a folder, not a checkpoint file"), std::string::npos) << folder.output;
+  const auto state = run_hrm({"eval", "checkpoint=" + (run / "train_state.pt").string()});  // was "84 problems"
+  EXPECT_NE(state.output.find("is the run's training state (for resume=), not a model checkpoint; " + run.string() +
+                              " holds step_8"),
+            std::string::npos)
+      << state.output;
   const auto split = run_hrm({"eval", ckpt, "data_path=" + (dir.path / "data" / "train").string(), "save_outputs=[]"});
   EXPECT_NE(split.output.find("give the dataset's folder, " + (dir.path / "data").string()), std::string::npos)
       << split.output;
