@@ -57,6 +57,9 @@ bool is_submission_json(const std::string& content) {
 }
 
 void run_arc_score(const ArcScoreArgs& a) {
+  if (!fs::exists(a.outputs))  // before asking for --data, which would be the wrong question
+    HRM_THROW(ConfigError, "hrm arc-score: ", a.outputs, " does not exist (expected RUN/step_N_all_preds.0, which ",
+              "hrm eval or an evaluation during hrm train saves)");
   const std::string out = a.out.empty() ? (fs::path(a.outputs).parent_path() / "submission.json").string() : a.out;
   check_replaceable(out, is_submission_json, "an ARC Prize submission.json");
   const std::string data = a.data.empty() ? data_path_of_run(a.outputs) : a.data;

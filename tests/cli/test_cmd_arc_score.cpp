@@ -136,6 +136,9 @@ TEST(CmdArcScore, WithoutDataOrARunConfigItAsksForData) {
   const auto r = run_hrm({"arc-score", (dir.path / "p.pt").string()});
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.output.find("--data DIR is required"), std::string::npos) << r.output;
+  const auto missing = run_hrm({"arc-score", (dir.path / "q.pt").string()});  // was "--data DIR is required" too
+  EXPECT_EQ(missing.status, 2);
+  EXPECT_NE(missing.output.find((dir.path / "q.pt").string() + " does not exist"), std::string::npos) << missing.output;
 }
 
 TEST(CmdArcScore, ADatasetOfAnotherKindIsNamedAsNotARC) {
