@@ -151,16 +151,19 @@ std::vector<uint8_t> encode(const std::string& grid, const std::string& where) {
 int64_t check_maze(const MazeRecord& r, int64_t side, const std::string& name) {
   const std::string where = name + ":" + std::to_string(r.line);
   const size_t n = static_cast<size_t>(side * side);
-  if (side <= 0 || r.question.size() != n)
-    HRM_THROW(FormatError, where, ": question has ", r.question.size(), " characters; expected ", n, " (a ", side, "x", side, " grid)");
+  if (side <= 0 || r.question.size() != n) {
+    const int64_t own = grid_side(r.question);
+    HRM_THROW(FormatError, where, ": question has ", r.question.size(), " characters; expected ", n, " (a ", side, "x",
+              side, " grid, as the split's first row)",
+              static_cast<size_t>(own * own) != r.question.size() ? "; a maze is square: side x side characters" : "");
+  }
   if (r.answer.size() != n)
     HRM_THROW(FormatError, where, ": answer has ", r.answer.size(), " characters; expected ", n);
   int64_t start = -1, goal = -1, marks = 0;
-  for (size_t i = 0; i < n; ++i) {
-    const char q = r.question[i], a = r.answer[i];
+  for (size_t i = 0; i < n; ++i) {  // the question first: its own faults are named as such
+    const char q = r.question[i];
     if (char_index(q) < 0 || q == 'o')
       HRM_THROW(FormatError, where, ": question character ", printable(q), " at position ", i, " is not one of \"# SG\"");
-    if (char_index(a) < 0) HRM_THROW(FormatError, where, ": answer character ", printable(a), " at position ", i, " is not one of \"# SGo\"");
     if (q == 'S') {
       if (start >= 0) HRM_THROW(FormatError, where, ": question has more than one start 'S' (positions ", start, " and ", i, ")");
       start = static_cast<int64_t>(i);
@@ -169,6 +172,10 @@ int64_t check_maze(const MazeRecord& r, int64_t side, const std::string& name) {
       if (goal >= 0) HRM_THROW(FormatError, where, ": question has more than one goal 'G' (positions ", goal, " and ", i, ")");
       goal = static_cast<int64_t>(i);
     }
+  }
+  for (size_t i = 0; i < n; ++i) {
+    const char q = r.question[i], a = r.answer[i];
+    if (char_index(a) < 0) HRM_THROW(FormatError, where, ": answer character ", printable(a), " at position ", i, " is not one of \"# SGo\"");
     if (a != q && !(q == ' ' && a == 'o'))
       HRM_THROW(FormatError, where, ": answer has ", printable(a), " at position ", i, " where the question has ", printable(q),
                 "; expected the question with path cells marked 'o'");

@@ -87,7 +87,10 @@ TEST(MazeCheck, BadAnswersNameTheCsvLine) {
   EXPECT_NE(check(extra).find("not a shortest path"), std::string::npos);
   maze::MazeRecord short_row = r;
   short_row.question.pop_back();
-  EXPECT_NE(check(short_row).find("m.csv:17: question has 899 characters; expected 900"), std::string::npos);
+  EXPECT_NE(check(short_row).find("m.csv:17: question has 899 characters; expected 900 (a 30x30 grid, as the split's "
+                                   "first row); a maze is square"),
+            std::string::npos)
+      << check(short_row);
   maze::MazeRecord bad_char = r;
   bad_char.question[5] = 'x';
   EXPECT_NE(check(bad_char).find("question character 'x' at position 5"), std::string::npos);
@@ -95,6 +98,8 @@ TEST(MazeCheck, BadAnswersNameTheCsvLine) {
   const size_t open_cell = two_starts.question.find(' ');
   two_starts.question[open_cell] = two_starts.answer[open_cell] = 'S';
   EXPECT_NE(check(two_starts).find("more than one start"), std::string::npos);
+  two_starts.answer[open_cell] = ' ';  // named as the question's fault, not as an answer disagreeing with it
+  EXPECT_NE(check(two_starts).find("more than one start"), std::string::npos) << check(two_starts);
   maze::MazeRecord moved = r;  // an answer that contradicts its question
   moved.answer[moved.answer.find('#')] = ' ';
   EXPECT_NE(check(moved).find("where the question has '#'"), std::string::npos);
