@@ -231,6 +231,13 @@ std::vector<json> read_metrics_log(const std::string& path) {
     json j = json::parse(line, nullptr, false);
     // A last line without its newline is being written (a live run) or was cut by a kill: not yet a line.
     if (!j.is_object() && in.eof()) break;
+    if (j.is_discarded()) {  // the parser's own words say where and what (e.g. NaN, which JSON has not)
+      try {
+        (void)json::parse(line);
+      } catch (const json::exception& e) {
+        HRM_THROW(FormatError, path, ":", line_no, ": not JSON: ", e.what());
+      }
+    }
     if (!j.is_object()) HRM_THROW(FormatError, path, ":", line_no, ": not a JSON object");
     out.push_back(std::move(j));
   }

@@ -79,6 +79,26 @@ TEST(AnswerReport, CurvesFollowTheMetricsLog) {
   EXPECT_NE(flat.find(">0</text>"), std::string::npos) << flat;
 }
 
+// A line JSON cannot parse (NaN written by another tool) was "not a JSON object": the parser says why.
+TEST(AnswerReport, AMetricsLineThatIsNotJsonNamesItsLineAndTheParsersReason) {
+  const fs::path f = fs::temp_directory_path() / ("hrm_metrics_nan_" + std::to_string(::getpid()) + ".jsonl");
+  write_file_atomic(f.string(), "{\"step\": 1}\n{\"step\": 2, \"train/lm_loss\": NaN}\n{\"step\": 3}\n");
+  try {
+    read_metrics_log(f.string());
+    ADD_FAILURE() << "expected an error";
+  } catch (const FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find(f.string() + ":2: not JSON: "), std::string::npos) << e.what();
+  }
+  write_file_atomic(f.string(), "{\"step\": 1}\n[1, 2]\n");
+  try {
+    read_metrics_log(f.string());
+    ADD_FAILURE() << "expected an error";
+  } catch (const FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find(f.string() + ":2: not a JSON object"), std::string::npos) << e.what();
+  }
+  fs::remove(f);
+}
+
 TEST(AnswerReport, DatasetSampleTakesEvenlySpacedGroupsWithTheirNames) {
   const json d = browse_dataset((kFixtures / "arc-small").string(), BrowseLimits{2, 3, 2});
   EXPECT_EQ(d["kind"], "arc");
