@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/validators.h"
 #include "core/check.h"
 #include "model/layers.h"
 #include "train/bench_common.h"
@@ -116,7 +117,7 @@ void register_bench(CLI::App& app) {
                     "forward_dtype bfloat16), e.g. batch_size=32 forward_dtype=float32");
   model->add_option("--device", o->device, "cpu or cuda[:N]")->capture_default_str();
   model->add_option("--iters", o->iters, "timed segments (median reported)")->capture_default_str()->check(CLI::PositiveNumber);
-  model->add_option("--warmup", o->warmup, "untimed segments first")->capture_default_str()->check(CLI::NonNegativeNumber);
+  model->add_option("--warmup", o->warmup, "untimed segments first")->capture_default_str()->check(non_negative());
   model->add_option("--peak-tflops", o->peak_tflops, "MFU against this rate instead of a measured matmul")
       ->check(CLI::PositiveNumber);
   model->callback([o] {

@@ -9,7 +9,7 @@
 #include <iostream>
 
 #include "cli/data_commands.h"
-#include "cli/thread_count.h"
+#include "cli/validators.h"
 #include "data/build_arc.h"
 
 namespace hrm::cli {
@@ -28,8 +28,9 @@ void register_data_arc(CLI::App& data) {
       ->check(CLI::ExistingDirectory);
   cmd->add_option("--num-aug", cfg->num_aug, "augmentations per task (fewer when a task has fewer distinct ones)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--seed", cfg->seed, "seed of every random draw (same seed, same bytes)")->capture_default_str();
+      ->check(non_negative());
+  cmd->add_option("--seed", cfg->seed, "seed of every random draw (same seed, same bytes)")->capture_default_str()
+      ->check(non_negative());  // -1 would silently become 2^64 - 1
   cmd->add_option("--threads", cfg->threads, "worker threads (default: all cores; output does not depend on it)")
       ->check(thread_count());
   cmd->callback([cfg] {

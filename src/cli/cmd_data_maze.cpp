@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "cli/data_commands.h"
-#include "cli/thread_count.h"
+#include "cli/validators.h"
 #include "core/check.h"
 #include "data/build_maze.h"
 
@@ -30,21 +30,22 @@ void register_data_maze(CLI::App& data) {
       ->check(CLI::ExistingDirectory);
   cmd->add_flag("--aug", cfg->aug, "add the 8 dihedral transforms of every training maze (one group per maze)");
   cmd->add_option("--subsample-size", *subsample, "keep this many training mazes, drawn with --seed (default: all)")
-      ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--seed", cfg->seed, "seed of the generator and of --subsample-size")->capture_default_str();
+      ->check(non_negative());
+  cmd->add_option("--seed", cfg->seed, "seed of the generator and of --subsample-size")->capture_default_str()
+      ->check(non_negative());  // -1 would silently become 2^64 - 1
   cmd->add_flag("--no-check", *no_check, "do not check that each CSV answer is a shortest path");
   cmd->add_option("--train-size", cfg->train_size, "generated training mazes")->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative());
   cmd->add_option("--test-size", cfg->test_size, "generated test mazes")->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative());
   cmd->add_option("--min-path-length", cfg->generator.min_path_length,
                   "keep generated mazes whose shortest path is longer than this many moves (Maze-Hard: 110)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative());
   cmd->add_option("--wall-min", cfg->generator.wall_min, "lowest fraction of wall cells")->capture_default_str();
   cmd->add_option("--wall-max", cfg->generator.wall_max, "highest fraction of wall cells")->capture_default_str();
   cmd->add_option("--side", cfg->generator.side, "side of generated mazes")->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative());
   cmd->add_flag("--no-csv", *no_csv, "do not save the generated mazes as <output>/input/{train,test}.csv");
   cmd->add_option("--threads", cfg->threads, "generator threads (default: all cores; output does not depend on it)")
       ->check(thread_count());

@@ -11,7 +11,7 @@
 #include <thread>
 
 #include "cli/data_commands.h"
-#include "cli/thread_count.h"
+#include "cli/validators.h"
 #include "core/check.h"
 #include "data/build_sudoku.h"
 #include "data/mini_sudoku.h"
@@ -42,23 +42,24 @@ void register_data_sudoku(CLI::App& data) {
                                 "puzzle lists or CSVs, pooled, cleared of repeats and shuffled copies, split by --train-size/--test-size")
                     ->check(CLI::ExistingFile);
   auto* generate = cmd->add_option("--generate", cfg->generate, "generate this many new unique puzzles, split by --train-size/--test-size")
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative());
   input->excludes(train)->excludes(test)->excludes(generate);
   generate->excludes(train)->excludes(test);
   cmd->add_option("--min-rating", cfg->min_rating, "--generate: lowest rating of a generated puzzle (guesses, see docs/SUDOKU.md)")
       ->capture_default_str();
   cmd->add_option("--train-size", *train_size, "--input/--generate: training puzzles, drawn with --seed (--size 4|6: default 2000)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative());
   cmd->add_option("--test-size", *test_size, "--input/--generate: test puzzles (default: all the others; --size 4|6: 200)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative());
   cmd->add_option("--subsample-size", *subsample, "keep this many training puzzles, drawn with --seed (default: all)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative());
   cmd->add_option("--min-difficulty", *min_difficulty,
                   "keep puzzles rated >= this: the CSV's rating column, or the computed rating of listed puzzles")
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative());
   cmd->add_option("--num-aug", cfg->num_aug, "shuffled copies of each training puzzle (9x9 only)")->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--seed", cfg->seed, "seed of every random draw (subsample, split, shuffles, generator)")->capture_default_str();
+      ->check(non_negative());
+  cmd->add_option("--seed", cfg->seed, "seed of every random draw (subsample, split, shuffles, generator)")->capture_default_str()
+      ->check(non_negative());  // -1 would silently become 2^64 - 1
   cmd->add_option("--on-invalid", *on_invalid, "a listed puzzle with no or several solutions: skip (and count) or error")
       ->check(CLI::IsMember({"skip", "error"}))
       ->capture_default_str();
@@ -72,7 +73,7 @@ void register_data_sudoku(CLI::App& data) {
       ->capture_default_str();
   cmd->add_option("--blanks", *blanks, "--size 4|6: blank cells per puzzle, kept while the solution stays unique "
                                        "(default size*size/2 + 2)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative());
   cmd->add_option("--threads", cfg->threads, "worker threads (default: all cores; output does not depend on it)")
       ->check(thread_count());
   cfg->threads = 0;

@@ -15,6 +15,7 @@
 #include "answer/report.h"
 #include "answer/saved_outputs.h"
 #include "cli/commands.h"
+#include "cli/validators.h"
 #include "core/atomic_file.h"
 #include "core/check.h"
 #include "data/dataset.h"
@@ -136,8 +137,8 @@ void register_report(CLI::App& app) {
   cmd->add_option("--outputs", a->outputs, "the saved outputs to show (default: the run's newest step_N_all_preds.0)");
   cmd->add_option("--out", a->out, "the HTML file (default: RUN_DIR/report.html, else ./report.html)");
   cmd->add_option("--samples", a->samples, "puzzles with answers shown (default 12, half wrong ones when any)")
-      ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--groups", a->groups, "dataset groups sampled per split (default 24)")->check(CLI::NonNegativeNumber);
+      ->check(non_negative());
+  cmd->add_option("--groups", a->groups, "dataset groups sampled per split (default 24)")->check(non_negative());
   cmd->callback([a] { run_report(*a); });
 }
 

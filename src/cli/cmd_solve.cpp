@@ -21,6 +21,7 @@
 #include "answer/puzzle_text.h"
 #include "answer/solve.h"
 #include "cli/commands.h"
+#include "cli/validators.h"
 #include "core/atomic_file.h"
 #include "core/check.h"
 #include "data/maze.h"
@@ -340,8 +341,9 @@ void register_solve(CLI::App& app) {
                   "max: run halt_max_steps segments, as the reference evaluates (default); q: stop a puzzle at the "
                   "first segment where q_halt > q_continue");
   cmd->add_option("--num-aug", a->num_aug, "ARC: augmented copies voted besides the original (default 8)")
-      ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--seed", a->seed, "ARC: seed of the augmentations drawn for a task the dataset lacks");
+      ->check(non_negative());
+  cmd->add_option("--seed", a->seed, "ARC: seed of the augmentations drawn for a task the dataset lacks")
+      ->check(non_negative());
   cmd->add_option("--json", a->json_out,
                   "also write the answers as JSON to this file ('-': stdout, with the readable answers moved to stderr)");
   cmd->add_option("--set", a->solver.overrides, "an all_config.yaml override key=value (repeatable)");

@@ -34,7 +34,15 @@ void register_verify_fixture(CLI::App& app) {
     for (const auto& dir : *dirs) {
       VerifyOptions o = *opts;
       o.device = torch::Device(*device);
-      auto report = verify_fixture(dir, o);
+      VerifyReport report;
+      try {
+        report = verify_fixture(dir, o);
+      } catch (const hrm::Error& e) {  // a damaged folder: say so and go on to the next one
+        if (dirs->size() == 1) throw;
+        std::cout << dir << ": cannot be checked: " << e.what() << "\n";
+        ++failed;
+        continue;
+      }
       for (const auto& line : report.lines)
         if (!*quiet || line.find("FAIL") != std::string::npos || line.rfind("MISSING", 0) == 0)
           std::cout << line << "\n";

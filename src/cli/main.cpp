@@ -16,7 +16,7 @@
 #include <thread>
 
 #include "cli/commands.h"
-#include "cli/thread_count.h"
+#include "cli/validators.h"
 #include "core/check.h"
 #include "dist/comm.h"
 #include "model/fused_ops.h"

@@ -51,7 +51,7 @@ TEST(HrmOptions, ThreadsAfterTheSubcommandAndUsageErrorsExitTwo) {
 
 // `--threads 99999` once exhausted a machine's process limit: every --threads (hrm's and the data
 // builders') is refused above 4 per core, before any thread starts.
-TEST(HrmOptions, ThreadCountsAboveFourPerCoreAreRefused) {
+TEST(HrmOptions, ThreadCountsAboveFourPerCoreAndNegativeCountsAreRefused) {
   const std::string too_many = std::to_string(4 * std::max(1u, std::thread::hardware_concurrency()) + 1);
   for (const std::vector<std::string>& args :
        {std::vector<std::string>{"--threads", too_many, "data", "info", "/nonexistent/x"},
@@ -62,6 +62,13 @@ TEST(HrmOptions, ThreadCountsAboveFourPerCoreAreRefused) {
     EXPECT_EQ(r.status, 2) << r.output;
     EXPECT_NE(r.output.find("--threads: " + too_many + " threads is more than 4 per core"), std::string::npos)
         << r.output;
+  }
+  // Counts and seeds: -1 is refused in words (an unsigned --seed took it as 2^64 - 1; CLI11's own
+  // message printed a 300-digit bound).
+  for (const char* option : {"--seed", "--num-aug"}) {
+    const auto r = run_hrm({"data", "sudoku", "/nonexistent/x", option, "-1"});
+    EXPECT_EQ(r.status, 2) << r.output;
+    EXPECT_NE(r.output.find(std::string(option) + ": expected a value >= 0, got -1\n"), std::string::npos) << r.output;
   }
 }
 

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/cli_run.h"
 #include "core/check.h"
 #include "io/torch_file.h"
 #include "test_paths.h"
@@ -174,6 +175,21 @@ TEST(Fixtures, AConfigKeyWithoutAReferenceDefaultMustBeThere) {
               std::string::npos)
         << e.what();
   }
+}
+
+// `hrm verify-fixture A B` stopped at A's damage without checking B.
+TEST(Fixtures, ADamagedFolderIsReportedAndTheNextOneStillChecked) {
+  const fs::path src = fs::path(HRM_SHARED_DIR) / "fixtures" / "hrm-tiny";
+  ASSERT_TRUE(fs::exists(src / "config.json"));
+  hrm::train::testing::TempDir dir("fixture_no_batch");
+  for (const auto& e : fs::directory_iterator(src))
+    if (e.path().filename() != "batch.pt") fs::copy_file(e.path(), dir.path / e.path().filename());
+  const auto r = hrm::testing::run_hrm({"verify-fixture", "--quiet", dir.path.string(), src.string()});
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find(dir.path.string() + ": cannot be checked: "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(src.string() + ": "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(" missing: OK"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("1 fixture folder(s) did not match"), std::string::npos) << r.output;
 }
 
 INSTANTIATE_TEST_SUITE_P(Shared, Fixture, ::testing::ValuesIn(fixture_dirs()),

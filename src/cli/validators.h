@@ -1,0 +1,43 @@
+// validators.h: checks of option values shared by the commands, with messages a user can act on.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <string>
+#include <thread>
+
+namespace hrm::cli {
+
+// Every --threads: 0 (all cores) up to 4 threads per core; beyond that only oversubscription is gained.
+// Threads cost memory and process slots: `--threads 99999` once hit a machine's process limit, and
+// fork() failed for every user of it.
+inline CLI::Validator thread_count() {
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  const unsigned limit = 4 * cores;
+  return CLI::Validator(
+      [cores, limit](std::string& value) -> std::string {
+        unsigned long long n = 0;
+        if (!CLI::detail::lexical_cast(value, n)) return "expected a thread count (0: all cores), got '" + value + "'";
+        if (n > limit)
+          return value + " threads is more than 4 per core of this machine's " + std::to_string(cores) + " (at most " +
+                 std::to_string(limit) + "; 0 means all cores)";
+        return {};
+      },
+      "0.." + std::to_string(limit), "thread_count");
+}
+
+// A count or seed >= 0. CLI::NonNegativeNumber says so with a 300-digit upper bound, and an unsigned
+// option would otherwise take -1 as 2^64 - 1.
+inline CLI::Validator non_negative() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        double v = 0;
+        if (!CLI::detail::lexical_cast(value, v)) return "expected a number, got '" + value + "'";
+        if (v < 0) return "expected a value >= 0, got " + value;
+        return {};
+      },
+      "NONNEGATIVE", "non_negative");
+}
+
+}  // namespace hrm::cli
