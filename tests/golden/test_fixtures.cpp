@@ -33,6 +33,13 @@ std::vector<std::string> fixture_dirs() {
 
 class Fixture : public ::testing::TestWithParam<std::string> {};
 
+// hrm-tiny's files but `left_out` copied into `dir`: the damaged or edited fixtures of the tests below.
+void copy_tiny_fixture_without(const fs::path& dir, const std::string& left_out) {
+  const fs::path src = fs::path(HRM_SHARED_DIR) / "fixtures" / "hrm-tiny";
+  for (const auto& e : fs::directory_iterator(src))
+    if (e.path().filename() != left_out) fs::copy_file(e.path(), dir / e.path().filename());
+}
+
 std::string fixture_forward_dtype(const std::string& dir) {
   std::ifstream f(dir + "/config.json");
   return nlohmann::json::parse(f).at("model").value("forward_dtype", "bfloat16");
@@ -92,8 +99,7 @@ TEST(Fixtures, TheNormwiseModeFailsLogitsFromAWrongLmHead) {
   const fs::path src = fs::path(HRM_SHARED_DIR) / "fixtures" / "hrm-tiny";
   ASSERT_TRUE(fs::exists(src / "config.json"));
   hrm::train::testing::TempDir dir("fixture_flipped_lm_head");
-  for (const auto& e : fs::directory_iterator(src))
-    if (e.path().filename() != "weights.pt") fs::copy_file(e.path(), dir.path / e.path().filename());
+  copy_tiny_fixture_without(dir.path, "weights.pt");
   hrm::io::StateDict weights = hrm::io::load_torch_file((src / "weights.pt").string());
   bool flipped = false;
   for (auto& [k, v] : weights)
@@ -126,8 +132,7 @@ TEST(Fixtures, OnlyAReducedForwardDtypeHasADefaultNormwiseTolerance) {
   for (const auto& l : same.lines) EXPECT_EQ(l.rfind("normwise", 0), std::string::npos) << l;
 
   hrm::train::testing::TempDir dir("fixture_bf16_config");  // hrm-tiny's files, its config saying bfloat16
-  for (const auto& e : fs::directory_iterator(src))
-    if (e.path().filename() != "config.json") fs::copy_file(e.path(), dir.path / e.path().filename());
+  copy_tiny_fixture_without(dir.path, "config.json");
   nlohmann::json cfg = nlohmann::json::parse(std::ifstream(src / "config.json"));
   cfg["model"]["forward_dtype"] = "bfloat16";
   std::ofstream(dir.path / "config.json") << cfg.dump();
@@ -146,8 +151,7 @@ TEST(Fixtures, AFixtureWithoutOneOfItsResultFilesIsAMissingPiece) {
   const fs::path src = fs::path(HRM_SHARED_DIR) / "fixtures" / "hrm-tiny";
   ASSERT_TRUE(fs::exists(src / "config.json"));
   hrm::train::testing::TempDir dir("fixture_partial");
-  for (const auto& e : fs::directory_iterator(src))
-    if (e.path().filename() != "train_loop.pt") fs::copy_file(e.path(), dir.path / e.path().filename());
+  copy_tiny_fixture_without(dir.path, "train_loop.pt");
   const auto report = hrm::verify_fixture(dir.path.string());
   EXPECT_FALSE(report.ok());
   EXPECT_EQ(report.missing, 1);
@@ -162,8 +166,7 @@ TEST(Fixtures, AConfigKeyWithoutAReferenceDefaultMustBeThere) {
   const fs::path src = fs::path(HRM_SHARED_DIR) / "fixtures" / "hrm-tiny";
   ASSERT_TRUE(fs::exists(src / "config.json"));
   hrm::train::testing::TempDir dir("fixture_no_heads");
-  for (const auto& e : fs::directory_iterator(src))
-    if (e.path().filename() != "config.json") fs::copy_file(e.path(), dir.path / e.path().filename());
+  copy_tiny_fixture_without(dir.path, "config.json");
   nlohmann::json cfg = nlohmann::json::parse(std::ifstream(src / "config.json"));
   cfg["model"].erase("num_heads");
   std::ofstream(dir.path / "config.json") << cfg.dump();
@@ -182,8 +185,7 @@ TEST(Fixtures, ADamagedFolderIsReportedAndTheNextOneStillChecked) {
   const fs::path src = fs::path(HRM_SHARED_DIR) / "fixtures" / "hrm-tiny";
   ASSERT_TRUE(fs::exists(src / "config.json"));
   hrm::train::testing::TempDir dir("fixture_no_batch");
-  for (const auto& e : fs::directory_iterator(src))
-    if (e.path().filename() != "batch.pt") fs::copy_file(e.path(), dir.path / e.path().filename());
+  copy_tiny_fixture_without(dir.path, "batch.pt");
   const auto r = hrm::testing::run_hrm({"verify-fixture", "--quiet", dir.path.string(), src.string()});
   EXPECT_EQ(r.status, 2) << r.output;
   EXPECT_NE(r.output.find(dir.path.string() + ": cannot be checked: "), std::string::npos) << r.output;
