@@ -404,19 +404,18 @@ std::string dataset_marker(const fs::path& dir) {
 void check_dataset_output(const fs::path& out_dir, const std::vector<std::string>& inputs) {
   if (out_dir.empty()) HRM_THROW(ConfigError, "the output directory is an empty path; name the dataset's folder");
   const fs::path out = normal_absolute(out_dir);
-  {  // replacing the folder a shell stands in (or one above it) would leave that shell in a deleted folder
-    const fs::path here = normal_absolute(fs::current_path());
-    if (std::mismatch(out.begin(), out.end(), here.begin(), here.end()).first == out.end())
-      HRM_THROW(ConfigError, "the output directory ", out_dir.string(), " is ", out == here ? "" : "above ",
-                "the current directory, which the build would replace as a whole; build into a folder of its own");
-  }
-  for (const auto& in : inputs) {
-    const fs::path p = normal_absolute(in);
-    const auto [o, q] = std::mismatch(out.begin(), out.end(), p.begin(), p.end());
-    if (o == out.end())
+  // The build replaces `out` as a whole: nothing it needs may lie inside it.
+  const auto inside_out = [&out](const fs::path& p) {
+    return std::mismatch(out.begin(), out.end(), p.begin(), p.end()).first == out.end();
+  };
+  // The folder a shell stands in, or one above it: replacing it would leave that shell in a deleted folder.
+  if (const fs::path here = normal_absolute(fs::current_path()); inside_out(here))
+    HRM_THROW(ConfigError, "the output directory ", out_dir.string(), " is ", out == here ? "" : "above ",
+              "the current directory, which the build would replace as a whole; build into a folder of its own");
+  for (const auto& in : inputs)
+    if (inside_out(normal_absolute(in)))
       HRM_THROW(ConfigError, "input '", in, "' lies inside the output directory ", out.string(),
                 ", which the build replaces as a whole; build into another directory");
-  }
   if (!fs::exists(out)) return;
   if (!fs::is_directory(out))
     HRM_THROW(Error, out.string(), ": exists and is not a directory; refusing to replace it with a dataset");
