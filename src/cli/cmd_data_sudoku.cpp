@@ -33,7 +33,7 @@ void register_data_sudoku(CLI::App& data) {
   cmd->add_option("output", cfg->output_dir, "output dataset directory (written atomically)")->required();
   auto* train = cmd->add_option("--train", cfg->train_input,
                                 "training puzzles: the reference's CSV (source,question,answer,rating; header row) or a "
-                                "puzzle list (81 cells a line, '.' or '0' blank, '#' comments)")
+                                "puzzle list (81 cells a line, '.' or '0' blank; '#' comment lines; after the cells a blank, ':', ';', '|' or '#' starts a comment)")
                     ->check(CLI::ExistingFile);
   auto* test = cmd->add_option("--test", cfg->test_input, "test puzzles (same formats as --train)")->check(CLI::ExistingFile);
   train->needs(test);
@@ -118,6 +118,10 @@ void register_data_sudoku(CLI::App& data) {
                              "({} examples, mean rating {:.1f}) in {:.1f} s\n",
                              c.output_dir, s.train_puzzles, s.train_examples, s.mean_train_rating, s.test_puzzles,
                              s.test_examples, s.mean_test_rating, secs);
+    if (s.test_in_train)  // kept, as the reference would: the files are the user's to choose
+      std::cerr << fmt::format("warning: {} of the {} test puzzles are also training puzzles (the same grid in {} and {}): "
+                               "the test score will not measure generalisation\n",
+                               s.test_in_train, s.test_puzzles, c.train_input, c.test_input);
   });
 }
 

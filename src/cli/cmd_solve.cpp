@@ -96,7 +96,7 @@ std::string detect_kind(const std::string& puzzle) {
     if (t.empty()) continue;
     any = true;
     if (t[0] == '#') continue;
-    return is_sudoku_text(t) ? "sudoku" : "maze";
+    return is_sudoku_text(std::string(sudoku::split_list_line(t).cells)) ? "sudoku" : "maze";
   }
   if (any) return "maze";
   HRM_THROW(FormatError, puzzle, ": empty");
@@ -113,18 +113,20 @@ ordered_json grid_json(const arc::Grid& g) {
 }
 
 struct SudokuLine {
-  std::string text, where;
+  std::string text, where, line;  // text: the cells; line: all of it, comment included
 };
 
-// The puzzle argument's Sudoku lines ('#' comments and blank lines of a file skipped).
+// The puzzle argument's Sudoku lines ('#' comments and blank lines of a file skipped; what follows a
+// line's cells after a blank, ':', ';', '|' or '#' is a comment, as in `hrm data sudoku`'s lists).
 std::vector<SudokuLine> sudoku_lines(const std::string& puzzle) {
-  if (!fs::is_regular_file(puzzle)) return {{trimmed(puzzle), "puzzle"}};
+  if (!fs::is_regular_file(puzzle)) return {{trimmed(puzzle), "puzzle", trimmed(puzzle)}};
   std::vector<SudokuLine> out;
   int line_no = 0;
   for (const std::string& line : lines_of(read_text_file(puzzle))) {
     ++line_no;
     const std::string t = trimmed(line);
-    if (!t.empty() && t[0] != '#') out.push_back({t, puzzle + ":" + std::to_string(line_no)});
+    if (!t.empty() && t[0] != '#')
+      out.push_back({std::string(sudoku::split_list_line(t).cells), puzzle + ":" + std::to_string(line_no), t});
   }
   return out;
 }
@@ -191,7 +193,7 @@ void solve_sudoku(answer::Solver& solver, const SolveArgs& a, answer::Halting ha
   for (const SudokuLine& l : lines)
     if (sudoku_side(l.text) != side && (side != 9 || sudoku_side(l.text) != 0))
       HRM_THROW(FormatError, l.where, ": expected a ", side, "x", side, " Sudoku like the first one (", side * side,
-                " characters of '.' or digits 0..", side, "), got '", l.text.substr(0, 100), "'");
+                " characters of '.' or digits 0..", side, "), got '", l.line.substr(0, 100), "'");
   if (side != 9) return solve_mini_sudoku(solver, lines, side, halting, j);
   solver.check_fits(sudoku::kCells, 11, "Sudoku");
   std::vector<sudoku::Grid> puzzles;

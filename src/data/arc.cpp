@@ -3,6 +3,7 @@
 #include "data/arc.h"
 
 #include <algorithm>
+#include <cmath>
 #include <nlohmann/json.hpp>
 #include <unordered_set>
 
@@ -45,8 +46,12 @@ Grid parse_grid(const Json& j, const std::string& source, const std::string& pat
     for (int c = 0; c < cols; ++c) {
       const Json& v = row[static_cast<size_t>(c)];
       const std::string cpath = rpath + "[" + std::to_string(c) + "]";
-      if (!v.is_number_integer()) bad(source, cpath, std::string("expected a colour 0..9, got ") + type_name(v));
-      const int64_t colour = v.get<int64_t>();
+      // A whole float (3.0, as some tools write) is its integer, as the reference's np.array(grid) takes it.
+      const bool whole_float = v.is_number_float() && std::trunc(v.get<double>()) == v.get<double>() &&
+                               std::fabs(v.get<double>()) < 1e9;
+      if (v.is_number_float() && !whole_float) bad(source, cpath, "expected a colour 0..9, got " + v.dump());
+      if (!v.is_number()) bad(source, cpath, std::string("expected a colour 0..9, got ") + type_name(v));
+      const int64_t colour = whole_float ? static_cast<int64_t>(v.get<double>()) : v.get<int64_t>();
       if (colour < 0 || colour > 9) bad(source, cpath, "expected a colour 0..9, got " + std::to_string(colour));
       g.cells.push_back(static_cast<uint8_t>(colour));
     }

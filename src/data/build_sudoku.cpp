@@ -166,17 +166,22 @@ std::vector<SudokuPuzzle> parse_list(const std::string& text, const std::string&
     if (end == std::string::npos) end = text.size();
     const std::string row = strip_cr(std::string_view(text).substr(pos, end - pos));
     pos = end + 1;
-    if (row.empty() || row[0] == '#') continue;
+    const sd::ListLine l = sd::split_list_line(row);
+    if (l.cells.empty() && (l.rest.empty() || l.rest[0] == '#')) continue;  // a blank or '#' comment line
     SudokuPuzzle p;
     p.where = name + ":" + std::to_string(line);
     p.source = source;
-    p.puzzle = sd::parse_grid(row, p.where);
+    if (l.cells.size() != sd::kCells && !l.rest.empty())  // a blank inside the puzzle ends it early
+      HRM_THROW(FormatError, p.where, ": expected 81 cells, got ", l.cells.size(), " before ",
+                l.rest[0] == ' ' ? "a space" : l.rest[0] == '\t' ? "a tab" : "'" + std::string(1, l.rest[0]) + "'",
+                " (a line is 81 characters of 1-9, '.' or '0', then optionally a blank, ':', ';', '|' or '#' and anything)");
+    p.puzzle = sd::parse_grid(l.cells, p.where);
     out.push_back(std::move(p));
   }
   return out;
 }
 
-// A CSV starts with its header row; a puzzle list's first puzzle line has no comma.
+// A CSV starts with its header row; a puzzle list's first puzzle has no comma (its comment may).
 bool looks_like_csv(const std::string& text) {
   size_t pos = 0;
   while (pos < text.size()) {
@@ -184,7 +189,8 @@ bool looks_like_csv(const std::string& text) {
     if (end == std::string::npos) end = text.size();
     const std::string row = strip_cr(std::string_view(text).substr(pos, end - pos));
     pos = end + 1;
-    if (!row.empty() && row[0] != '#') return row.find(',') != std::string::npos;
+    const sd::ListLine l = sd::split_list_line(row);
+    if (!l.cells.empty() || (!l.rest.empty() && l.rest[0] != '#')) return l.cells.find(',') != std::string::npos;
   }
   return false;
 }
@@ -431,6 +437,11 @@ SudokuBuildSummary build_sudoku_dataset(const SudokuBuildConfig& cfg) {
     split_pool(std::move(pool), cfg, splits);
   }
   if (cfg.subsample_size) splits[0] = subsample(std::move(splits[0]), *cfg.subsample_size, cfg.seed);
+  if (!cfg.train_input.empty()) {  // pooled and generated splits are disjoint by construction
+    std::set<sd::Grid> train;
+    for (const auto& p : splits[0]) train.insert(p.puzzle);
+    for (const auto& p : splits[1]) summary.test_in_train += train.count(p.puzzle);
+  }
   if (splits[0].empty())  // a dataset nothing can train on (an empty --train file, a filter that kept nothing)
     HRM_THROW(ConfigError, "no training puzzles", cfg.train_input.empty() ? "" : " in " + cfg.train_input, " (",
               summary.read, " read in all; ", summary.below_min_difficulty, " below --min-difficulty, ",

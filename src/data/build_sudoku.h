@@ -59,13 +59,15 @@ struct SudokuBuildSummary {
   int64_t duplicates = 0;                     // pooled inputs: repeats, or shuffles of an earlier puzzle, dropped
   int64_t unsolvable = 0, multiple = 0;       // skipped (OnInvalid::kSkip)
   int64_t below_min_difficulty = 0;           // dropped by min_difficulty
+  int64_t test_in_train = 0;                  // --train/--test: test puzzles also among the training ones (same grid)
   int64_t train_puzzles = 0, test_puzzles = 0, train_examples = 0, test_examples = 0;
   double mean_train_rating = 0, mean_test_rating = 0;
 };
 
 // Parses a CSV `source,question,answer,rating` with a header row (question: '.' or '0' blanks;
 // the answer must be a valid solved grid agreeing with the question; rating an integer or empty)
-// or a puzzle list (81 cells a line, '.' or '0' blanks, '#' comment lines, blank lines, CRLF).
+// or a puzzle list (81 cells a line, '.' or '0' blanks, then optionally a comment: sudoku::split_list_line;
+// '#' comment lines, blank lines, CRLF).
 // FormatError naming `name`, the line and what was expected.
 std::vector<SudokuPuzzle> parse_sudoku_text(const std::string& text, const std::string& name);
 std::vector<SudokuPuzzle> read_sudoku_file(const std::string& path);

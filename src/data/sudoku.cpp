@@ -238,6 +238,13 @@ Grid parse_grid(std::string_view text, const std::string& where, bool allow_blan
   return g;
 }
 
+ListLine split_list_line(std::string_view line) {
+  const size_t b = std::min(line.size(), line.find_first_not_of(" \t"));
+  line.remove_prefix(b);
+  const size_t e = std::min(line.size(), line.find_first_of(" \t:;|#"));
+  return {line.substr(0, e), line.substr(e)};
+}
+
 std::string to_string(const Grid& g, char blank) {
   std::string s(kCells, blank);
   for (int i = 0; i < kCells; ++i)

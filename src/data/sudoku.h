@@ -25,6 +25,14 @@ using Grid = std::array<uint8_t, kCells>;
 Grid parse_grid(std::string_view text, const std::string& where, bool allow_blanks = true);
 std::string to_string(const Grid& g, char blank = '.');
 
+// One line of a puzzle list, split into its puzzle and the rest: leading blanks skipped, the puzzle
+// runs to the first blank or ':', ';', '|', '#', and the rest is ignored. Collections write ratings,
+// counts and solutions there (tdoku's `puzzle:count:solution`, rated lists' `puzzle  11.7/1.2/1.2`).
+struct ListLine {
+  std::string_view cells, rest;  // rest: from the separator on ("" when the line is only the puzzle)
+};
+ListLine split_list_line(std::string_view line);
+
 int clue_count(const Grid& g);
 // No digit twice in a row, column or box (blanks ignored).
 bool is_consistent(const Grid& g);

@@ -78,13 +78,15 @@ TEST(CmdSolve, CudaGraphsGiveTheEagerAnswerOrNeedCuda) {
 TEST(CmdSolve, SudokuFileWithQHaltingReportsTheStepsUsed) {
   const AnswerRun& run = answer_run("sudoku-small");
   TempDir dir("solve_sudoku_file");
-  write_file_atomic((dir.path / "p.txt").string(), "# two puzzles\n" + first_sudoku(0) + "\n\n" + first_sudoku(1) + "\n");
+  // The second line carries a comment after its cells, as collections write counts and ratings.
+  write_file_atomic((dir.path / "p.txt").string(), "# two puzzles\n" + first_sudoku(0) + "\n\n" + first_sudoku(1) + ":1 rated\n");
   const auto r = run_hrm({"solve", "--checkpoint", run.checkpoint.string(), (dir.path / "p.txt").string(), "--halt", "q",
                           "--json", "-"});
   ASSERT_EQ(r.status, 0) << r.output;
   const json j = json::parse(r.output.substr(r.output.rfind("\n{") + 1));
   EXPECT_EQ(j["halting"], "q");
   ASSERT_EQ(j["puzzles"].size(), 2u);
+  EXPECT_EQ(j["puzzles"][1]["puzzle"], first_sudoku(1));
   for (const json& p : j["puzzles"]) {
     const int steps = p["steps"].get<int>();
     EXPECT_GE(steps, 1);

@@ -55,7 +55,9 @@ TEST(ArcParse, BadInputNamesFileAndJsonPath) {
        "dir/t.json: train[2].output[1]: ragged grid"},
       {task(R"([{"input": [[1]], "output": [[1, 2], [3, 10]]}])"), "train[0].output[1][1]: expected a colour 0..9, got 10"},
       {task(R"([{"input": [[-1]], "output": [[1]]}])"), "train[0].input[0][0]: expected a colour 0..9, got -1"},
-      {task(R"([{"input": [[1.5]], "output": [[1]]}])"), "train[0].input[0][0]: expected a colour 0..9, got number"},
+      {task(R"([{"input": [[1.5]], "output": [[1]]}])"), "train[0].input[0][0]: expected a colour 0..9, got 1.5"},
+      {task(R"([{"input": [[12.0]], "output": [[1]]}])"), "train[0].input[0][0]: expected a colour 0..9, got 12"},
+      {task(R"([{"input": [[true]], "output": [[1]]}])"), "train[0].input[0][0]: expected a colour 0..9, got boolean"},
       {task(R"([{"input": [["1"]], "output": [[1]]}])"), "train[0].input[0][0]: expected a colour 0..9, got string"},
       {task(R"([{"input": [[1]]}])"), "train[0]: missing key \"output\""},
       {task(R"([{"input": [1], "output": [[1]]}])"), "train[0].input[0]: expected a list of colours"},
@@ -73,6 +75,14 @@ TEST(ArcParse, BadInputNamesFileAndJsonPath) {
     const std::string msg = parse_error(c.json);
     EXPECT_NE(msg.find(c.expect), std::string::npos) << "json: " << c.json << "\nmessage: " << msg;
   }
+}
+
+TEST(ArcParse, WholeFloatColoursAreTheirIntegers) {  // as the reference's np.array(grid).astype(np.uint8)
+  const auto t = parse_task(R"({"train": [{"input": [[1.0, 2]], "output": [[9.0]]}], "test": [{"input": [[0.0]], "output": [[3]]}]})",
+                            "x", "x");
+  EXPECT_EQ(t.train[0].input, make({{1, 2}}));
+  EXPECT_EQ(t.train[0].output, make({{9}}));
+  EXPECT_EQ(t.test[0].input, make({{0}}));
 }
 
 TEST(ArcParse, TestOutputsAreOptionalOnlyWhenAsked) {

@@ -265,12 +265,62 @@ TEST(SudokuBuild, ParserErrorsNameFileLineAndWhatWasExpected) {
   letter[10] = 'x';
   EXPECT_NE(err("# list\n" + kQ + "\n" + letter + "\n").find("in.csv:3: column 11: unexpected 'x'"), std::string::npos);
   EXPECT_NE(err(kQ + "\n" + kQ + ".\n").find("in.csv:2: expected 81 cells, got 82"), std::string::npos);
+  // A blank inside the cells ends the puzzle early: the error says where it stopped and why.
+  EXPECT_NE(err(kQ.substr(0, 9) + " " + kQ.substr(9) + "\n").find("in.csv:1: expected 81 cells, got 9 before a space"),
+            std::string::npos)
+      << err(kQ.substr(0, 9) + " " + kQ.substr(9) + "\n");
+  EXPECT_NE(err(":1:" + kQ + "\n").find("in.csv:1: expected 81 cells, got 0 before ':'"), std::string::npos);
   SudokuBuildConfig c;
   c.output_dir = (tmp.path / "ds").string();
   c.inputs = {tmp.file("l.txt", kQ + "\n")};
   EXPECT_NE(error_of([&] { hrm::data::build_sudoku_dataset(c); }).find("--train-size is required"), std::string::npos);
   c.train_size = 2;
   EXPECT_NE(error_of([&] { hrm::data::build_sudoku_dataset(c); }).find("only 1 puzzles left"), std::string::npos);
+}
+
+TEST(SudokuBuild, ListLinesMayCarryACommentAfterTheCells) {
+  // What collections write after a puzzle: tdoku's count and solution, a rating, an inline note.
+  const auto puzzles = hrm::data::parse_sudoku_text(
+      "# header\n  " + kQ + "  \n" + kQ + ":1:" + kA + "\n" + kQ + "\t11.7/1.2/1.2\n" + kQ + "# note, with a comma\n" + kQ +
+          ";x\r\n" + kQ + "|y\n",
+      "l.txt");
+  ASSERT_EQ(puzzles.size(), 6u);
+  for (const auto& p : puzzles) EXPECT_EQ(sd::to_string(p.puzzle), kQ) << p.where;
+  EXPECT_EQ(puzzles[1].where, "l.txt:3");
+  // tdoku's own solver tests, `puzzle:count[:solution]`, some with 0 or many solutions: those are skipped.
+  TempDir tmp;
+  SudokuBuildConfig c;
+  c.output_dir = (tmp.path / "ds").string();
+  c.inputs = {(fs::path(HRM_SHARED_DIR) / "data/sudoku/tdoku/test_puzzles").string()};
+  c.on_invalid = hrm::data::OnInvalid::kSkip;
+  c.train_size = 5;
+  c.num_aug = 0;
+  const auto s = hrm::data::build_sudoku_dataset(c);
+  EXPECT_EQ(s.read, 43);
+  EXPECT_GT(s.unsolvable + s.multiple, 0);
+  EXPECT_EQ(s.train_puzzles, 5);
+  EXPECT_GT(s.test_puzzles, 0);
+}
+
+TEST(SudokuBuild, TestPuzzlesAmongTheTrainingOnesAreCounted) {
+  TempDir tmp;
+  SudokuBuildConfig c = fixture_config(tmp.path / "ds", 1);
+  c.test_input = c.train_input;  // the same file twice: every test puzzle is a training puzzle
+  const auto same = hrm::data::build_sudoku_dataset(c);
+  EXPECT_GT(same.test_puzzles, 0);
+  EXPECT_EQ(same.test_in_train, same.test_puzzles);
+  const auto apart = hrm::data::build_sudoku_dataset(fixture_config(tmp.path / "ds2", 1));
+  EXPECT_EQ(apart.test_in_train, 0);
+  // The command warns, and still writes the dataset.
+  const std::string log = (tmp.path / "log.txt").string();
+  const std::string cmd = std::string(HRM_BINARY) + " data sudoku " + (tmp.path / "ds3").string() + " --train " +
+                          c.train_input + " --test " + c.train_input + " --num-aug 0 > " + log + " 2>&1";
+  EXPECT_EQ(std::system(cmd.c_str()), 0) << slurp(log);
+  EXPECT_NE(slurp(log).find("warning: " + std::to_string(same.test_puzzles) + " of the " + std::to_string(same.test_puzzles) +
+                            " test puzzles are also training puzzles"),
+            std::string::npos)
+      << slurp(log);
+  EXPECT_TRUE(fs::exists(tmp.path / "ds3/train/dataset.json"));
 }
 
 TEST(SudokuBuild, GeneratedPuzzlesAreUniqueAndRatedAboveTheMinimum) {
