@@ -220,9 +220,10 @@ const char* kScript = R"JS(
 
 }  // namespace
 
-std::vector<json> read_metrics_log(const std::string& path) {
+std::vector<json> read_metrics_log(const std::string& path, bool* unfinished_last_line) {
   std::ifstream in(path);
   if (!in) HRM_THROW(Error, "cannot read ", path);
+  if (unfinished_last_line) *unfinished_last_line = false;
   std::vector<json> out;
   int64_t line_no = 0;
   for (std::string line; std::getline(in, line);) {
@@ -230,10 +231,13 @@ std::vector<json> read_metrics_log(const std::string& path) {
     if (line.empty()) continue;
     json j = json::parse(line, nullptr, false);
     // A last line without its newline is being written (a live run) or was cut by a kill: not yet a line.
-    if (!j.is_object() && in.eof()) break;
+    if (!j.is_object() && in.eof()) {
+      if (unfinished_last_line) *unfinished_last_line = true;
+      break;
+    }
     if (j.is_discarded()) {  // the parser's own words say where and what (e.g. NaN, which JSON has not)
       try {
-        (void)json::parse(line);
+        [[maybe_unused]] const json again = json::parse(line);
       } catch (const json::exception& e) {
         HRM_THROW(FormatError, path, ":", line_no, ": not JSON: ", e.what());
       }

@@ -20,8 +20,8 @@ namespace hrm::answer {
 
 // metrics.jsonl (train/progress.h MetricsLog): one object per line with "step". FormatError naming
 // the file and line for a line that is not a JSON object; an unfinished last line (no newline: a
-// live run appending, or one killed while it did) is left out.
-std::vector<nlohmann::json> read_metrics_log(const std::string& path);
+// live run appending, or one killed while it did) is left out, and said in *unfinished_last_line.
+std::vector<nlohmann::json> read_metrics_log(const std::string& path, bool* unfinished_last_line = nullptr);
 
 struct Curve {
   std::string name;                               // "train/lm_loss", "all/exact_accuracy"

@@ -97,7 +97,12 @@ void run_report(const ReportArgs& a) {
     r.run_dir = a.run;
     r.title = "HRM report: " + fs::path(a.run).lexically_normal().filename().string();
     const fs::path log = fs::path(a.run) / "metrics.jsonl", cfg = fs::path(a.run) / "all_config.yaml";
-    if (fs::is_regular_file(log)) r.metrics = answer::read_metrics_log(log.string());
+    bool unfinished = false;
+    if (fs::is_regular_file(log)) r.metrics = answer::read_metrics_log(log.string(), &unfinished);
+    if (unfinished)
+      std::cerr << "note: the last line of " << log.string() << " is unfinished (a run still writing it, or one "
+                << "killed while it did): left out" << std::endl;
+    if (!fs::exists(log)) std::cerr << "note: " << log.string() << " is not there: the report has no training curves" << std::endl;
     if (fs::is_regular_file(cfg)) r.config_yaml = read_file(cfg.string());
     if (data.empty()) data = run_data_path(r.config_yaml);
   }

@@ -51,6 +51,12 @@ TEST(CmdReport, UnfinishedLastMetricsLineIsLeftOutAndOtherFilesAreNotReplaced) {
   { std::ofstream(copy / "metrics.jsonl", std::ios::app) << "{\"step\": 99, \"train/lm_"; }
   const auto r = run_hrm({"report", "--run", copy.string()});
   EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("note: the last line of " + (copy / "metrics.jsonl").string() + " is unfinished"), std::string::npos)
+      << r.output;
+  fs::remove(copy / "metrics.jsonl");  // a run without its log: the report says what it lacks
+  const auto n = run_hrm({"report", "--run", copy.string()});
+  EXPECT_EQ(n.status, 0) << n.output;
+  EXPECT_NE(n.output.find("is not there: the report has no training curves"), std::string::npos) << n.output;
   const std::string data = (dir.path / "not_html.npy").string();
   write_file_atomic(data, "\x93NUMPY...");
   const auto c = run_hrm({"report", "--run", copy.string(), "--out", data});
