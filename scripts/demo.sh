@@ -5,7 +5,7 @@
 # minutes with the progress bar (hrm train; bfloat16, measured faster than float32 on this CPU
 # and as accurate), evaluate the last checkpoint and draw solved and failed test puzzles
 # (hrm eval show=N), solve one puzzle (hrm solve) and write an HTML report (hrm report).
-# Output under runs/demo.
+# Output under runs/demo (HRM_DEMO_DIR), which each demo replaces.
 # Measured on a 2-core machine: 194 of 200 held-out puzzles (97%) solved exactly, 2 min 17 s in
 # all once built (docs/PERF.md).
 set -euo pipefail
@@ -14,8 +14,14 @@ scripts/build.sh
 source scripts/torch_env.sh
 HRM=$HRM_BUILD_DIR/hrm
 OUT=${HRM_DEMO_DIR:-runs/demo}
+# Each demo replaces the previous one (runs/demo); a HRM_DEMO_DIR that holds anything else is kept.
+if [[ -n "${HRM_DEMO_DIR:-}" && -e "$OUT" && ! -f "$OUT/.hrm-demo" ]] && [[ -n "$(ls -A "$OUT" 2>/dev/null)" || ! -d "$OUT" ]]; then
+  echo "demo: $OUT exists and is not a folder of an earlier demo: not replacing it (set HRM_DEMO_DIR to another folder)" >&2
+  exit 1
+fi
 rm -rf "$OUT"
 mkdir -p "$OUT"
+touch "$OUT/.hrm-demo"
 
 echo "== 1. dataset: 2000 training and 200 test 4x4 Sudoku, 10 of 16 cells blank"
 $HRM data sudoku "$OUT/data" --size 4 --blanks 10 --train-size 2000 --test-size 200 --seed 0

@@ -6,6 +6,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_TARGET=${1:-${HRM_FUZZ_SECONDS:-20}}
+if [[ ! $SECONDS_PER_TARGET =~ ^[0-9]+$ ]]; then
+  echo "fuzz.sh: seconds per target must be a whole number, got '$SECONDS_PER_TARGET'" >&2
+  exit 2
+fi
+# 0 skips, as in scripts/test.sh (libFuzzer would read -max_total_time=0 as no limit at all).
+[[ $SECONDS_PER_TARGET == 0 ]] && { echo "fuzz.sh: 0 seconds per target: nothing to run"; exit 0; }
 HRM_SETUP_TESTS=1 scripts/setup.sh  # clang, among the tests' packages
 source scripts/torch_env.sh
 torch_args=$(hrm_torch_cmake_args)

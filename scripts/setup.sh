@@ -13,10 +13,11 @@ cd "$(dirname "$0")/.."
 source scripts/torch_env.sh
 
 APT_PACKAGES=(build-essential cmake ninja-build ccache python3 python3-venv python3-pip
-  libcli11-dev nlohmann-json3-dev libyaml-cpp-dev libfmt-dev libspdlog-dev
-  libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev
+  libcli11-dev nlohmann-json3-dev libyaml-cpp-dev libfmt-dev
+  libgtest-dev libgmock-dev zlib1g-dev
   libgloo-dev)  # headers only, for ProcessGroupGloo.hpp (src/dist/gloo_backend.cpp); not linked
 TEST_PACKAGES=(clang  # the libFuzzer targets (scripts/fuzz.sh)
+  libclang-rt-14-dev  # libFuzzer's runtime: only a Recommends of clang's, absent where Recommends are off
   chromium)           # the headless render test of `hrm report`
 # Debian's PyTorch 1.13: the tests load our checkpoints in it too. Without its Recommends (libtorch-dev,
 # which would put a second libtorch on the system paths of a wheel build).
@@ -32,7 +33,16 @@ apt_install() {  # [--no-install-recommends] PACKAGE...
   done
   if ((${#missing[@]})); then
     echo "setup: installing Debian packages: ${missing[*]}"
-    local SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO=sudo
+    local SUDO=""
+    if [[ $(id -u) -ne 0 ]]; then
+      if ! command -v sudo >/dev/null; then
+        echo "setup: these Debian packages are missing: ${missing[*]}" >&2
+        echo "setup: installing them needs root, and there is no sudo: run as root" \
+          "apt-get install ${opts[*]} ${missing[*]}, then this script again" >&2
+        exit 1
+      fi
+      SUDO=sudo
+    fi
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${opts[@]}" "${missing[@]}" >/dev/null
   fi
@@ -41,8 +51,8 @@ apt_install() {  # [--no-install-recommends] PACKAGE...
 install_wheel() {
   echo "setup: installing torch==$HRM_TORCH_VERSION into $HRM_VENV (a few GB, once)"
   python3 -m venv "$HRM_VENV" &&
-    "$HRM_VENV/bin/pip" install -q --upgrade pip &&
-    "$HRM_VENV/bin/pip" install -q "torch==$HRM_TORCH_VERSION" numpy
+    "$HRM_VENV/bin/pip" install -q --no-cache-dir --upgrade pip &&
+    "$HRM_VENV/bin/pip" install -q --no-cache-dir "torch==$HRM_TORCH_VERSION" numpy  # no second copy in ~/.cache/pip
 }
 
 install_debian_torch() {

@@ -68,8 +68,8 @@ void add_dataset_bench_options(CLI::App* cmd, DatasetBenchOpts& o, const char* i
   cmd->add_option("overrides", o.overrides, "hrm train's key=value overrides, e.g. data_path=DIR global_batch_size=64 "
                                             "arch.forward_dtype=float32 device=cuda")
       ->required();
-  cmd->add_option("--iters", o.iters, iters_what)->capture_default_str();
-  cmd->add_option("--warmup", o.warmup, "untimed ones first")->capture_default_str();
+  cmd->add_option("--iters", o.iters, iters_what)->capture_default_str()->check(positive());
+  cmd->add_option("--warmup", o.warmup, "untimed ones first")->capture_default_str()->check(non_negative());
   cmd->add_option("--peak-tflops", o.peak_tflops, "MFU against this rate instead of a measured matmul")
       ->check(CLI::PositiveNumber);
 }
@@ -116,7 +116,7 @@ void register_bench(CLI::App& app) {
                     "model config as key=value (defaults: the reference's Sudoku config, batch_size 768, "
                     "forward_dtype bfloat16), e.g. batch_size=32 forward_dtype=float32");
   model->add_option("--device", o->device, "cpu or cuda[:N]")->capture_default_str();
-  model->add_option("--iters", o->iters, "timed segments (median reported)")->capture_default_str()->check(CLI::PositiveNumber);
+  model->add_option("--iters", o->iters, "timed segments (median reported)")->capture_default_str()->check(positive());
   model->add_option("--warmup", o->warmup, "untimed segments first")->capture_default_str()->check(non_negative());
   model->add_option("--peak-tflops", o->peak_tflops, "MFU against this rate instead of a measured matmul")
       ->check(CLI::PositiveNumber);

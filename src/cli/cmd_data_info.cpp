@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "cli/data_commands.h"
+#include "cli/validators.h"
 #include "core/check.h"
 #include "data/dataset.h"
 #include "data/render_text.h"
@@ -88,7 +89,9 @@ void register_data_info(CLI::App& data) {
   auto example = std::make_shared<int64_t>(0);
   cmd->add_option("dir", *dir, "dataset directory (holds identifiers.json, train/, test/)")->required()->check(CLI::ExistingDirectory);
   cmd->add_option("--split", *split, "train, test or all")->capture_default_str();
-  cmd->add_option("--example", *example, "index of the example to draw (in the first set of each split)")->capture_default_str();
+  cmd->add_option("--example", *example, "index of the example to draw (in the first set of each split)")
+      ->capture_default_str()
+      ->check(non_negative());
   cmd->callback([=] {
     const fs::path root(*dir);
     std::vector<std::string> splits;

@@ -40,4 +40,16 @@ inline CLI::Validator non_negative() {
       "NONNEGATIVE", "non_negative");
 }
 
+// A count >= 1 (timed iterations).
+inline CLI::Validator positive() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        double v = 0;
+        if (!CLI::detail::lexical_cast(value, v)) return "expected a number, got '" + value + "'";
+        if (v < 1) return "expected a value >= 1, got " + value;
+        return {};
+      },
+      "POSITIVE", "positive");
+}
+
 }  // namespace hrm::cli

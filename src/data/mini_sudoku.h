@@ -47,7 +47,7 @@ struct MiniSudokuBuildSummary {
 };
 
 // Writes the dataset (atomic): train and test splits, set "all", a group per puzzle, identifier 0,
-// and input/{train,test}.txt with one puzzle a line ('.' blanks) and its solution.
+// and input/{train,test}.csv (source,question,answer,rating; '.' blanks), as the 9x9 builder writes.
 MiniSudokuBuildSummary build_mini_sudoku_dataset(const MiniSudokuBuildConfig& config);
 
 }  // namespace hrm::data

@@ -70,6 +70,17 @@ TEST(HrmOptions, ThreadCountsAboveFourPerCoreAndNegativeCountsAreRefused) {
     EXPECT_EQ(r.status, 2) << r.output;
     EXPECT_NE(r.output.find(std::string(option) + ": expected a value >= 0, got -1\n"), std::string::npos) << r.output;
   }
+  // The benches' counts and data info's example index go through the same checks.
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"bench", "train", "data_path=x", "--iters", "0"}, "--iters: expected a value >= 1, got 0\n"},
+      {{"bench", "eval", "data_path=x", "--warmup", "-1"}, "--warmup: expected a value >= 0, got -1\n"},
+      {{"bench", "model", "--iters", "0"}, "--iters: expected a value >= 1, got 0\n"},
+      {{"data", "info", std::filesystem::temp_directory_path().string(), "--example", "-3"}, "--example: expected a value >= 0, got -3\n"}};
+  for (const auto& [args, expected] : cases) {
+    const auto r = run_hrm(args);
+    EXPECT_EQ(r.status, 2) << r.output;
+    EXPECT_NE(r.output.find(expected), std::string::npos) << r.output;
+  }
 }
 
 }  // namespace
