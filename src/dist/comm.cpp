@@ -147,6 +147,9 @@ void Comm::broadcast_from_root(torch::Tensor& t, const char* what) {
     o.timeout = impl_->timeout;
     return impl_->pg->broadcast(ts, o);
   });
+  // The collective wrote the memory behind autograd's back: count it as the in-place write it is, so
+  // that what checks the version counter (model/layers.h CastCache) sees the new values.
+  t.unsafeGetTensorImpl()->bump_version();
 }
 
 torch::Tensor Comm::all_gather_cat(const torch::Tensor& t, const char* what) {

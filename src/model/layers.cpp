@@ -49,9 +49,27 @@ CastedLinearImpl::CastedLinearImpl(int64_t in_features, int64_t out_features, bo
   if (with_bias) bias = register_parameter("bias", torch::zeros({out_features}));
 }
 
+namespace {
+// `w` in dtype `t`: the cached cast where nothing records gradients for it and `w` is unchanged since
+// (bit-identical: the same cast of the same values), else a fresh cast (autograd's, when it records).
+torch::Tensor cast_for_use(const torch::Tensor& w, torch::ScalarType t, CastCache& cache) {
+  if (w.scalar_type() == t) return w;
+  if (!w.is_cpu() || !fused_kernels() || (at::GradMode::is_enabled() && w.requires_grad())) return w.to(t);
+  const int64_t version = static_cast<int64_t>(w._version());
+  if (!cache.cast.defined() || cache.cast.scalar_type() != t || !cache.source.defined() ||
+      cache.source.data_ptr() != w.data_ptr() || cache.version != version) {
+    cache.source = w.detach();  // held: its memory cannot be freed and reused by another weight meanwhile
+    cache.cast = cache.source.to(t);
+    cache.version = version;
+  }
+  return cache.cast;
+}
+}  // namespace
+
 torch::Tensor CastedLinearImpl::forward(const torch::Tensor& input) {
-  return torch::nn::functional::linear(input, weight.to(input.scalar_type()),
-                                       bias.defined() ? bias.to(input.scalar_type()) : torch::Tensor());
+  const auto t = input.scalar_type();
+  return torch::nn::functional::linear(input, cast_for_use(weight, t, weight_cast),
+                                       bias.defined() ? cast_for_use(bias, t, bias_cast) : torch::Tensor());
 }
 
 CastedEmbeddingImpl::CastedEmbeddingImpl(int64_t num_embeddings, int64_t embedding_dim, double init_std,

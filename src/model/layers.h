@@ -25,11 +25,23 @@ torch::ScalarType dtype_from_name(const std::string& name);  // "bfloat16" | "fl
 torch::Tensor& trunc_normal_init_(torch::Tensor& tensor, double std, at::Generator gen, double lower = -2.0,
                                   double upper = 2.0);
 
-// Float32 master weight, cast to the input's dtype at use (the reference's CastedLinear).
+// A CPU tensor cast to another dtype, kept while the tensor is unchanged (same storage, same version
+// counter: every in-place update, an optimizer step or a load, bumps it). Only where autograd records
+// nothing (see cast_for_use in layers.cpp) and only on the CPU: a CUDA graph replay would read a
+// cast made before the weights changed, and on a GPU the cast costs microseconds.
+struct CastCache {
+  torch::Tensor cast, source;  // source: an alias of the tensor cast (same memory, same version counter)
+  int64_t version = -1;
+};
+
+// Float32 master weight, cast to the input's dtype at use (the reference's CastedLinear). The
+// no-grad H/L cycles call each block several times per segment with the same weights, and
+// evaluation for every batch: those uses share one cast (CastCache) instead of casting each time.
 struct CastedLinearImpl : torch::nn::Module {
   CastedLinearImpl(int64_t in_features, int64_t out_features, bool bias, at::Generator gen);
   torch::Tensor forward(const torch::Tensor& input);
   torch::Tensor weight, bias;
+  CastCache weight_cast, bias_cast;
 };
 TORCH_MODULE(CastedLinear);
 
@@ -72,7 +84,8 @@ torch::Tensor rms_norm_unfused(const torch::Tensor& hidden_states, double varian
 
 // Process-wide: use fused kernels where they replace a chain of the reference's ops (default on):
 // ATen's rms_norm, hrm's SwiGLU (CUDA) and RoPE (CUDA; CPU in bfloat16/float16) one-pass forms
-// (model/fused_ops.h). `hrm --unfused` turns them all off, to measure what they bring.
+// (model/fused_ops.h), and CastedLinear's reuse of a weight cast on the CPU (CastCache). `hrm --unfused`
+// turns them all off, to measure what they bring.
 void set_fused_kernels(bool on);
 bool fused_kernels();
 

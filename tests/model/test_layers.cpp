@@ -110,6 +110,46 @@ TEST(RmsNorm, FusedEqualsTheReferenceOps) {
     }
 }
 
+// CastedLinear's CPU cast cache: uses where autograd records nothing share one cast of the weight,
+// every in-place update (an optimizer's, a load's copy_, through a detached alias) makes a new one,
+// and a use that needs the gradient, a float32 input or `hrm --unfused` never takes it.
+TEST(CastedLinear, NoGradUsesShareOneCastThatFollowsEveryInPlaceUpdate) {
+  hrm::CastedLinear lin(8, 4, true, gen(5));
+  const auto x = torch::randn({3, 8}).to(torch::kBFloat16);
+  auto expected = [&] {
+    return torch::nn::functional::linear(x, lin->weight.detach().to(torch::kBFloat16), lin->bias.detach().to(torch::kBFloat16));
+  };
+  {
+    torch::NoGradGuard no_grad;
+    EXPECT_TRUE(torch::equal(lin->forward(x), expected()));
+    const auto first = lin->weight_cast.cast;
+    ASSERT_TRUE(first.defined());
+    EXPECT_TRUE(torch::equal(lin->forward(x), expected()));
+    EXPECT_TRUE(lin->weight_cast.cast.is_same(first)) << "a second use casts again";
+    lin->weight.add_(1.0);  // as an optimizer step
+    EXPECT_TRUE(torch::equal(lin->forward(x), expected()));
+    EXPECT_FALSE(lin->weight_cast.cast.is_same(first));
+    lin->weight.copy_(torch::randn({4, 8}));  // as a state-dict load
+    EXPECT_TRUE(torch::equal(lin->forward(x), expected()));
+    lin->bias.detach().mul_(3.0);  // as EMA's swap, through a detached alias
+    EXPECT_TRUE(torch::equal(lin->forward(x), expected()));
+  }
+  // With the gradient: autograd's own cast, gradients reach the float32 master weight.
+  lin->weight_cast = {};
+  auto y = lin->forward(x);
+  y.to(torch::kFloat32).sum().backward();
+  EXPECT_TRUE(lin->weight.grad().defined());
+  EXPECT_FALSE(lin->weight_cast.cast.defined());
+  torch::NoGradGuard no_grad;
+  EXPECT_TRUE(torch::equal(lin->forward(x.to(torch::kFloat32)),
+                           torch::nn::functional::linear(x.to(torch::kFloat32), lin->weight, lin->bias)));
+  EXPECT_FALSE(lin->weight_cast.cast.defined()) << "float32 needs no cast";
+  hrm::set_fused_kernels(false);
+  lin->forward(x);
+  hrm::set_fused_kernels(true);
+  EXPECT_FALSE(lin->weight_cast.cast.defined()) << "hrm --unfused casts at every use, as the reference";
+}
+
 TEST(SwiGLU, IsDownOfSiluGateTimesUp) {
   hrm::SwiGLU mlp(16, 256, gen(3));
   auto x = torch::randn({2, 3, 16});

@@ -206,7 +206,9 @@ TEST(DistributedGloo, CollectivesOfTwoRanksInThreads) {
       comm.broadcast_from_root(hb, "test");
       g["broadcast_bf16"] = hb;
       torch::Tensor c = torch::full({4}, static_cast<int64_t>(rank + 7));
+      const auto version = c._version();
       comm.broadcast_from_root(c, "test");
+      EXPECT_GT(c._version(), version) << "the collective's write counts as an in-place update (CastCache)";
       g["broadcast"] = c;
       g["gather"] = comm.all_gather_cat(torch::arange(2, torch::kInt32) + 10 * rank, "test");
       g["gather_bool"] = comm.all_gather_cat(torch::tensor({rank == 1}), "test");

@@ -12,6 +12,7 @@
 #include "core/check.h"
 #include "io/state_dict.h"
 #include "io/torch_file.h"
+#include "model/layers.h"
 #include "optim/lr_schedule.h"
 #include "train/checkpoint.h"
 #include "train/tiny_task.h"
@@ -146,6 +147,50 @@ TEST_P(TrainLoopDtype, TrainingLowersTheLoss) {
   for (const auto& p : m.state.model->parameters()) EXPECT_EQ(p.scalar_type(), torch::kFloat32);  // master weights
 }
 INSTANTIATE_TEST_SUITE_P(Dtypes, TrainLoopDtype, ::testing::Values("float32", "bfloat16"));
+
+// The CPU weight-cast cache (model/layers.h CastCache) and the fused CPU ops are invisible: bfloat16
+// training steps (no-grad cycles, the target-Q forward, optimizer steps between them), then an
+// evaluation with EMA weights swapped in and out, give bit-identical weights, metrics and outputs
+// with them and without them (`hrm --unfused`). A cast kept past an in-place update would not.
+TEST_F(TrainLoop, Bfloat16TrainingAndEvaluationAreBitIdenticalWithoutTheCastCacheAndFusedOps) {
+  struct Result {
+    std::vector<torch::Tensor> weights;
+    std::vector<double> losses;
+    EvalMetrics eval;
+    io::StateDict preds;
+  };
+  auto run_once = [&](bool fused, const std::string& name) {
+    set_fused_kernels(fused);
+    TempDir run(name);
+    Manual m(tiny_config(data(), run.path, {"arch.forward_dtype=bfloat16", "arch.H_cycles=2", "arch.L_cycles=2",
+                                            "ema=True", "ema_rate=0.5", "eval_save_outputs=[logits, q_halt_logits]"}));
+    Result r;
+    for (int i = 0; i < 6; ++i) {
+      const auto metrics = m.step();
+      EXPECT_TRUE(metrics);
+      if (metrics) r.losses.push_back(value(*metrics, "train/lm_loss"));
+    }
+    const data::Dataset test = data::Dataset::open(m.config.data_path, "test");
+    m.state.step = 6;
+    m.state.model->eval();
+    r.eval = evaluate(m.config, m.state, test, run.path.string());
+    r.preds = io::load_torch_file((run.path / "step_6_all_preds.0").string());
+    m.state.model->train();
+    EXPECT_TRUE(m.step());  // after the evaluation put the trained weights back
+    r.weights = snapshot(m.state.model);
+    set_fused_kernels(true);
+    return r;
+  };
+  const Result with = run_once(true, "cast_cache_on"), without = run_once(false, "cast_cache_off");
+  EXPECT_EQ(with.losses, without.losses);
+  ASSERT_EQ(with.weights.size(), without.weights.size());
+  for (size_t i = 0; i < with.weights.size(); ++i) EXPECT_TRUE(torch::equal(with.weights[i], without.weights[i])) << i;
+  ASSERT_EQ(with.eval.size(), 1u);
+  ASSERT_EQ(without.eval.size(), 1u);
+  EXPECT_EQ(with.eval[0].second, without.eval[0].second);
+  ASSERT_EQ(with.preds.size(), without.preds.size());
+  for (size_t i = 0; i < with.preds.size(); ++i) EXPECT_TRUE(torch::equal(with.preds[i].second, without.preds[i].second));
+}
 
 TEST_F(TrainLoop, NonFiniteStepUpdatesNothingAndIsCounted) {
   TempDir run("nan");
