@@ -27,29 +27,19 @@ inline CLI::Validator thread_count() {
       "0.." + std::to_string(limit), "thread_count");
 }
 
-// A count or seed >= 0. CLI::NonNegativeNumber says so with a 300-digit upper bound, and an unsigned
+// A count or seed >= min. CLI::NonNegativeNumber says so with a 300-digit upper bound, and an unsigned
 // option would otherwise take -1 as 2^64 - 1.
-inline CLI::Validator non_negative() {
+inline CLI::Validator at_least(int min, const std::string& name) {
   return CLI::Validator(
-      [](std::string& value) -> std::string {
+      [min](std::string& value) -> std::string {
         double v = 0;
         if (!CLI::detail::lexical_cast(value, v)) return "expected a number, got '" + value + "'";
-        if (v < 0) return "expected a value >= 0, got " + value;
+        if (v < min) return "expected a value >= " + std::to_string(min) + ", got " + value;
         return {};
       },
-      "NONNEGATIVE", "non_negative");
+      name, name);
 }
-
-// A count >= 1 (timed iterations).
-inline CLI::Validator positive() {
-  return CLI::Validator(
-      [](std::string& value) -> std::string {
-        double v = 0;
-        if (!CLI::detail::lexical_cast(value, v)) return "expected a number, got '" + value + "'";
-        if (v < 1) return "expected a value >= 1, got " + value;
-        return {};
-      },
-      "POSITIVE", "positive");
-}
+inline CLI::Validator non_negative() { return at_least(0, "NONNEGATIVE"); }
+inline CLI::Validator positive() { return at_least(1, "POSITIVE"); }  // timed iterations
 
 }  // namespace hrm::cli
