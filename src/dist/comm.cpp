@@ -61,6 +61,15 @@ Comm::~Comm() {
   }
 }
 
+namespace {
+// A collective writes the memory behind autograd's back: count it as the in-place write it is, so that
+// what checks the version counter (model/layers.h CastCache) sees the new values. Inference tensors
+// have no counter.
+void written_in_place(torch::Tensor& t) {
+  if (!t.is_inference()) t.unsafeGetTensorImpl()->bump_version();
+}
+}  // namespace
+
 torch::Device Comm::device() const { return impl_->device; }
 
 int Comm::rank() const { return impl_->env.rank; }
@@ -84,6 +93,7 @@ void Comm::all_reduce_sum(torch::Tensor& t, const char* what) {
     o.timeout = impl_->timeout;
     return impl_->pg->allreduce(ts, o);
   });
+  written_in_place(t);
 }
 
 void Comm::all_reduce_sum_bucketed(const std::vector<torch::Tensor>& ts, int64_t bucket_bytes, const char* what) {
@@ -129,6 +139,7 @@ void Comm::reduce_sum_to_root(torch::Tensor& t, const char* what) {
     o.timeout = impl_->timeout;
     return impl_->pg->reduce(ts, o);
   });
+  written_in_place(t);
 }
 
 void Comm::broadcast_from_root(torch::Tensor& t, const char* what) {
@@ -147,9 +158,7 @@ void Comm::broadcast_from_root(torch::Tensor& t, const char* what) {
     o.timeout = impl_->timeout;
     return impl_->pg->broadcast(ts, o);
   });
-  // The collective wrote the memory behind autograd's back: count it as the in-place write it is, so
-  // that what checks the version counter (model/layers.h CastCache) sees the new values.
-  t.unsafeGetTensorImpl()->bump_version();
+  written_in_place(t);
 }
 
 torch::Tensor Comm::all_gather_cat(const torch::Tensor& t, const char* what) {

@@ -50,14 +50,16 @@ CastedLinearImpl::CastedLinearImpl(int64_t in_features, int64_t out_features, bo
 }
 
 namespace {
-// `w` in dtype `t`: the cached cast where nothing records gradients for it and `w` is unchanged since
-// (bit-identical: the same cast of the same values), else a fresh cast (autograd's, when it records).
+// `w` in dtype `t`: the cached cast where grad mode is off and `w` is unchanged since (bit-identical: the
+// same cast of the same values), else a fresh cast (autograd's, when it records). Only grad mode off:
+// a cast made under InferenceMode (evaluation) is an inference tensor, which autograd may not save.
 torch::Tensor cast_for_use(const torch::Tensor& w, torch::ScalarType t, CastCache& cache) {
   if (w.scalar_type() == t) return w;
-  if (!w.is_cpu() || !fused_kernels() || (at::GradMode::is_enabled() && w.requires_grad())) return w.to(t);
+  if (!w.is_cpu()) cache = {};  // moved to a GPU: no cache there, and the CPU copy is not kept alive
+  if (!w.is_cpu() || !fused_kernels() || at::GradMode::is_enabled() || w.is_inference()) return w.to(t);
   const int64_t version = static_cast<int64_t>(w._version());
   if (!cache.cast.defined() || cache.cast.scalar_type() != t || !cache.source.defined() ||
-      cache.source.data_ptr() != w.data_ptr() || cache.version != version) {
+      cache.source.data_ptr() != w.data_ptr() || cache.source.sizes() != w.sizes() || cache.version != version) {
     cache.source = w.detach();  // held: its memory cannot be freed and reused by another weight meanwhile
     cache.cast = cache.source.to(t);
     cache.version = version;

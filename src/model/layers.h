@@ -26,9 +26,11 @@ torch::Tensor& trunc_normal_init_(torch::Tensor& tensor, double std, at::Generat
                                   double upper = 2.0);
 
 // A CPU tensor cast to another dtype, kept while the tensor is unchanged (same storage, same version
-// counter: every in-place update, an optimizer step or a load, bumps it). Only where autograd records
-// nothing (see cast_for_use in layers.cpp) and only on the CPU: a CUDA graph replay would read a
-// cast made before the weights changed, and on a GPU the cast costs microseconds.
+// counter: every in-place ATen op bumps it, an optimizer's, a load's copy_, EMA's swap; what writes
+// memory otherwise must bump it too: the collectives of src/dist, AdamATan2 after its update). Only
+// with grad mode off (see cast_for_use in layers.cpp) and only on the CPU: a CUDA graph replay would
+// read a cast made before the weights changed, and on a GPU the cast costs microseconds. forward()
+// writes it: one thread at a time per module, as for any torch module with state.
 struct CastCache {
   torch::Tensor cast, source;  // source: an alias of the tensor cast (same memory, same version counter)
   int64_t version = -1;

@@ -93,6 +93,11 @@ void AdamATan2::step(double lr) {
       v.push_back(exp_avg_sq_[i]);
     }
     update_group(p, g, m, v, t, lr, opts_);
+    // `_foreach_` ops bump version counters only where they fall back to one op per tensor (the CPU);
+    // their fused CUDA kernels do not (pytorch#89591). The counter says "these weights changed" to
+    // model/layers.h CastCache: say it here, whatever ran.
+    for (auto& param : p)
+      if (!param.is_inference()) param.unsafeGetTensorImpl()->bump_version();
 #endif
   }
 }

@@ -9,8 +9,15 @@
 
 #include "model/attention.h"
 #include "model/layers.h"
+#include "optim/adam_atan2.h"
 
 namespace {
+
+// set_fused_kernels is process-wide: restored whatever a test does.
+struct FusedKernels {
+  explicit FusedKernels(bool on) { hrm::set_fused_kernels(on); }
+  ~FusedKernels() { hrm::set_fused_kernels(true); }
+};
 at::Generator gen(uint64_t seed) { return at::make_generator<at::CPUGeneratorImpl>(seed); }
 }  // namespace
 
@@ -110,11 +117,13 @@ TEST(RmsNorm, FusedEqualsTheReferenceOps) {
     }
 }
 
-// CastedLinear's CPU cast cache: uses where autograd records nothing share one cast of the weight,
-// every in-place update (an optimizer's, a load's copy_, through a detached alias) makes a new one,
-// and a use that needs the gradient, a float32 input or `hrm --unfused` never takes it.
+// CastedLinear's CPU cast cache: uses with grad mode off share one cast of the weight, every in-place
+// update (AdamATan2's step, a load's copy_, through a detached alias) makes a new one, a cast made under
+// InferenceMode serves later no-grad uses and never a recorded one, and a use with grad mode on, a
+// float32 input or `hrm --unfused` never takes it.
 TEST(CastedLinear, NoGradUsesShareOneCastThatFollowsEveryInPlaceUpdate) {
   hrm::CastedLinear lin(8, 4, true, gen(5));
+  hrm::optim::AdamATan2 adam({lin->weight, lin->bias}, hrm::optim::AdamATan2Options{});
   const auto x = torch::randn({3, 8}).to(torch::kBFloat16);
   auto expected = [&] {
     return torch::nn::functional::linear(x, lin->weight.detach().to(torch::kBFloat16), lin->bias.detach().to(torch::kBFloat16));
@@ -126,27 +135,50 @@ TEST(CastedLinear, NoGradUsesShareOneCastThatFollowsEveryInPlaceUpdate) {
     ASSERT_TRUE(first.defined());
     EXPECT_TRUE(torch::equal(lin->forward(x), expected()));
     EXPECT_TRUE(lin->weight_cast.cast.is_same(first)) << "a second use casts again";
-    lin->weight.add_(1.0);  // as an optimizer step
+    lin->weight.add_(1.0);
     EXPECT_TRUE(torch::equal(lin->forward(x), expected()));
     EXPECT_FALSE(lin->weight_cast.cast.is_same(first));
+    lin->weight.mutable_grad() = torch::ones_like(lin->weight);
+    lin->bias.mutable_grad() = torch::ones_like(lin->bias);
+    adam.step(0.5);
+    EXPECT_TRUE(torch::equal(lin->forward(x), expected()));
     lin->weight.copy_(torch::randn({4, 8}));  // as a state-dict load
     EXPECT_TRUE(torch::equal(lin->forward(x), expected()));
     lin->bias.detach().mul_(3.0);  // as EMA's swap, through a detached alias
     EXPECT_TRUE(torch::equal(lin->forward(x), expected()));
   }
-  // With the gradient: autograd's own cast, gradients reach the float32 master weight.
   lin->weight_cast = {};
+  {
+    c10::InferenceMode inference;  // as evaluation and `hrm solve`: the cast kept is an inference tensor
+    EXPECT_TRUE(torch::equal(lin->forward(x), expected()));
+  }
+  ASSERT_TRUE(lin->weight_cast.cast.is_inference());
+  {
+    torch::NoGradGuard no_grad;  // a training step's no-grad cycles after the evaluation reuse it
+    EXPECT_TRUE(torch::equal(lin->forward(x), expected()));
+  }
+  // With the gradient: autograd's own cast, gradients reach the float32 master weight; with a frozen
+  // weight and an input that needs its gradient, autograd saves the cast: never the inference one.
+  lin->weight.mutable_grad() = torch::Tensor();
   auto y = lin->forward(x);
   y.to(torch::kFloat32).sum().backward();
   EXPECT_TRUE(lin->weight.grad().defined());
-  EXPECT_FALSE(lin->weight_cast.cast.defined());
+  lin->weight.set_requires_grad(false);
+  lin->bias.set_requires_grad(false);
+  const auto xg = x.detach().clone().set_requires_grad(true);
+  lin->forward(xg).to(torch::kFloat32).sum().backward();
+  EXPECT_TRUE(xg.grad().defined());
+  lin->weight.set_requires_grad(true);
+  lin->bias.set_requires_grad(true);
+  lin->weight_cast = {};
   torch::NoGradGuard no_grad;
   EXPECT_TRUE(torch::equal(lin->forward(x.to(torch::kFloat32)),
                            torch::nn::functional::linear(x.to(torch::kFloat32), lin->weight, lin->bias)));
   EXPECT_FALSE(lin->weight_cast.cast.defined()) << "float32 needs no cast";
-  hrm::set_fused_kernels(false);
-  lin->forward(x);
-  hrm::set_fused_kernels(true);
+  {
+    const FusedKernels off(false);
+    lin->forward(x);
+  }
   EXPECT_FALSE(lin->weight_cast.cast.defined()) << "hrm --unfused casts at every use, as the reference";
 }
 

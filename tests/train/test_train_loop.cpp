@@ -150,20 +150,28 @@ INSTANTIATE_TEST_SUITE_P(Dtypes, TrainLoopDtype, ::testing::Values("float32", "b
 
 // The CPU weight-cast cache (model/layers.h CastCache) and the fused CPU ops are invisible: bfloat16
 // training steps (no-grad cycles, the target-Q forward, optimizer steps between them), then an
-// evaluation with EMA weights swapped in and out, give bit-identical weights, metrics and outputs
-// with them and without them (`hrm --unfused`). A cast kept past an in-place update would not.
-TEST_F(TrainLoop, Bfloat16TrainingAndEvaluationAreBitIdenticalWithoutTheCastCacheAndFusedOps) {
+// evaluation (with EMA weights swapped in and out, or without EMA: then the next step's no-grad
+// cycles reuse the evaluation's casts), give bit-identical weights, metrics and outputs with them and
+// without them (`hrm --unfused`). A cast kept past an in-place update would not.
+class TrainLoopEma : public TrainLoop, public ::testing::WithParamInterface<bool> {};
+
+TEST_P(TrainLoopEma, Bfloat16TrainingAndEvaluationAreBitIdenticalWithoutTheCastCacheAndFusedOps) {
   struct Result {
     std::vector<torch::Tensor> weights;
     std::vector<double> losses;
     EvalMetrics eval;
     io::StateDict preds;
   };
+  struct FusedKernels {  // process-wide: restored whatever happens
+    explicit FusedKernels(bool on) { set_fused_kernels(on); }
+    ~FusedKernels() { set_fused_kernels(true); }
+  };
   auto run_once = [&](bool fused, const std::string& name) {
-    set_fused_kernels(fused);
-    TempDir run(name);
+    const FusedKernels setting(fused);
+    TempDir run(name + (GetParam() ? "_ema" : ""));
     Manual m(tiny_config(data(), run.path, {"arch.forward_dtype=bfloat16", "arch.H_cycles=2", "arch.L_cycles=2",
-                                            "ema=True", "ema_rate=0.5", "eval_save_outputs=[logits, q_halt_logits]"}));
+                                            GetParam() ? "ema=True" : "ema=False", "ema_rate=0.5",
+                                            "eval_save_outputs=[logits, q_halt_logits]"}));
     Result r;
     for (int i = 0; i < 6; ++i) {
       const auto metrics = m.step();
@@ -178,7 +186,6 @@ TEST_F(TrainLoop, Bfloat16TrainingAndEvaluationAreBitIdenticalWithoutTheCastCach
     m.state.model->train();
     EXPECT_TRUE(m.step());  // after the evaluation put the trained weights back
     r.weights = snapshot(m.state.model);
-    set_fused_kernels(true);
     return r;
   };
   const Result with = run_once(true, "cast_cache_on"), without = run_once(false, "cast_cache_off");
@@ -191,6 +198,7 @@ TEST_F(TrainLoop, Bfloat16TrainingAndEvaluationAreBitIdenticalWithoutTheCastCach
   ASSERT_EQ(with.preds.size(), without.preds.size());
   for (size_t i = 0; i < with.preds.size(); ++i) EXPECT_TRUE(torch::equal(with.preds[i].second, without.preds[i].second));
 }
+INSTANTIATE_TEST_SUITE_P(WithAndWithoutEma, TrainLoopEma, ::testing::Bool());
 
 TEST_F(TrainLoop, NonFiniteStepUpdatesNothingAndIsCounted) {
   TempDir run("nan");
