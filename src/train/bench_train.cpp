@@ -32,7 +32,7 @@ StepTimes summarize(const std::vector<double>& ms, double flops, const TrainStat
   r.tokens_per_s = r.per_s * static_cast<double>(config.global_batch_size * seq_len);
   r.flops = flops;
   r.peak_bytes = peak_memory_bytes(state.device);
-  r.estimated_bytes = estimate_memory(state.model->model->config, use, config.ema).total();
+  r.estimated_bytes = estimate_memory(state.model->model->config, use, config.ema, state.device).total();
   for (const auto& p : state.model->parameters()) r.parameters += p.numel();
   r.seq_len = seq_len;
   return r;

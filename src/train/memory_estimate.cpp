@@ -54,7 +54,7 @@ std::optional<double> cgroup_ram_limit_bytes() {
 
 }  // namespace
 
-MemoryEstimate estimate_memory(const HRMConfig& c, ModelUse use, bool ema) {
+MemoryEstimate estimate_memory(const HRMConfig& c, ModelUse use, bool ema, torch::Device device) {
   const int64_t h = c.hidden_size, inter = c.intermediate_size(), vocab = c.vocab_size;
   const int64_t layers = int64_t{c.H_layers} + c.L_layers;
   const int64_t rows = c.batch_size, tokens = c.total_seq_len();
@@ -67,6 +67,10 @@ MemoryEstimate estimate_memory(const HRMConfig& c, ModelUse use, bool ema) {
   const int64_t puzzle_table = c.puzzle_emb_ndim > 0 ? int64_t{c.num_puzzle_identifiers} * c.puzzle_emb_ndim : 0;
   m.buffers = puzzle_table + 2 * h;  // + H_init, L_init
   m.weights_bytes = 4.0 * static_cast<double>(m.parameters + puzzle_table) + 2.0 * h * act;
+  // On the CPU each CastedLinear keeps its weight's cast to the forward dtype (model/layers.h CastCache):
+  // the blocks, lm_head and q_head. Not with --unfused, but a lower bound may count what usually is.
+  if (device.is_cpu() && act < 4.0)
+    m.weights_bytes += act * static_cast<double>(layers * (4 * h * h + 3 * h * inter) + h * vocab + 2 * h + 2);
 
   const double row_tokens = static_cast<double>(rows) * static_cast<double>(tokens);
   const double carry = 2.0 * row_tokens * h * act;  // z_H, z_L
@@ -121,7 +125,7 @@ void check_memory_fits(const MemoryEstimate& need, const HRMConfig& c, double li
 void check_memory_before_building(const HRMConfig& c, torch::Device device, ModelUse use, bool ema,
                                   const std::string& batch_key) {
   if (const auto limit = memory_limit_bytes(device))
-    check_memory_fits(estimate_memory(c, use, ema), c, *limit, "device " + device.str(), batch_key);
+    check_memory_fits(estimate_memory(c, use, ema, device), c, *limit, "device " + device.str(), batch_key);
 }
 
 }  // namespace hrm::train

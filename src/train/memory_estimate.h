@@ -22,14 +22,14 @@ enum class ModelUse { evaluation, training };
 struct MemoryEstimate {
   int64_t parameters = 0;     // dense parameters (float32 master weights), as model.parameters() counts them
   int64_t buffers = 0;        // registered buffers (the puzzle-embedding table, H_init, L_init): elements
-  double weights_bytes = 0;   // parameters and buffers
+  double weights_bytes = 0;   // parameters and buffers; on the CPU, the kept casts of the Casted layers' weights
   double optimizer_bytes = 0; // training: AdamATan2's two moments, the EMA copy
   double state_bytes = 0;     // the carry (z_H, z_L) and what one step holds at once: saved activations or gradients
   double total() const { return weights_bytes + optimizer_bytes + state_bytes; }
 };
 
-// `c` is the model's config as create_model makes it: batch_size = rows per process.
-MemoryEstimate estimate_memory(const HRMConfig& c, ModelUse use, bool ema);
+// `c` is the model's config as create_model makes it: batch_size = rows per process; on `device`.
+MemoryEstimate estimate_memory(const HRMConfig& c, ModelUse use, bool ema, torch::Device device);
 
 // Memory a process on `device` can have at most: on the CPU its RAM (the smaller of the machine's and
 // its cgroup's limit) + swap, on CUDA the device's total. Nothing when it cannot be read.

@@ -43,18 +43,38 @@ TEST(MemoryEstimate, CountsTheParametersAndBuffersOfTheModelItSizes) {
   configs[4] = HRMConfig{};  // the reference's Sudoku model: 27,275,266 parameters
   for (const auto& c : configs) {
     const HRMACTV1 model(c, 0);
-    const MemoryEstimate m = estimate_memory(c, ModelUse::evaluation, false);
+    const MemoryEstimate m = estimate_memory(c, ModelUse::evaluation, false, torch::kCUDA);
     EXPECT_EQ(m.parameters, numel_sum(model->parameters())) << c.pos_encodings << " " << c.puzzle_emb_ndim;
     EXPECT_EQ(m.buffers, numel_sum(model->buffers())) << c.pos_encodings << " " << c.puzzle_emb_ndim;
   }
-  EXPECT_EQ(estimate_memory(HRMConfig{}, ModelUse::evaluation, false).parameters, 27275266);
+  EXPECT_EQ(estimate_memory(HRMConfig{}, ModelUse::evaluation, false, torch::kCUDA).parameters, 27275266);
+}
+
+// On the CPU a bfloat16 model keeps a cast of every CastedLinear weight and bias (model/layers.h
+// CastCache): the bound counts exactly those, 2 bytes each; float32 has no cast.
+TEST(MemoryEstimate, OnTheCpuCountsTheKeptCastsOfTheCastedLayers) {
+  HRMConfig c = small_config();
+  c.forward_dtype = "bfloat16";
+  const HRMACTV1 model(c, 0);
+  int64_t casted = 0;
+  for (const auto& m : model->modules())
+    if (const auto* lin = dynamic_cast<const CastedLinearImpl*>(m.get()))
+      casted += lin->weight.numel() + (lin->bias.defined() ? lin->bias.numel() : 0);
+  EXPECT_GT(casted, 0);
+  const auto extra = [&](ModelUse use) {
+    return estimate_memory(c, use, false, torch::kCPU).weights_bytes - estimate_memory(c, use, false, torch::kCUDA).weights_bytes;
+  };
+  EXPECT_DOUBLE_EQ(extra(ModelUse::evaluation), 2.0 * static_cast<double>(casted));
+  EXPECT_DOUBLE_EQ(extra(ModelUse::training), 2.0 * static_cast<double>(casted));
+  c.forward_dtype = "float32";
+  EXPECT_DOUBLE_EQ(extra(ModelUse::evaluation), 0.0);
 }
 
 TEST(MemoryEstimate, TrainingCountsOptimizerStateAndSavedActivationsOrGradients) {
   HRMConfig c = small_config();
-  const MemoryEstimate eval = estimate_memory(c, ModelUse::evaluation, false);
-  const MemoryEstimate train = estimate_memory(c, ModelUse::training, false);
-  const MemoryEstimate ema = estimate_memory(c, ModelUse::training, true);
+  const MemoryEstimate eval = estimate_memory(c, ModelUse::evaluation, false, torch::kCUDA);
+  const MemoryEstimate train = estimate_memory(c, ModelUse::training, false, torch::kCUDA);
+  const MemoryEstimate ema = estimate_memory(c, ModelUse::training, true, torch::kCUDA);
   const double P = static_cast<double>(train.parameters);
   EXPECT_EQ(eval.optimizer_bytes, 0);
   EXPECT_DOUBLE_EQ(train.optimizer_bytes, 8.0 * P);  // exp_avg, exp_avg_sq
@@ -64,17 +84,17 @@ TEST(MemoryEstimate, TrainingCountsOptimizerStateAndSavedActivationsOrGradients)
   // row counts the gradients (4 bytes a parameter), many rows count the activations (linear in rows).
   c.batch_size = 1;
   const double carry = 2.0 * c.total_seq_len() * c.hidden_size * 2;  // z_H, z_L in bfloat16
-  EXPECT_DOUBLE_EQ(estimate_memory(c, ModelUse::training, false).state_bytes, carry + 4.0 * P);
+  EXPECT_DOUBLE_EQ(estimate_memory(c, ModelUse::training, false, torch::kCUDA).state_bytes, carry + 4.0 * P);
   c.batch_size = 4096;
-  const double many = estimate_memory(c, ModelUse::training, false).state_bytes;
+  const double many = estimate_memory(c, ModelUse::training, false, torch::kCUDA).state_bytes;
   c.batch_size = 8192;
-  EXPECT_DOUBLE_EQ(estimate_memory(c, ModelUse::training, false).state_bytes, 2 * many);
-  EXPECT_DOUBLE_EQ(estimate_memory(c, ModelUse::training, false).weights_bytes, train.weights_bytes);
+  EXPECT_DOUBLE_EQ(estimate_memory(c, ModelUse::training, false, torch::kCUDA).state_bytes, 2 * many);
+  EXPECT_DOUBLE_EQ(estimate_memory(c, ModelUse::training, false, torch::kCUDA).weights_bytes, train.weights_bytes);
 }
 
 // The reference's Sudoku run (batch 768, bfloat16) fits an 80 GB card by this bound, as it does in practice.
 TEST(MemoryEstimate, TheReferenceSudokuRunPassesOnAnEightyGigabyteCard) {
-  const MemoryEstimate m = estimate_memory(HRMConfig{}, ModelUse::training, false);
+  const MemoryEstimate m = estimate_memory(HRMConfig{}, ModelUse::training, false, torch::kCUDA);
   EXPECT_LT(m.total(), 80e9) << m.total();
   EXPECT_NO_THROW(check_memory_fits(m, HRMConfig{}, 80e9, "device cuda:0"));
 }
@@ -82,7 +102,7 @@ TEST(MemoryEstimate, TheReferenceSudokuRunPassesOnAnEightyGigabyteCard) {
 TEST(MemoryEstimate, WhatCannotFitIsAConfigErrorNamingSizesAndKeys) {
   HRMConfig c = small_config();
   c.batch_size = 5'000'000;
-  const MemoryEstimate m = estimate_memory(c, ModelUse::training, false);
+  const MemoryEstimate m = estimate_memory(c, ModelUse::training, false, torch::kCUDA);
   try {
     check_memory_fits(m, c, 16.0 * 1024 * 1024 * 1024, "device cpu");
     FAIL() << "no error";
