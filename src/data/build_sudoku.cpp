@@ -6,10 +6,9 @@
 
 #include <algorithm>
 #include <charconv>
+#include <climits>
 #include <condition_variable>
 #include <exception>
-#include <climits>
-#include <cstdio>
 #include <filesystem>
 #include <mutex>
 #include <set>
@@ -449,24 +448,19 @@ SudokuBuildSummary build_sudoku_dataset(const SudokuBuildConfig& cfg) {
               "): nothing to write");
   // Refused before writing anything: more rows than the format's int32 puzzle_indices address, or more
   // bytes (81 input + 81 label tokens a row) than the output's file system has free.
-  const auto fixed = [](double v, int decimals) {
-    char b[48];
-    std::snprintf(b, sizeof b, "%.*f", decimals, v);
-    return std::string(b);
-  };
   const double train_rows = static_cast<double>(splits[0].size()) * (1.0 + static_cast<double>(cfg.num_aug));
   if (train_rows + static_cast<double>(splits[1].size()) > static_cast<double>(INT32_MAX))
     HRM_THROW(ConfigError, "--num-aug ", cfg.num_aug, ": ", splits[0].size(), " training puzzles x (1 + ", cfg.num_aug,
-              ") make ", fixed(train_rows, 0), " examples; the dataset format addresses at most 2^31 - 1");
+              ") make ", fmt::format("{:.0f}", train_rows), " examples; the dataset format addresses at most 2^31 - 1");
   const double bytes = (train_rows + static_cast<double>(splits[1].size())) * 2 * sd::kCells;
   namespace fs = std::filesystem;
   std::error_code ec;
   const fs::path parent = fs::absolute(cfg.output_dir).parent_path();
   const auto space = fs::space(fs::exists(parent) ? parent : fs::current_path(), ec);
   if (!ec && bytes > static_cast<double>(space.available))
-    HRM_THROW(ConfigError, "--num-aug ", cfg.num_aug, ": the dataset needs ", fixed(bytes / 1e9, 1), " GB (",
-              fixed(train_rows, 0), " training examples), but ", parent.string(), " has ",
-              fixed(static_cast<double>(space.available) / 1e9, 1), " GB free");
+    HRM_THROW(ConfigError, "--num-aug ", cfg.num_aug, ": the dataset needs ", fmt::format("{:.1f}", bytes / 1e9), " GB (",
+              fmt::format("{:.0f}", train_rows), " training examples), but ", parent.string(), " has ",
+              fmt::format("{:.1f}", static_cast<double>(space.available) / 1e9), " GB free");
 
   DatasetWriter writer(cfg.output_dir);
   const char* names[2] = {"train", "test"};

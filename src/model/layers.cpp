@@ -55,8 +55,11 @@ namespace {
 // a cast made under InferenceMode (evaluation) is an inference tensor, which autograd may not save.
 torch::Tensor cast_for_use(const torch::Tensor& w, torch::ScalarType t, CastCache& cache) {
   if (w.scalar_type() == t) return w;
-  if (!w.is_cpu()) cache = {};  // moved to a GPU: no cache there, and the CPU copy is not kept alive
-  if (!w.is_cpu() || !fused_kernels() || at::GradMode::is_enabled() || w.is_inference()) return w.to(t);
+  if (!w.is_cpu()) {
+    cache = {};  // moved to a GPU: no cache there, and the CPU copy is not kept alive
+    return w.to(t);
+  }
+  if (!fused_kernels() || at::GradMode::is_enabled() || w.is_inference()) return w.to(t);
   const int64_t version = static_cast<int64_t>(w._version());
   if (!cache.cast.defined() || cache.cast.scalar_type() != t || !cache.source.defined() ||
       cache.source.data_ptr() != w.data_ptr() || cache.source.sizes() != w.sizes() || cache.version != version) {
