@@ -119,7 +119,7 @@ void register_data_sudoku(CLI::App& data) {
                              c.output_dir, s.train_puzzles, s.train_examples, s.mean_train_rating, s.test_puzzles,
                              s.test_examples, s.mean_test_rating, secs);
     if (s.test_in_train)  // kept, as the reference would: the files are the user's to choose
-      std::cerr << fmt::format("warning: {} of the {} test puzzles are also training puzzles (the same grid in {} and {}): "
+      std::cerr << fmt::format("warning: {} of the {} test puzzles are also training puzzles, or shuffles of them ({} and {}): "
                                "the test score will not measure generalisation\n",
                                s.test_in_train, s.test_puzzles, c.train_input, c.test_input);
   });

@@ -217,6 +217,33 @@ std::vector<SudokuPuzzle> drop_equivalent(std::vector<SudokuPuzzle> puzzles, int
   return out;
 }
 
+// How many of `test` are a training puzzle or a shuffle of one (a test score over them measures
+// memory, not reasoning). Only puzzles whose shuffle signature occurs on both sides are canonicalised:
+// a few, where canonicalising 423k test puzzles would take minutes.
+int64_t count_shuffles_of(const std::vector<SudokuPuzzle>& train, const std::vector<SudokuPuzzle>& test, int threads) {
+  std::set<sd::ShuffleSignature> train_signatures, shared;
+  for (const auto& p : train) train_signatures.insert(sd::shuffle_signature(p.puzzle));
+  std::vector<const sd::Grid*> candidates[2];  // training, test
+  for (const auto& p : test) {
+    const auto s = sd::shuffle_signature(p.puzzle);
+    if (train_signatures.count(s)) shared.insert(s), candidates[1].push_back(&p.puzzle);
+  }
+  if (candidates[1].empty()) return 0;
+  for (const auto& p : train)
+    if (shared.count(sd::shuffle_signature(p.puzzle))) candidates[0].push_back(&p.puzzle);
+  std::set<sd::Grid> train_forms;
+  int64_t count = 0;
+  for (int side = 0; side < 2; ++side)
+    ordered_parallel<sd::Grid>(
+        static_cast<int64_t>(candidates[side].size()), threads,
+        [&](int64_t i) { return sd::canonical_form(*candidates[side][static_cast<size_t>(i)]); },
+        [&](sd::Grid&& form) {
+          if (side == 0) train_forms.insert(std::move(form));
+          else count += static_cast<int64_t>(train_forms.count(form));
+        });
+  return count;
+}
+
 std::vector<SudokuPuzzle> keep_min_difficulty(std::vector<SudokuPuzzle> puzzles, std::optional<int64_t> min, int64_t& dropped) {
   if (!min) return puzzles;
   std::vector<SudokuPuzzle> out;
@@ -436,11 +463,8 @@ SudokuBuildSummary build_sudoku_dataset(const SudokuBuildConfig& cfg) {
     split_pool(std::move(pool), cfg, splits);
   }
   if (cfg.subsample_size) splits[0] = subsample(std::move(splits[0]), *cfg.subsample_size, cfg.seed);
-  if (!cfg.train_input.empty()) {  // pooled and generated splits are disjoint by construction
-    std::set<sd::Grid> train;
-    for (const auto& p : splits[0]) train.insert(p.puzzle);
-    for (const auto& p : splits[1]) summary.test_in_train += train.count(p.puzzle);
-  }
+  if (!cfg.train_input.empty())  // pooled and generated splits are disjoint by construction
+    summary.test_in_train = count_shuffles_of(splits[0], splits[1], cfg.threads);
   if (splits[0].empty())  // a dataset nothing can train on (an empty --train file, a filter that kept nothing)
     HRM_THROW(ConfigError, "no training puzzles", cfg.train_input.empty() ? "" : " in " + cfg.train_input, " (",
               summary.read, " read in all; ", summary.below_min_difficulty, " below --min-difficulty, ",

@@ -59,7 +59,7 @@ struct SudokuBuildSummary {
   int64_t duplicates = 0;                     // pooled inputs: repeats, or shuffles of an earlier puzzle, dropped
   int64_t unsolvable = 0, multiple = 0;       // skipped (OnInvalid::kSkip)
   int64_t below_min_difficulty = 0;           // dropped by min_difficulty
-  int64_t test_in_train = 0;                  // --train/--test: test puzzles also among the training ones (same grid)
+  int64_t test_in_train = 0;                  // --train/--test: test puzzles that are training puzzles or shuffles of them
   int64_t train_puzzles = 0, test_puzzles = 0, train_examples = 0, test_examples = 0;
   double mean_train_rating = 0, mean_test_rating = 0;
 };

@@ -77,7 +77,31 @@ uint64_t relabelled_row(const uint8_t* row, const uint8_t* perm, Partial& s, uin
   return key;
 }
 
+// The sorted per-clue counts of shuffle_signature, for the grid as given or transposed.
+ShuffleSignature clue_counts(const Grid& g, bool transpose) {
+  std::array<uint8_t, 10> digits{};
+  std::array<uint8_t, 9> rows{}, cols{}, boxes{};
+  std::array<uint8_t, 3> bands{}, stacks{};
+  auto at = [&](int r, int c) { return transpose ? g[c * 9 + r] : g[r * 9 + c]; };
+  for (int r = 0; r < 9; ++r)
+    for (int c = 0; c < 9; ++c)
+      if (const uint8_t v = at(r, c)) ++digits[v], ++rows[r], ++cols[c], ++boxes[r / 3 * 3 + c / 3], ++bands[r / 3], ++stacks[c / 3];
+  ShuffleSignature out;
+  for (int r = 0; r < 9; ++r)
+    for (int c = 0; c < 9; ++c)
+      if (const uint8_t v = at(r, c)) {
+        const uint64_t parts[6] = {rows[r], cols[c], boxes[r / 3 * 3 + c / 3], bands[r / 3], stacks[c / 3], digits[v]};
+        uint64_t key = 0;
+        for (uint64_t part : parts) key = key << 8 | part;
+        out.push_back(key);
+      }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 }  // namespace
+
+ShuffleSignature shuffle_signature(const Grid& g) { return std::min(clue_counts(g, false), clue_counts(g, true)); }
 
 Grid canonical_form(const Grid& g) {
   const ColumnTables& ct = column_tables();

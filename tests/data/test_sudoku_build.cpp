@@ -323,6 +323,22 @@ TEST(SudokuBuild, TestPuzzlesAmongTheTrainingOnesAreCounted) {
   EXPECT_TRUE(fs::exists(tmp.path / "ds3/train/dataset.json"));
 }
 
+TEST(SudokuBuild, ShuffledCopiesOfTrainingPuzzlesInTheTestFileAreCounted) {
+  TempDir tmp;
+  SudokuBuildConfig c = fixture_config(tmp.path / "ds", 2);
+  const auto train = hrm::data::read_sudoku_file(c.train_input);
+  ASSERT_GE(train.size(), 3u);
+  // Test file: two training puzzles shuffled (one of them twice) and the fixture's own test puzzles.
+  hrm::Rng rng(7);
+  std::string text;
+  for (size_t i : {0, 1, 1}) text += sd::to_string(sd::apply_shuffle(sd::draw_shuffle(rng), train[i].puzzle)) + "\n";
+  for (const auto& p : hrm::data::read_sudoku_file(c.test_input)) text += sd::to_string(p.puzzle) + "\n";
+  c.test_input = (tmp.path / "test.txt").string();
+  hrm::write_file_atomic(c.test_input, text);
+  const auto s = hrm::data::build_sudoku_dataset(c);
+  EXPECT_EQ(s.test_in_train, 3);
+}
+
 TEST(SudokuBuild, GeneratedPuzzlesAreUniqueAndRatedAboveTheMinimum) {
   TempDir tmp;
   SudokuBuildConfig c;
