@@ -28,7 +28,7 @@ $HRM data sudoku "$OUT/data" --size 4 --blanks 10 --train-size 2000 --test-size 
 $HRM data info "$OUT/data" | sed -n '1,30p'
 
 echo "== 2. train a small HRM on the CPU (bfloat16; hidden 64, 4 heads, 1+1 layers, up to 4 ACT steps)"
-$HRM train data_path="$OUT/data" checkpoint_path="$OUT/run" epochs=150 eval_interval=50 \
+$HRM train device=cpu data_path="$OUT/data" checkpoint_path="$OUT/run" epochs=150 eval_interval=50 \
   global_batch_size=128 lr=3e-3 lr_min_ratio=0.1 lr_warmup_steps=50 \
   arch.hidden_size=64 arch.num_heads=4 arch.H_layers=1 arch.L_layers=1 arch.halt_max_steps=4 \
   arch.puzzle_emb_ndim=0 arch.pos_encodings=learned arch.forward_dtype=bfloat16

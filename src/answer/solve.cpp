@@ -72,6 +72,7 @@ Solver::Solver(const SolverOptions& o) : impl_(std::make_unique<Impl>()) {
   train::ConfigBuilder builder;
   builder.merge_file(cfg.string());
   builder.set("device", o.device, "--device");
+  builder.set("cuda_graphs", "false", "hrm solve");  // the run's training setting; --set cuda_graphs=true still applies
   for (const auto& ov : o.overrides) builder.merge_override(ov);
   if (!o.data_dir.empty()) builder.set("data_path", o.data_dir, "--data");
   s.config = builder.build();

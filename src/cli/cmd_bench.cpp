@@ -82,7 +82,7 @@ train::PretrainConfig load_config(const DatasetBenchOpts& o) {
 // "N steps: median ..., mean ... per step; ... steps/s, ... tokens/s", then efficiency and memory.
 void print_step_times(const char* what, const char* per, const train::StepTimes& r, const train::PretrainConfig& config,
                       double peak_tflops) {
-  const torch::Device device = train::parse_device(config.device);
+  const torch::Device device = train::run_device(config);
   std::printf("%lld %s: median %.2f ms, mean %.2f ms per %s; %.2f steps/s, %.0f tokens/s\n",
               static_cast<long long>(r.count), what, r.median_ms, r.mean_ms, per, r.per_s, r.tokens_per_s);
   print_efficiency(per, r.flops, r.median_ms, peak_rate(peak_tflops, device, config.arch.forward_dtype));
@@ -93,7 +93,7 @@ void print_config_line(const char* what, const train::PretrainConfig& config, in
   const auto& a = config.arch;
   std::printf("bench %s: device %s, forward_dtype %s, global_batch_size %lld, seq_len %lld (+%d puzzle), hidden %d, "
               "H/L cycles %d/%d, layers %d/%d, halt_max_steps %d, %lld parameters, %d threads\n",
-              what, config.device.c_str(), a.forward_dtype.c_str(), static_cast<long long>(config.global_batch_size),
+              what, train::run_device(config).str().c_str(), a.forward_dtype.c_str(), static_cast<long long>(config.global_batch_size),
               static_cast<long long>(seq_len), a.puzzle_emb_len(), a.hidden_size, a.H_cycles, a.L_cycles, a.H_layers,
               a.L_layers, a.halt_max_steps, static_cast<long long>(parameters), at::get_num_threads());
 }
@@ -107,7 +107,7 @@ void register_bench(CLI::App& app) {
       "model", "Tokens/s of one ACT segment, forward (eval) and forward+backward (train, target-Q forward included)");
   struct Opts {
     std::vector<std::string> overrides;
-    std::string device = "cpu";
+    std::string device = "auto";
     int iters = 5, warmup = 2;
     double peak_tflops = 0;
   };
@@ -115,7 +115,7 @@ void register_bench(CLI::App& app) {
   model->add_option("overrides", o->overrides,
                     "model config as key=value (defaults: the reference's Sudoku config, batch_size 768, "
                     "forward_dtype bfloat16), e.g. batch_size=32 forward_dtype=float32");
-  model->add_option("--device", o->device, "cpu or cuda[:N]")->capture_default_str();
+  model->add_option("--device", o->device, "auto (cuda where there is a GPU, else cpu), cpu or cuda[:N]")->capture_default_str();
   model->add_option("--iters", o->iters, "timed segments (median reported)")->capture_default_str()->check(positive());
   model->add_option("--warmup", o->warmup, "untimed segments first")->capture_default_str()->check(non_negative());
   model->add_option("--peak-tflops", o->peak_tflops, "MFU against this rate instead of a measured matmul")
@@ -141,7 +141,7 @@ void register_bench(CLI::App& app) {
     const Peak peak = peak_rate(o->peak_tflops, b.device, b.config.forward_dtype);
     std::printf("bench model: device %s, forward_dtype %s, batch %d, seq_len %d (+%d puzzle), hidden %d, "
                 "H/L cycles %d/%d, layers %d/%d, %lld parameters, %d threads\n",
-                o->device.c_str(), b.config.forward_dtype.c_str(), b.config.batch_size, b.config.seq_len,
+                b.device.str().c_str(), b.config.forward_dtype.c_str(), b.config.batch_size, b.config.seq_len,
                 b.config.puzzle_emb_len(), b.config.hidden_size, b.config.H_cycles, b.config.L_cycles,
                 b.config.H_layers, b.config.L_layers, static_cast<long long>(r.parameters), at::get_num_threads());
     std::printf("  forward (eval segment)          %10.2f ms  %12.0f tokens/s\n", r.forward_ms, r.forward_tokens_per_s);

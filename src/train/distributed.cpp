@@ -16,7 +16,7 @@ std::unique_ptr<dist::Comm> init_distributed(const PretrainConfig& config) {
   if (config.global_batch_size % env->world_size != 0)
     HRM_THROW(ConfigError, "config key 'global_batch_size' = ", config.global_batch_size,
               ": must be a multiple of WORLD_SIZE = ", env->world_size, " (each rank trains an equal slice)");
-  const bool cuda = config.device.rfind("cuda", 0) == 0;
+  const bool cuda = run_device(config).is_cuda();
   const torch::Device device = cuda ? torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(env->local_rank))
                                     : torch::Device(torch::kCPU);
   if (cuda) parse_device(device.str());  // a clear error when this machine lacks that GPU
@@ -45,7 +45,7 @@ void sync_config(dist::Comm& comm, PretrainConfig& config) {
   if (differ > 0)
     HRM_THROW(ConfigError, "rank ", comm.rank(), ": ", differ, " other rank(s) were started with another ",
               "configuration than rank 0 (their error shows both); every rank must get the same config file and overrides");
-  if (config.device.rfind("cuda", 0) == 0) config.device = "cuda:" + std::to_string(comm.local_rank());
+  if (comm.device().is_cuda()) config.device = "cuda:" + std::to_string(comm.local_rank());
 }
 
 void broadcast_model(dist::Comm& comm, ACTLossHead& model) {

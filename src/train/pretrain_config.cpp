@@ -406,11 +406,11 @@ void PretrainConfig::validate() const {
   non_negative("max_nonfinite_steps", static_cast<double>(max_nonfinite_steps));
   positive("log_interval", log_interval);
   if (!(dist_timeout > 0)) HRM_THROW(ConfigError, "config key 'dist_timeout' = ", dist_timeout, ": must be > 0 (seconds)");
-  static const std::regex device_re(R"(cpu|cuda(:[0-9]+)?)");
+  static const std::regex device_re(R"(auto|cpu|cuda(:[0-9]+)?)");
   if (!std::regex_match(device, device_re))
-    HRM_THROW(ConfigError, "config key 'device' = '", device, "': expected cpu, cuda or cuda:N");
-  if (cuda_graphs && device.rfind("cuda", 0) != 0)
-    HRM_THROW(ConfigError, "config key 'cuda_graphs' = true needs device=cuda (device is '", device, "')");
+    HRM_THROW(ConfigError, "config key 'device' = '", device, "': expected auto, cpu, cuda or cuda:N");
+  if (cuda_graphs && device == "cpu")  // device=auto on a machine without a GPU: when the device is resolved
+    HRM_THROW(ConfigError, "config key 'cuda_graphs' = true needs a GPU (device is 'cpu')");
   for (size_t i = 0; i < eval_save_outputs.size(); ++i) {
     const std::string& name = eval_save_outputs[i];
     if (std::find(kSaveOutputs.begin(), kSaveOutputs.end(), name) == kSaveOutputs.end())

@@ -49,7 +49,7 @@ struct PretrainConfig {
   std::vector<std::string> eval_save_outputs;
 
   // hrm's own keys
-  std::string device = "cpu";  // cpu | cuda | cuda:N
+  std::string device = "auto";  // auto (cuda when this machine has a GPU, else cpu) | cpu | cuda | cuda:N
   // Evaluation ACT steps as a replayed CUDA graph (train/eval_graph.h); device=cuda only.
   bool cuda_graphs = false;
   bool ema = false;

@@ -87,11 +87,12 @@ std::string fmt_value(double v) {
 }  // namespace
 
 torch::Device parse_device(const std::string& name) {
+  if (name == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
   torch::Device device = torch::kCPU;
   try {
     device = torch::Device(name);
   } catch (const c10::Error&) {
-    HRM_THROW(ConfigError, "device '", name, "': expected cpu, cuda or cuda:N");
+    HRM_THROW(ConfigError, "device '", name, "': expected auto, cpu, cuda or cuda:N");
   }
   if (device.is_cuda()) {
     if (!torch::cuda::is_available())
@@ -100,8 +101,15 @@ torch::Device parse_device(const std::string& name) {
     if (device.has_index() && device.index() >= n)
       HRM_THROW(ConfigError, "device '", name, "': this machine has ", n, " CUDA device(s)");
   } else if (!device.is_cpu()) {
-    HRM_THROW(ConfigError, "device '", name, "': expected cpu, cuda or cuda:N");
+    HRM_THROW(ConfigError, "device '", name, "': expected auto, cpu, cuda or cuda:N");
   }
+  return device;
+}
+
+torch::Device run_device(const PretrainConfig& config) {
+  const torch::Device device = parse_device(config.device);
+  if (config.cuda_graphs && !device.is_cuda())
+    HRM_THROW(ConfigError, "config key 'cuda_graphs' = true needs a GPU; device=", config.device, " is the CPU here");
   return device;
 }
 
@@ -132,7 +140,7 @@ ACTLossHead create_model(const PretrainConfig& config, const data::DatasetMetada
 TrainState init_train_state(const PretrainConfig& config, const data::DatasetMetadata& train_metadata,
                             dist::Comm* comm, ModelUse use) {
   TrainState state;
-  state.device = parse_device(config.device);
+  state.device = run_device(config);
   state.comm = comm;
   // Estimated total training steps
   state.total_steps = optim::total_steps(config.epochs, train_metadata.total_groups,
@@ -512,6 +520,7 @@ TrainState run_pretrain(PretrainConfig config, std::ostream& out_all_ranks, cons
           << " done); nothing to train. Raise epochs to train further.\n";
   }
   if (root) save_all_config(config, run_dir);
+  if (root) out << "Training on " << state.device << (config.device == "auto" ? " (device=auto)" : "") << "\n";
 
   std::optional<MetricsLog> log;
   if (root) log.emplace(run_dir, config.resume ? std::optional<int64_t>(state.step) : std::nullopt);

@@ -47,7 +47,11 @@ struct TrainState {  // pretrain.py TrainState, plus what a resumable checkpoint
   dist::Comm* comm = nullptr;  // data parallel (train/distributed.h): this rank's process group; null: one process
 };
 
-torch::Device parse_device(const std::string& name);  // cpu | cuda | cuda:N (ConfigError if unavailable)
+// auto | cpu | cuda | cuda:N (ConfigError if unavailable); auto is cuda (the current GPU) where CUDA is
+// available, else cpu: the reference is CUDA-only, so a GPU machine trains on its GPU unasked.
+torch::Device parse_device(const std::string& name);
+// The run's device: parse_device(config.device), and a GPU where cuda_graphs=true needs one.
+torch::Device run_device(const PretrainConfig& config);
 
 // create_model: the arch config with batch_size = global_batch_size and vocab_size, seq_len,
 // num_puzzle_identifiers from the training metadata; HRM ACT v1 inside ACTLossHead, on the device.

@@ -62,7 +62,7 @@ TEST(PretrainConfig, DefaultsAreTheReferenceYamlValues) {
   EXPECT_EQ(c.arch.puzzle_emb_ndim, 512);
   EXPECT_EQ(c.arch.pos_encodings, "rope");
   // hrm's own keys
-  EXPECT_EQ(c.device, "cpu");
+  EXPECT_EQ(c.device, "auto");  // the GPU where there is one (train_loop.h: parse_device)
   EXPECT_FALSE(c.ema);
   EXPECT_DOUBLE_EQ(c.ema_rate, 0.999);
 }
@@ -119,7 +119,8 @@ TEST(PretrainConfig, WrongTypeNamesTheExpectedType) {
 TEST(PretrainConfig, ValuesOutOfRangeAreErrors) {
   EXPECT_NE(error_of({"epochs=10", "eval_interval=3"}).find("must divide epochs"), std::string::npos);
   EXPECT_NE(error_of({"device=tpu"}).find("device"), std::string::npos);
-  EXPECT_NE(error_of({"cuda_graphs=true"}).find("cuda_graphs' = true needs device=cuda"), std::string::npos);
+  EXPECT_NE(error_of({"device=cuda:x"}).find("expected auto, cpu, cuda or cuda:N"), std::string::npos);
+  EXPECT_NE(error_of({"cuda_graphs=true", "device=cpu"}).find("cuda_graphs' = true needs a GPU"), std::string::npos);
   EXPECT_NE(error_of({"eval_save_outputs=[preds]"}).find("unknown output 'preds'"), std::string::npos);
   EXPECT_NE(error_of({"lr=1e308"}).find("(the largest float32)"), std::string::npos);
   EXPECT_NE(error_of({"eval_save_outputs=[logits, inputs, logits]"}).find("'logits' is listed twice"), std::string::npos);

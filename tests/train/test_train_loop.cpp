@@ -355,6 +355,8 @@ TEST_F(TrainLoop, RunWritesConfigMetricsAndCheckpoints) {
   EXPECT_NE(text.find("Epoch 0"), std::string::npos) << text;
   EXPECT_NE(text.find("Epoch 2"), std::string::npos) << text;
   EXPECT_NE(text.find("eval all at step 16:"), std::string::npos) << text;
+  const std::string where = torch::cuda::is_available() ? "cuda" : "cpu";
+  EXPECT_NE(text.find("Training on " + where + " (device=auto)\n"), std::string::npos) << text;
   std::ifstream log(run.path / "metrics.jsonl");
   std::string line;
   int lines = 0;
@@ -372,6 +374,30 @@ TEST_F(TrainLoop, RunWritesConfigMetricsAndCheckpoints) {
     FAIL() << "a second run overwrote the first";
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("resume="), std::string::npos) << e.what();
+  }
+}
+
+TEST(TrainDevice, AutoIsTheGpuWhereThereIsOneElseTheCpu) {
+  EXPECT_EQ(parse_device("auto").is_cuda(), torch::cuda::is_available());
+  EXPECT_TRUE(parse_device("cpu").is_cpu());
+  PretrainConfig c;
+  c.cuda_graphs = true;  // device=auto passes validation; the machine decides
+  if (torch::cuda::is_available()) {
+    EXPECT_TRUE(run_device(c).is_cuda());
+  } else {
+    try {
+      run_device(c);
+      FAIL() << "cuda_graphs=true ran on the CPU";
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find("cuda_graphs' = true needs a GPU; device=auto is the CPU here"), std::string::npos)
+          << e.what();
+    }
+    try {
+      parse_device("cuda");
+      FAIL() << "device=cuda on a machine without CUDA";
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find("use device=cpu"), std::string::npos) << e.what();
+    }
   }
 }
 
