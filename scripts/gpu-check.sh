@@ -175,6 +175,11 @@ if [[ $DEVICE != cpu ]]; then  # replayed CUDA graphs (cuda_graphs needs device=
     "$(grep 'ACT steps: median' "$LOGS/bench_eval_graphs.log" | sed 's/^ *//; s/ per ACT step;.*//' || echo 'FAILED (bench_eval_graphs.log)')"
 fi
 
+# A fused kernel that differed from its op chain at its first use warned and was dropped (model/fused_ops.h).
+differed=$(grep -h "warning: hrm's fused" "$LOGS"/*.log | sed "s/^warning: hrm's fused //; s/ differs.*(largest difference \([^)]*\)).*/ by \1/" |
+  sort -u | tr '\n' ';' || true)
+row "fused kernels that differed from the op chain" "${differed:-none}"
+
 # ---- the reference's own training step on the same data and device (tools/bench_reference.py) ------
 # Eager, and torch.compile'd as its pretrain.py runs by default; the sources come from .devcarry/reference
 # (device-kit.sh with HRM_REFERENCE) or $HRM_REFERENCE. Last, and held to what is left of

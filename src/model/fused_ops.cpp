@@ -3,11 +3,18 @@
 
 #include <ATen/Parallel.h>
 #include <ATen/core/grad_mode.h>
+#include <fmt/format.h>
 #include <torch/torch.h>
+
+#include <algorithm>
+#include <iostream>
+#include <limits>
+#include <mutex>
 
 #include "model/layers.h"
 
 #if HRM_CUDA_KERNELS
+#include <c10/cuda/CUDAGraphsC10Utils.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 
@@ -17,6 +24,39 @@
 
 namespace hrm {
 namespace {
+
+struct Verdicts {
+  std::mutex mu;
+  std::map<std::string, bool> by_key;
+};
+Verdicts& verdicts() {
+  static Verdicts v;
+  return v;
+}
+
+bool capturing_cuda_graph(const torch::Tensor& t) {
+#if HRM_CUDA_KERNELS
+  return t.is_cuda() && c10::cuda::currentStreamCaptureStatusMayInitCtx() != c10::cuda::CaptureStatus::None;
+#else
+  (void)t;
+  return false;
+#endif
+}
+
+// The largest |a - b| where the two differ (NaN against a number counts as infinite); 0 when equal.
+double largest_difference(const torch::Tensor& a, const torch::Tensor& b) {
+  if (a.sizes() != b.sizes() || a.scalar_type() != b.scalar_type()) return std::numeric_limits<double>::infinity();
+  const auto x = a.to(torch::kFloat64), y = b.to(torch::kFloat64);
+  const auto differ = (x != y) & ~(x.isnan() & y.isnan());
+  if (!differ.any().item<bool>()) return 0;
+  const auto d = (x - y).abs().masked_select(differ);
+  return d.isnan().any().item<bool>() ? std::numeric_limits<double>::infinity() : d.max().item<double>();
+}
+
+// "SwiGLU bfloat16 cuda:0 I=1536": the op, the dtype, the device and the length of the rows it works on.
+std::string key_of(const char* op, const torch::Tensor& t, const char* length_name, int64_t length) {
+  return fmt::format("{} {} {} {}={}", op, c10::toString(t.scalar_type()), t.device().str(), length_name, length);
+}
 
 bool reduced_or_float(torch::ScalarType t) {
   return t == torch::kFloat32 || t == torch::kBFloat16 || t == torch::kFloat16;
@@ -105,6 +145,32 @@ torch::Tensor rope_cuda(const torch::Tensor& x, const torch::Tensor& cos, const 
 
 bool fused_cuda_kernels_built() { return HRM_CUDA_KERNELS; }
 
+std::map<std::string, bool> fused_verdicts() {
+  std::lock_guard<std::mutex> lock(verdicts().mu);
+  return verdicts().by_key;
+}
+
+bool first_use_check(const std::string& key, const std::vector<torch::Tensor>& fused,
+                     const std::function<std::vector<torch::Tensor>()>& chain) {
+  {
+    std::lock_guard<std::mutex> lock(verdicts().mu);
+    if (const auto it = verdicts().by_key.find(key); it != verdicts().by_key.end()) return it->second;
+  }
+  if (!fused.empty() && capturing_cuda_graph(fused.front())) return false;
+  const std::vector<torch::Tensor> expected = chain();
+  double worst = fused.size() == expected.size() ? 0 : std::numeric_limits<double>::infinity();
+  for (size_t i = 0; i < fused.size() && i < expected.size(); ++i)
+    worst = std::max(worst, largest_difference(fused[i], expected[i]));
+  std::lock_guard<std::mutex> lock(verdicts().mu);
+  const auto [it, first] = verdicts().by_key.emplace(key, worst == 0);
+  if (first && worst != 0)
+    std::cerr << fmt::format("warning: hrm's fused {} differs from the reference's op chain it replaces (largest "
+                             "difference {:g}); the op chain is used from now on. Please report it with the output "
+                             "of `hrm --version`.\n",
+                             key, worst);
+  return it->second;
+}
+
 std::optional<torch::Tensor> swiglu_fused(const torch::Tensor& gate_up) {
 #if HRM_CUDA_KERNELS
   if (!gate_up.is_cuda() || !may_fuse(gate_up) || !gate_up.is_contiguous() || gate_up.size(-1) % 2 != 0)
@@ -117,6 +183,8 @@ std::optional<torch::Tensor> swiglu_fused(const torch::Tensor& gate_up) {
   check_launch(fused_cuda::swiglu(kernel_dtype(gate_up.scalar_type()), gate_up.data_ptr(), out.data_ptr(), rows, inter,
                                   c10::cuda::getCurrentCUDAStream().stream()),
                "SwiGLU");
+  if (!first_use_check(key_of("SwiGLU", gate_up, "I", inter), {out}, [&] { return std::vector{swiglu_unfused(gate_up)}; }))
+    return std::nullopt;
   return out;
 #else
   (void)gate_up;
@@ -127,14 +195,19 @@ std::optional<torch::Tensor> swiglu_fused(const torch::Tensor& gate_up) {
 std::optional<std::pair<torch::Tensor, torch::Tensor>> rope_fused(const torch::Tensor& q, const torch::Tensor& k,
                                                                   const torch::Tensor& cos, const torch::Tensor& sin) {
   if (!rope_inputs_fit(q, k, cos, sin)) return std::nullopt;
+  std::optional<std::pair<torch::Tensor, torch::Tensor>> out;
   // On the CPU only for bfloat16 and float16, whose chain adds two casts through float32 (measured 3-4x
   // faster fused); in float32 ATen's wider-vectorised ops beat one plain loop (docs/PERF.md).
-  if (q.is_cpu() && q.scalar_type() != torch::kFloat32)
-    return std::make_pair(rope_cpu(q, cos, sin), rope_cpu(k, cos, sin));
+  if (q.is_cpu() && q.scalar_type() != torch::kFloat32) out.emplace(rope_cpu(q, cos, sin), rope_cpu(k, cos, sin));
 #if HRM_CUDA_KERNELS
-  if (q.is_cuda()) return std::make_pair(rope_cuda(q, cos, sin), rope_cuda(k, cos, sin));
+  if (q.is_cuda()) out.emplace(rope_cuda(q, cos, sin), rope_cuda(k, cos, sin));
 #endif
-  return std::nullopt;
+  if (out && !first_use_check(key_of("RoPE", q, "D", q.size(3)), {out->first, out->second}, [&] {
+        const auto chain = apply_rotary_pos_emb_unfused(q, k, cos, sin);
+        return std::vector{chain.first, chain.second};
+      }))
+    return std::nullopt;
+  return out;
 }
 
 }  // namespace hrm

@@ -9,8 +9,12 @@
 
 #include <torch/types.h>
 
+#include <functional>
+#include <map>
 #include <optional>
+#include <string>
 #include <utility>
+#include <vector>
 
 namespace hrm {
 
@@ -24,5 +28,20 @@ std::optional<torch::Tensor> swiglu_fused(const torch::Tensor& gate_up);
 // q and k, contiguous, in q's dtype.
 std::optional<std::pair<torch::Tensor, torch::Tensor>> rope_fused(const torch::Tensor& q, const torch::Tensor& k,
                                                                   const torch::Tensor& cos, const torch::Tensor& sin);
+
+// Trust, but verify: the CUDA kernels were compiled on machines without a GPU, and a kernel that
+// computed something else would train a different model without a sound. So each fused form is
+// compared with the op chain it replaces at its first call per (op, dtype, device, row length); one
+// that differs is not used again (the chain's result is), with one warning on stderr. The cost is
+// one chain and one host sync per key and process. The verdicts so far, e.g.
+// "RoPE BFloat16 cpu D=16" -> true (identical).
+std::map<std::string, bool> fused_verdicts();
+
+// The check itself, exposed for its test: whether `fused` may stand for `chain()` under `key`. The first
+// call per key compares them (equal values, NaN matching NaN), records the verdict and warns if they
+// differ; later calls return the verdict. While a CUDA graph is being captured (no host sync
+// allowed) an unchecked key is declined without a verdict.
+bool first_use_check(const std::string& key, const std::vector<torch::Tensor>& fused,
+                     const std::function<std::vector<torch::Tensor>()>& chain);
 
 }  // namespace hrm

@@ -112,6 +112,11 @@ torch::Tensor rotate_half(const torch::Tensor& x) {
 std::pair<torch::Tensor, torch::Tensor> apply_rotary_pos_emb(const torch::Tensor& q_in, const torch::Tensor& k_in,
                                                              const torch::Tensor& cos, const torch::Tensor& sin) {
   if (auto fused = rope_fused(q_in, k_in, cos, sin)) return *std::move(fused);
+  return apply_rotary_pos_emb_unfused(q_in, k_in, cos, sin);
+}
+
+std::pair<torch::Tensor, torch::Tensor> apply_rotary_pos_emb_unfused(const torch::Tensor& q_in, const torch::Tensor& k_in,
+                                                                     const torch::Tensor& cos, const torch::Tensor& sin) {
   const auto orig_dtype = q_in.scalar_type();
   auto q = q_in.to(cos.scalar_type());
   auto k = k_in.to(cos.scalar_type());
@@ -129,8 +134,12 @@ SwiGLUImpl::SwiGLUImpl(int64_t hidden_size, int64_t inter, at::Generator gen) {
 torch::Tensor SwiGLUImpl::forward(const torch::Tensor& x) {
   auto gate_up = gate_up_proj->forward(x);
   if (auto fused = swiglu_fused(gate_up)) return down_proj->forward(*fused);
+  return down_proj->forward(swiglu_unfused(gate_up));
+}
+
+torch::Tensor swiglu_unfused(const torch::Tensor& gate_up) {
   auto gate_and_up = gate_up.chunk(2, -1);  // gate first, then up
-  return down_proj->forward(torch::silu(gate_and_up[0]) * gate_and_up[1]);
+  return torch::silu(gate_and_up[0]) * gate_and_up[1];
 }
 
 namespace {

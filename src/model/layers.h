@@ -69,6 +69,11 @@ torch::Tensor rotate_half(const torch::Tensor& x);
 // q, k: [B, S, heads, head_dim]; cos, sin: [S, head_dim]. Computed in cos's dtype (float32), as the reference.
 std::pair<torch::Tensor, torch::Tensor> apply_rotary_pos_emb(const torch::Tensor& q, const torch::Tensor& k,
                                                              const torch::Tensor& cos, const torch::Tensor& sin);
+// The reference's op chains that model/fused_ops.h replaces: RoPE as above, and SwiGLU's
+// silu(gate) * up on its projection's output [..., 2*I] (gate first).
+std::pair<torch::Tensor, torch::Tensor> apply_rotary_pos_emb_unfused(const torch::Tensor& q, const torch::Tensor& k,
+                                                                     const torch::Tensor& cos, const torch::Tensor& sin);
+torch::Tensor swiglu_unfused(const torch::Tensor& gate_up);
 
 struct SwiGLUImpl : torch::nn::Module {
   SwiGLUImpl(int64_t hidden_size, int64_t intermediate_size, at::Generator gen);

@@ -163,3 +163,44 @@ TEST(FusedOps, SwiGluKeepsTheOpChainOnTheCpuAndUnderUnfused) {
   FusedKernelsOn off(false);
   EXPECT_FALSE(hrm::swiglu_fused(gate_up.to(torch::kCUDA)).has_value());  // hrm --unfused
 }
+
+// The first-use check (fused_ops.h) that stands between an untried kernel and training.
+TEST(FusedOps, FirstUseCheckKeepsAnEqualFormAndDropsADifferentOneWithOneWarning) {
+  torch::NoGradGuard no_grad;
+  const auto x = torch::tensor({1.0f, std::nanf(""), -2.5f});
+  int chains = 0;
+  auto chain_of = [&chains](torch::Tensor t) {
+    return [&chains, t] {
+      ++chains;
+      return std::vector<torch::Tensor>{t};
+    };
+  };
+  EXPECT_TRUE(hrm::first_use_check("test equal", {x}, chain_of(x.clone())));  // NaN matches NaN
+  EXPECT_TRUE(hrm::first_use_check("test equal", {x + 1}, chain_of(x)));      // decided: no second comparison
+  EXPECT_EQ(chains, 1);
+  ::testing::internal::CaptureStderr();
+  EXPECT_FALSE(hrm::first_use_check("test off by one", {x}, chain_of(x + torch::tensor({0.0f, 0.0f, 1.0f}))));
+  EXPECT_FALSE(hrm::first_use_check("test off by one", {x}, chain_of(x)));
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(chains, 2);
+  EXPECT_NE(err.find("warning: hrm's fused test off by one differs from the reference's op chain it replaces (largest "
+                     "difference 1)"),
+            std::string::npos)
+      << err;
+  EXPECT_EQ(err.find("warning", 1), std::string::npos) << "one warning only: " << err;
+  EXPECT_FALSE(hrm::first_use_check("test shapes", {x}, chain_of(x.narrow(0, 0, 2))));
+  const auto v = hrm::fused_verdicts();
+  EXPECT_TRUE(v.at("test equal"));
+  EXPECT_FALSE(v.at("test off by one"));
+}
+
+TEST(FusedOps, TheCpuRopeIsCheckedAgainstTheChainAtItsFirstUse) {
+  torch::NoGradGuard no_grad;
+  hrm::RotaryEmbedding rope(12, 5, 10000.0);
+  const auto [cos, sin] = rope->forward();
+  const Qkv t = make_qkv(torch::kBFloat16, torch::kCPU, 2, 5, 2, 2, 12);
+  ASSERT_TRUE(hrm::rope_fused(t.q, t.k, cos, sin).has_value());
+  const auto v = hrm::fused_verdicts();
+  ASSERT_EQ(v.count("RoPE BFloat16 cpu D=12"), 1u) << "verdicts: " << v.size();
+  EXPECT_TRUE(v.at("RoPE BFloat16 cpu D=12"));
+}
