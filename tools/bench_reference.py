@@ -255,7 +255,7 @@ def main():
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("what", choices=["model", "train"])
     ap.add_argument("overrides", nargs="*", help="key=value, as for hrm bench model / hrm bench train")
-    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--device", default="auto")
     ap.add_argument("--iters", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--threads", type=int, default=0, help="torch's intra-op threads (default: torch's own)")
@@ -266,7 +266,10 @@ def main():
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     # hrm bench train takes the device as an override (device=cuda); so does this.
-    device = torch.device(next((kv.partition("=")[2] for kv in args.overrides if kv.startswith("device=")), args.device))
+    name = next((kv.partition("=")[2] for kv in args.overrides if kv.startswith("device=")), args.device)
+    if name == "auto":  # as hrm's default: the GPU where there is one
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(name)
     (bench_model if args.what == "model" else bench_train)(args, device)
 
 

@@ -79,7 +79,7 @@ Solver::Solver(const SolverOptions& o) : impl_(std::make_unique<Impl>()) {
   s.config.ema = false;
   // Sized for the rows solve runs at once, not the training batch: create_model's memory check counts them.
   s.config.global_batch_size = Solver::kBatchRows;
-  s.device = train::parse_device(s.config.device);
+  s.device = train::run_device(s.config);
 
   const io::StateDict sd = io::load_torch_file(o.checkpoint);
   const fs::path data_dir = s.config.data_path;

@@ -77,12 +77,26 @@ unsigned blocks_for(int64_t n, unsigned threads) {
 // Indices in 32 bits where the largest one (and the grid-stride overshoot, one grid past the end) fits.
 bool fits_int32(int64_t largest) { return largest + int64_t{65535} * 16 * 256 < int64_t{INT32_MAX}; }
 
+constexpr unsigned kThreads = 256;
+constexpr int kGridStrides = 1, kIndex64 = 2;
+
+int path_of(int64_t n, int64_t largest_index) {
+  return ((n + kThreads - 1) / kThreads >= 65535 * 16 ? kGridStrides : 0) | (fits_int32(largest_index) ? 0 : kIndex64);
+}
+
+int64_t rope_elements(const RopeShape& sh) { return sh.batch * sh.seq * sh.heads * sh.head_dim; }
+int64_t rope_largest_index(const RopeShape& sh) {
+  const int64_t last_input = (sh.batch - 1) * sh.stride_b + (sh.seq - 1) * sh.stride_s + (sh.heads - 1) * sh.stride_h +
+                             sh.head_dim;
+  return rope_elements(sh) > last_input ? rope_elements(sh) : last_input;
+}
+
 template <typename T>
 int launch_swiglu(const void* gate_up, void* out, int64_t rows, int64_t inter, void* stream) {
-  constexpr unsigned threads = 256;
+  constexpr unsigned threads = kThreads;
   const auto s = static_cast<cudaStream_t>(stream);
   const unsigned blocks = blocks_for(rows * inter, threads);
-  if (fits_int32(rows * inter * 2))
+  if (!(swiglu_path(rows, inter) & kIndex64))
     swiglu_kernel<T, int32_t><<<blocks, threads, 0, s>>>(static_cast<const T*>(gate_up), static_cast<T*>(out),
                                                          static_cast<int32_t>(rows), static_cast<int32_t>(inter));
   else
@@ -93,13 +107,10 @@ int launch_swiglu(const void* gate_up, void* out, int64_t rows, int64_t inter, v
 
 template <typename T>
 int launch_rope(const void* x, void* out, const float* cos, const float* sin, const RopeShape& sh, void* stream) {
-  constexpr unsigned threads = 256;
+  constexpr unsigned threads = kThreads;
   const auto s = static_cast<cudaStream_t>(stream);
-  const int64_t n = sh.batch * sh.seq * sh.heads * sh.head_dim;
-  const int64_t last_input = (sh.batch - 1) * sh.stride_b + (sh.seq - 1) * sh.stride_s + (sh.heads - 1) * sh.stride_h +
-                             sh.head_dim;
-  const unsigned blocks = blocks_for(n, threads);
-  if (fits_int32(n > last_input ? n : last_input))
+  const unsigned blocks = blocks_for(rope_elements(sh), threads);
+  if (!(rope_path(sh) & kIndex64))
     rope_kernel<T, int32_t><<<blocks, threads, 0, s>>>(static_cast<const T*>(x), static_cast<T*>(out), cos, sin, sh);
   else
     rope_kernel<T, int64_t><<<blocks, threads, 0, s>>>(static_cast<const T*>(x), static_cast<T*>(out), cos, sin, sh);
@@ -128,5 +139,8 @@ int rope(DType dtype, const void* x, void* out, const float* cos, const float* s
 }
 
 const char* error_string(int code) { return cudaGetErrorString(static_cast<cudaError_t>(code)); }
+
+int swiglu_path(int64_t rows, int64_t inter) { return path_of(rows * inter, rows * inter * 2); }
+int rope_path(const RopeShape& shape) { return path_of(rope_elements(shape), rope_largest_index(shape)); }
 
 }  // namespace hrm::fused_cuda

@@ -22,4 +22,10 @@ int rope(DType dtype, const void* x, void* out, const float* cos, const float* s
          void* stream);
 const char* error_string(int code);
 
+// The code path a launch takes for its sizes (the launchers decide by these, and fused_ops keys its
+// first-use checks by them): bit 0 set where the grid strides (more than 65535 * 16 blocks), bit 1
+// where indices need 64 bits.
+int swiglu_path(int64_t rows, int64_t inter);
+int rope_path(const RopeShape& shape);
+
 }  // namespace hrm::fused_cuda

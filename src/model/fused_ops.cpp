@@ -7,6 +7,9 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <functional>
+#include <string_view>
+#include <tuple>
 #include <iostream>
 #include <limits>
 #include <mutex>
@@ -27,35 +30,24 @@ namespace {
 
 struct Verdicts {
   std::mutex mu;
-  std::map<std::string, bool> by_key;
+  std::map<FusedKey, bool> by_key;
 };
 Verdicts& verdicts() {
   static Verdicts v;
   return v;
 }
 
-bool capturing_cuda_graph(const torch::Tensor& t) {
-#if HRM_CUDA_KERNELS
-  return t.is_cuda() && c10::cuda::currentStreamCaptureStatusMayInitCtx() != c10::cuda::CaptureStatus::None;
-#else
-  (void)t;
-  return false;
-#endif
-}
-
 // The largest |a - b| where the two differ (NaN against a number counts as infinite); 0 when equal.
+// torch::equal first: no temporaries beyond its own in the usual case, at the first step of a large batch.
 double largest_difference(const torch::Tensor& a, const torch::Tensor& b) {
-  if (a.sizes() != b.sizes() || a.scalar_type() != b.scalar_type()) return std::numeric_limits<double>::infinity();
-  const auto x = a.to(torch::kFloat64), y = b.to(torch::kFloat64);
-  const auto differ = (x != y) & ~(x.isnan() & y.isnan());
-  if (!differ.any().item<bool>()) return 0;
-  const auto d = (x - y).abs().masked_select(differ);
+  if (a.sizes() != b.sizes() || a.scalar_type() != b.scalar_type() || a.device() != b.device())
+    return std::numeric_limits<double>::infinity();
+  if (torch::equal(a, b)) return 0;
+  const auto differ = a.ne(b).logical_and_(a.isnan().logical_and_(b.isnan()).logical_not_());
+  const auto x = a.masked_select(differ).to(torch::kFloat64), y = b.masked_select(differ).to(torch::kFloat64);
+  if (x.numel() == 0) return 0;
+  const auto d = (x - y).abs();
   return d.isnan().any().item<bool>() ? std::numeric_limits<double>::infinity() : d.max().item<double>();
-}
-
-// "SwiGLU bfloat16 cuda:0 I=1536": the op, the dtype, the device and the length of the rows it works on.
-std::string key_of(const char* op, const torch::Tensor& t, const char* length_name, int64_t length) {
-  return fmt::format("{} {} {} {}={}", op, c10::toString(t.scalar_type()), t.device().str(), length_name, length);
 }
 
 bool reduced_or_float(torch::ScalarType t) {
@@ -130,9 +122,13 @@ void check_launch(int code, const char* what) {
   HRM_CHECK(code == 0, "fused ", what, " kernel launch failed: ", fused_cuda::error_string(code));
 }
 
+fused_cuda::RopeShape rope_shape(const torch::Tensor& x) {
+  return {x.size(0), x.size(1), x.size(2), x.size(3), x.stride(0), x.stride(1), x.stride(2)};
+}
+
 torch::Tensor rope_cuda(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) {
   auto out = torch::empty(x.sizes(), x.options().memory_format(torch::MemoryFormat::Contiguous));
-  const fused_cuda::RopeShape shape{x.size(0), x.size(1), x.size(2), x.size(3), x.stride(0), x.stride(1), x.stride(2)};
+  const fused_cuda::RopeShape shape = rope_shape(x);
   const c10::cuda::CUDAGuard guard(x.device());
   check_launch(fused_cuda::rope(kernel_dtype(x.scalar_type()), x.data_ptr(), out.data_ptr(), cos.data_ptr<float>(),
                                 sin.data_ptr<float>(), shape, c10::cuda::getCurrentCUDAStream().stream()),
@@ -145,47 +141,81 @@ torch::Tensor rope_cuda(const torch::Tensor& x, const torch::Tensor& cos, const 
 
 bool fused_cuda_kernels_built() { return HRM_CUDA_KERNELS; }
 
-std::map<std::string, bool> fused_verdicts() {
-  std::lock_guard<std::mutex> lock(verdicts().mu);
-  return verdicts().by_key;
+bool FusedKey::operator<(const FusedKey& o) const {
+  return std::make_tuple(std::string_view(op), dtype, device.type(), device.index(), length, path) <
+         std::make_tuple(std::string_view(o.op), o.dtype, o.device.type(), o.device.index(), o.length, o.path);
 }
 
-bool first_use_check(const std::string& key, const std::vector<torch::Tensor>& fused,
-                     const std::function<std::vector<torch::Tensor>()>& chain) {
-  {
-    std::lock_guard<std::mutex> lock(verdicts().mu);
-    if (const auto it = verdicts().by_key.find(key); it != verdicts().by_key.end()) return it->second;
+std::string FusedKey::str() const {
+  return fmt::format("{} {} {} {}={} path {}", op, c10::toString(dtype), device.str(),
+                     std::string_view(op) == "RoPE" ? "D" : "I", length, path);
+}
+
+std::map<std::string, bool> fused_verdicts() {
+  std::lock_guard<std::mutex> lock(verdicts().mu);
+  std::map<std::string, bool> out;
+  for (const auto& [key, same] : verdicts().by_key) out.emplace(key.str(), same);
+  return out;
+}
+
+namespace detail {
+
+std::optional<bool> verdict(const FusedKey& key) {
+  std::lock_guard<std::mutex> lock(verdicts().mu);
+  const auto it = verdicts().by_key.find(key);
+  return it == verdicts().by_key.end() ? std::nullopt : std::optional<bool>(it->second);
+}
+
+bool capturing_cuda_graph(const torch::Tensor& t) {
+#if HRM_CUDA_KERNELS
+  return t.is_cuda() && c10::cuda::currentStreamCaptureStatusMayInitCtx() != c10::cuda::CaptureStatus::None;
+#else
+  (void)t;
+  return false;
+#endif
+}
+
+bool decide(const FusedKey& key, const std::vector<torch::Tensor>& fused, const std::vector<torch::Tensor>& chain) {
+  double worst = fused.size() == chain.size() ? 0 : std::numeric_limits<double>::infinity();
+  bool finite = true;
+  for (size_t i = 0; i < fused.size() && i < chain.size(); ++i) {
+    worst = std::max(worst, largest_difference(fused[i], chain[i]));
+    if (worst == 0) finite = finite && torch::isfinite(chain[i]).all().item<bool>();
   }
-  if (!fused.empty() && capturing_cuda_graph(fused.front())) return false;
-  const std::vector<torch::Tensor> expected = chain();
-  double worst = fused.size() == expected.size() ? 0 : std::numeric_limits<double>::infinity();
-  for (size_t i = 0; i < fused.size() && i < expected.size(); ++i)
-    worst = std::max(worst, largest_difference(fused[i], expected[i]));
+  if (worst == 0 && !finite) return true;  // equal here, but undecided
   std::lock_guard<std::mutex> lock(verdicts().mu);
   const auto [it, first] = verdicts().by_key.emplace(key, worst == 0);
   if (first && worst != 0)
     std::cerr << fmt::format("warning: hrm's fused {} differs from the reference's op chain it replaces (largest "
                              "difference {:g}); the op chain is used from now on. Please report it with the output "
                              "of `hrm --version`.\n",
-                             key, worst);
+                             key.str(), worst);
   return it->second;
 }
+
+}  // namespace detail
 
 std::optional<torch::Tensor> swiglu_fused(const torch::Tensor& gate_up) {
 #if HRM_CUDA_KERNELS
   if (!gate_up.is_cuda() || !may_fuse(gate_up) || !gate_up.is_contiguous() || gate_up.size(-1) % 2 != 0)
     return std::nullopt;
   const int64_t inter = gate_up.size(-1) / 2, rows = gate_up.numel() / gate_up.size(-1);
-  auto sizes = gate_up.sizes().vec();
-  sizes.back() = inter;
-  auto out = torch::empty(sizes, gate_up.options());
-  const c10::cuda::CUDAGuard guard(gate_up.device());
-  check_launch(fused_cuda::swiglu(kernel_dtype(gate_up.scalar_type()), gate_up.data_ptr(), out.data_ptr(), rows, inter,
-                                  c10::cuda::getCurrentCUDAStream().stream()),
-               "SwiGLU");
-  if (!first_use_check(key_of("SwiGLU", gate_up, "I", inter), {out}, [&] { return std::vector{swiglu_unfused(gate_up)}; }))
-    return std::nullopt;
-  return out;
+  const FusedKey key{"SwiGLU", gate_up.scalar_type(), gate_up.device(), inter, fused_cuda::swiglu_path(rows, inter)};
+  auto out = first_use_checked(
+      key, gate_up,
+      [&] {
+        auto sizes = gate_up.sizes().vec();
+        sizes.back() = inter;
+        auto o = torch::empty(sizes, gate_up.options());
+        const c10::cuda::CUDAGuard guard(gate_up.device());
+        check_launch(fused_cuda::swiglu(kernel_dtype(gate_up.scalar_type()), gate_up.data_ptr(), o.data_ptr(), rows,
+                                        inter, c10::cuda::getCurrentCUDAStream().stream()),
+                     "SwiGLU");
+        return std::vector<torch::Tensor>{o};
+      },
+      [&] { return std::vector<torch::Tensor>{swiglu_unfused(gate_up)}; });
+  if (!out) return std::nullopt;
+  return out->front();
 #else
   (void)gate_up;
   return std::nullopt;
@@ -195,19 +225,28 @@ std::optional<torch::Tensor> swiglu_fused(const torch::Tensor& gate_up) {
 std::optional<std::pair<torch::Tensor, torch::Tensor>> rope_fused(const torch::Tensor& q, const torch::Tensor& k,
                                                                   const torch::Tensor& cos, const torch::Tensor& sin) {
   if (!rope_inputs_fit(q, k, cos, sin)) return std::nullopt;
-  std::optional<std::pair<torch::Tensor, torch::Tensor>> out;
+  std::function<torch::Tensor(const torch::Tensor&)> one;
+  int path = 0;
   // On the CPU only for bfloat16 and float16, whose chain adds two casts through float32 (measured 3-4x
   // faster fused); in float32 ATen's wider-vectorised ops beat one plain loop (docs/PERF.md).
-  if (q.is_cpu() && q.scalar_type() != torch::kFloat32) out.emplace(rope_cpu(q, cos, sin), rope_cpu(k, cos, sin));
+  if (q.is_cpu() && q.scalar_type() != torch::kFloat32)
+    one = [&](const torch::Tensor& x) { return rope_cpu(x, cos, sin); };
 #if HRM_CUDA_KERNELS
-  if (q.is_cuda()) out.emplace(rope_cuda(q, cos, sin), rope_cuda(k, cos, sin));
+  if (q.is_cuda()) {
+    one = [&](const torch::Tensor& x) { return rope_cuda(x, cos, sin); };
+    path = fused_cuda::rope_path(rope_shape(q)) | fused_cuda::rope_path(rope_shape(k));
+  }
 #endif
-  if (out && !first_use_check(key_of("RoPE", q, "D", q.size(3)), {out->first, out->second}, [&] {
+  if (!one) return std::nullopt;
+  const FusedKey key{"RoPE", q.scalar_type(), q.device(), q.size(3), path};
+  const auto out = first_use_checked(
+      key, q, [&] { return std::vector<torch::Tensor>{one(q), one(k)}; },
+      [&] {
         const auto chain = apply_rotary_pos_emb_unfused(q, k, cos, sin);
-        return std::vector{chain.first, chain.second};
-      }))
-    return std::nullopt;
-  return out;
+        return std::vector<torch::Tensor>{chain.first, chain.second};
+      });
+  if (!out) return std::nullopt;
+  return std::make_pair((*out)[0], (*out)[1]);
 }
 
 }  // namespace hrm

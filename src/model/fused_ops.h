@@ -9,7 +9,6 @@
 
 #include <torch/types.h>
 
-#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -31,17 +30,42 @@ std::optional<std::pair<torch::Tensor, torch::Tensor>> rope_fused(const torch::T
 
 // Trust, but verify: the CUDA kernels were compiled on machines without a GPU, and a kernel that
 // computed something else would train a different model without a sound. So each fused form is
-// compared with the op chain it replaces at its first call per (op, dtype, device, row length); one
-// that differs is not used again (the chain's result is), with one warning on stderr. The cost is
-// one chain and one host sync per key and process. The verdicts so far, e.g.
-// "RoPE BFloat16 cpu D=16" -> true (identical).
+// compared with the op chain it replaces at its first call per FusedKey; one that differs is not
+// used again (the chain is), with one warning on stderr. The cost is one chain, a comparison and a
+// host sync per key and process; afterwards a lookup per call.
+struct FusedKey {
+  const char* op;           // "SwiGLU", "RoPE" (a literal)
+  torch::ScalarType dtype;
+  torch::Device device;
+  int64_t length;           // the rows' length: SwiGLU's I, RoPE's D
+  int path;                 // the kernel's code path for these sizes (fused_cuda.h); 0 on the CPU
+  bool operator<(const FusedKey& o) const;
+  std::string str() const;  // "SwiGLU BFloat16 cuda:0 I=1536 path 0"
+};
+
+// The verdicts so far, by FusedKey::str(): true where the fused form equalled the chain.
 std::map<std::string, bool> fused_verdicts();
 
-// The check itself, exposed for its test: whether `fused` may stand for `chain()` under `key`. The first
-// call per key compares them (equal values, NaN matching NaN), records the verdict and warns if they
-// differ; later calls return the verdict. While a CUDA graph is being captured (no host sync
-// allowed) an unchecked key is declined without a verdict.
-bool first_use_check(const std::string& key, const std::vector<torch::Tensor>& fused,
-                     const std::function<std::vector<torch::Tensor>()>& chain);
+namespace detail {
+std::optional<bool> verdict(const FusedKey& key);  // nothing while undecided
+bool capturing_cuda_graph(const torch::Tensor& t);
+// Decides `key` from one comparison (see first_use_checked); whether `fused` may be used.
+bool decide(const FusedKey& key, const std::vector<torch::Tensor>& fused, const std::vector<torch::Tensor>& chain);
+}  // namespace detail
+
+// fused() where `key` allows: nothing once the key's fused form differed, nor for an undecided key
+// while a CUDA graph is being captured (no host sync allowed then). At an undecided key, compares
+// fused() with chain() (equal values, NaN matching NaN) and decides the key: differs (warns once,
+// returns nothing: the caller runs the chain) or equal (left undecided while the chain's values hold
+// a NaN or an infinity: such inputs prove little).
+template <typename Fused, typename Chain>
+std::optional<std::vector<torch::Tensor>> first_use_checked(const FusedKey& key, const torch::Tensor& input, Fused&& fused,
+                                                            Chain&& chain) {
+  const std::optional<bool> known = detail::verdict(key);
+  if (known == false || (!known && detail::capturing_cuda_graph(input))) return std::nullopt;
+  std::vector<torch::Tensor> out = fused();
+  if (!known && !detail::decide(key, out, chain())) return std::nullopt;
+  return out;
+}
 
 }  // namespace hrm

@@ -45,7 +45,6 @@ void sync_config(dist::Comm& comm, PretrainConfig& config) {
   if (differ > 0)
     HRM_THROW(ConfigError, "rank ", comm.rank(), ": ", differ, " other rank(s) were started with another ",
               "configuration than rank 0 (their error shows both); every rank must get the same config file and overrides");
-  if (comm.device().is_cuda()) config.device = "cuda:" + std::to_string(comm.local_rank());
 }
 
 void broadcast_model(dist::Comm& comm, ACTLossHead& model) {

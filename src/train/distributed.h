@@ -30,7 +30,8 @@ int64_t ranks_unlike_root(dist::Comm& comm, const std::string& mine, const std::
 
 // Makes every rank run rank 0's configuration (pretrain.py's load_synced_config): the run names and
 // checkpoint_path that fill_names() derives from the clock come from rank 0, and a rank whose other
-// keys differ stops with a ConfigError. Then device cuda (or cuda:N) becomes cuda:LOCAL_RANK.
+// keys differ stops with a ConfigError. config.device stays as given (all_config.yaml keeps `auto`
+// or `cuda`, so the run evaluates elsewhere): each rank's device is its Comm's (cuda:LOCAL_RANK or the CPU).
 void sync_config(dist::Comm& comm, PretrainConfig& config);
 
 // Rank 0's parameters and buffers on every rank (pretrain.py's broadcast after create_model).

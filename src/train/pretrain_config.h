@@ -50,7 +50,7 @@ struct PretrainConfig {
 
   // hrm's own keys
   std::string device = "auto";  // auto (cuda when this machine has a GPU, else cpu) | cpu | cuda | cuda:N
-  // Evaluation ACT steps as a replayed CUDA graph (train/eval_graph.h); device=cuda only.
+  // Evaluation ACT steps as a replayed CUDA graph (train/eval_graph.h); needs a GPU (device=cuda, or auto on one).
   bool cuda_graphs = false;
   bool ema = false;
   double ema_rate = 0.999;

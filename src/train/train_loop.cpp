@@ -141,6 +141,7 @@ TrainState init_train_state(const PretrainConfig& config, const data::DatasetMet
                             dist::Comm* comm, ModelUse use) {
   TrainState state;
   state.device = run_device(config);
+  if (comm) state.device = comm->device();  // data parallel: rank r's GPU is cuda:LOCAL_RANK
   state.comm = comm;
   // Estimated total training steps
   state.total_steps = optim::total_steps(config.epochs, train_metadata.total_groups,

@@ -12,7 +12,7 @@ using hrm::testing::run_hrm;
 using testing::TempDir;
 
 TEST(CmdBench, ModelPrintsTokensPerSecondOfForwardAndTrainSegments) {
-  const auto r = run_hrm({"bench", "model", "--iters", "2", "--warmup", "1", "batch_size=4", "hidden_size=32",
+  const auto r = run_hrm({"bench", "model", "--device", "cpu", "--iters", "2", "--warmup", "1", "batch_size=4", "hidden_size=32",
                           "num_heads=2", "H_layers=1", "L_layers=1", "seq_len=16", "vocab_size=8",
                           "puzzle_emb_ndim=0", "forward_dtype=float32"});
   ASSERT_EQ(r.status, 0) << r.output;

@@ -167,31 +167,49 @@ TEST(FusedOps, SwiGluKeepsTheOpChainOnTheCpuAndUnderUnfused) {
 // The first-use check (fused_ops.h) that stands between an untried kernel and training.
 TEST(FusedOps, FirstUseCheckKeepsAnEqualFormAndDropsADifferentOneWithOneWarning) {
   torch::NoGradGuard no_grad;
-  const auto x = torch::tensor({1.0f, std::nanf(""), -2.5f});
-  int chains = 0;
-  auto chain_of = [&chains](torch::Tensor t) {
-    return [&chains, t] {
-      ++chains;
-      return std::vector<torch::Tensor>{t};
-    };
+  const auto x = torch::tensor({1.0f, 2.0f, -2.5f});
+  int fused_runs = 0, chains = 0;
+  auto check = [&](const hrm::FusedKey& key, torch::Tensor fused, torch::Tensor chain) {
+    return hrm::first_use_checked(
+        key, x,
+        [&] {
+          ++fused_runs;
+          return std::vector<torch::Tensor>{fused};
+        },
+        [&] {
+          ++chains;
+          return std::vector<torch::Tensor>{chain};
+        });
   };
-  EXPECT_TRUE(hrm::first_use_check("test equal", {x}, chain_of(x.clone())));  // NaN matches NaN
-  EXPECT_TRUE(hrm::first_use_check("test equal", {x + 1}, chain_of(x)));      // decided: no second comparison
+  const hrm::FusedKey equal{"SwiGLU", torch::kFloat32, torch::kCPU, 1001, 0};
+  const hrm::FusedKey off{"SwiGLU", torch::kFloat32, torch::kCPU, 1002, 0};
+  const hrm::FusedKey nan{"SwiGLU", torch::kFloat32, torch::kCPU, 1003, 0};
+  ASSERT_TRUE(check(equal, x, x.clone()).has_value());
+  const auto decided = check(equal, x + 1, x);  // decided: taken without a second comparison
+  ASSERT_TRUE(decided.has_value());
+  EXPECT_TRUE(torch::equal(decided->front(), x + 1));
   EXPECT_EQ(chains, 1);
   ::testing::internal::CaptureStderr();
-  EXPECT_FALSE(hrm::first_use_check("test off by one", {x}, chain_of(x + torch::tensor({0.0f, 0.0f, 1.0f}))));
-  EXPECT_FALSE(hrm::first_use_check("test off by one", {x}, chain_of(x)));
+  EXPECT_FALSE(check(off, x, x + torch::tensor({0.0f, 0.0f, 1.0f})).has_value());
+  fused_runs = 0;
+  EXPECT_FALSE(check(off, x, x).has_value());  // declined before the fused form runs
+  EXPECT_EQ(fused_runs, 0);
   const std::string err = ::testing::internal::GetCapturedStderr();
   EXPECT_EQ(chains, 2);
-  EXPECT_NE(err.find("warning: hrm's fused test off by one differs from the reference's op chain it replaces (largest "
-                     "difference 1)"),
+  EXPECT_NE(err.find("warning: hrm's fused SwiGLU Float cpu I=1002 path 0 differs from the reference's op chain it "
+                     "replaces (largest difference 1)"),
             std::string::npos)
       << err;
   EXPECT_EQ(err.find("warning", 1), std::string::npos) << "one warning only: " << err;
-  EXPECT_FALSE(hrm::first_use_check("test shapes", {x}, chain_of(x.narrow(0, 0, 2))));
+  // NaN matches NaN, but a comparison over non-finite values decides nothing.
+  const auto with_nan = torch::tensor({1.0f, std::nanf("")});
+  EXPECT_TRUE(check(nan, with_nan, with_nan.clone()).has_value());
+  EXPECT_TRUE(check(nan, x, x.clone()).has_value());
+  EXPECT_EQ(chains, 4);
   const auto v = hrm::fused_verdicts();
-  EXPECT_TRUE(v.at("test equal"));
-  EXPECT_FALSE(v.at("test off by one"));
+  EXPECT_TRUE(v.at("SwiGLU Float cpu I=1001 path 0"));
+  EXPECT_FALSE(v.at("SwiGLU Float cpu I=1002 path 0"));
+  EXPECT_TRUE(v.at("SwiGLU Float cpu I=1003 path 0"));
 }
 
 TEST(FusedOps, TheCpuRopeIsCheckedAgainstTheChainAtItsFirstUse) {
@@ -201,6 +219,6 @@ TEST(FusedOps, TheCpuRopeIsCheckedAgainstTheChainAtItsFirstUse) {
   const Qkv t = make_qkv(torch::kBFloat16, torch::kCPU, 2, 5, 2, 2, 12);
   ASSERT_TRUE(hrm::rope_fused(t.q, t.k, cos, sin).has_value());
   const auto v = hrm::fused_verdicts();
-  ASSERT_EQ(v.count("RoPE BFloat16 cpu D=12"), 1u) << "verdicts: " << v.size();
-  EXPECT_TRUE(v.at("RoPE BFloat16 cpu D=12"));
+  ASSERT_EQ(v.count("RoPE BFloat16 cpu D=12 path 0"), 1u) << "verdicts: " << v.size();
+  EXPECT_TRUE(v.at("RoPE BFloat16 cpu D=12 path 0"));
 }

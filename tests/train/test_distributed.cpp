@@ -256,7 +256,7 @@ std::vector<std::string> run_ranks(const std::vector<std::string>& args, int wor
 }
 
 std::vector<std::string> train_args(const fs::path& data, const fs::path& run, const std::vector<std::string>& extra) {
-  std::vector<std::string> a{"train", "device=cpu"};  // Gloo: one GPU machine could not give each rank a GPU
+  std::vector<std::string> a{"train"};  // device=cpu (tiny_overrides): Gloo, as one GPU could not serve two ranks
   for (const auto& o : testing::tiny_overrides(data, run)) a.push_back(o);
   a.insert(a.end(), extra.begin(), extra.end());
   return a;

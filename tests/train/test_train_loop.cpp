@@ -346,7 +346,7 @@ TEST_F(TrainLoop, EmaWeightsAreEvaluatedAndSavedWhileTrainingKeepsItsOwn) {
 TEST_F(TrainLoop, RunWritesConfigMetricsAndCheckpoints) {
   TempDir run("run");
   std::ostringstream out;
-  run_pretrain(tiny_config(data(), run.path), out);
+  run_pretrain(tiny_config(data(), run.path, {"device=auto"}), out);
   EXPECT_TRUE(fs::exists(run.path / "all_config.yaml"));
   EXPECT_TRUE(fs::exists(run.path / "step_8"));
   EXPECT_TRUE(fs::exists(run.path / "step_16"));
