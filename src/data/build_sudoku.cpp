@@ -221,16 +221,18 @@ std::vector<SudokuPuzzle> drop_equivalent(std::vector<SudokuPuzzle> puzzles, int
 // memory, not reasoning). Only puzzles whose shuffle signature occurs on both sides are canonicalised:
 // a few, where canonicalising 423k test puzzles would take minutes.
 int64_t count_shuffles_of(const std::vector<SudokuPuzzle>& train, const std::vector<SudokuPuzzle>& test, int threads) {
-  std::set<sd::ShuffleSignature> train_signatures, shared;
-  for (const auto& p : train) train_signatures.insert(sd::shuffle_signature(p.puzzle));
+  std::vector<uint64_t> train_signature(train.size());
+  for (size_t i = 0; i < train.size(); ++i) train_signature[i] = sd::shuffle_signature(train[i].puzzle);
+  const std::set<uint64_t> train_signatures(train_signature.begin(), train_signature.end());
+  std::set<uint64_t> shared;
   std::vector<const sd::Grid*> candidates[2];  // training, test
   for (const auto& p : test) {
-    const auto s = sd::shuffle_signature(p.puzzle);
+    const uint64_t s = sd::shuffle_signature(p.puzzle);
     if (train_signatures.count(s)) shared.insert(s), candidates[1].push_back(&p.puzzle);
   }
   if (candidates[1].empty()) return 0;
-  for (const auto& p : train)
-    if (shared.count(sd::shuffle_signature(p.puzzle))) candidates[0].push_back(&p.puzzle);
+  for (size_t i = 0; i < train.size(); ++i)
+    if (shared.count(train_signature[i])) candidates[0].push_back(&train[i].puzzle);
   std::set<sd::Grid> train_forms;
   int64_t count = 0;
   for (int side = 0; side < 2; ++side)

@@ -78,7 +78,7 @@ uint64_t relabelled_row(const uint8_t* row, const uint8_t* perm, Partial& s, uin
 }
 
 // The sorted per-clue counts of shuffle_signature, for the grid as given or transposed.
-ShuffleSignature clue_counts(const Grid& g, bool transpose) {
+std::vector<uint64_t> clue_counts(const Grid& g, bool transpose) {
   std::array<uint8_t, 10> digits{};
   std::array<uint8_t, 9> rows{}, cols{}, boxes{};
   std::array<uint8_t, 3> bands{}, stacks{};
@@ -86,7 +86,7 @@ ShuffleSignature clue_counts(const Grid& g, bool transpose) {
   for (int r = 0; r < 9; ++r)
     for (int c = 0; c < 9; ++c)
       if (const uint8_t v = at(r, c)) ++digits[v], ++rows[r], ++cols[c], ++boxes[r / 3 * 3 + c / 3], ++bands[r / 3], ++stacks[c / 3];
-  ShuffleSignature out;
+  std::vector<uint64_t> out;
   for (int r = 0; r < 9; ++r)
     for (int c = 0; c < 9; ++c)
       if (const uint8_t v = at(r, c)) {
@@ -101,7 +101,17 @@ ShuffleSignature clue_counts(const Grid& g, bool transpose) {
 
 }  // namespace
 
-ShuffleSignature shuffle_signature(const Grid& g) { return std::min(clue_counts(g, false), clue_counts(g, true)); }
+uint64_t shuffle_signature(const Grid& g) {
+  const std::vector<uint64_t> counts = std::min(clue_counts(g, false), clue_counts(g, true));  // a copy: min returns a reference
+  uint64_t h = 0x9e3779b97f4a7c15;
+  for (const uint64_t part : counts) {  // splitmix64 steps
+    h += part + 0x9e3779b97f4a7c15;
+    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9;
+    h = (h ^ (h >> 27)) * 0x94d049bb133111eb;
+    h ^= h >> 31;
+  }
+  return h;
+}
 
 Grid canonical_form(const Grid& g) {
   const ColumnTables& ct = column_tables();
