@@ -157,7 +157,12 @@ bench_train() {  # name, hrm's global flags ("" for none), overrides...
   row "bench train $name" "$(grep ' steps: median' "$LOGS/bench_train_$name.log" | sed 's/^ *//; s/ per step;.*//')"
   row "  MFU / memory" "$(grep -o 'MFU [0-9.]*%' "$LOGS/bench_train_$name.log") / $(grep -o 'peak [A-Za-z ]* [0-9.]* GiB' "$LOGS/bench_train_$name.log")"
 }
-bench_train bfloat16 "" arch.forward_dtype=bfloat16
+# The default step also under PyTorch's profiler (3 steps after the timed ones): the trace travels in the
+# logs archive, the tables are in bench_train_bfloat16.log.
+bench_train bfloat16 "" arch.forward_dtype=bfloat16 --profile "$LOGS/trace_train_bfloat16.json"
+row "  profiled: GPU busy per step" \
+  "$(grep -o 'GPU kernels and copies by time (per step; % of [0-9.]* ms' "$LOGS/bench_train_bfloat16.log" | grep -o '[0-9.]* ms$' ||
+    echo 'no GPU events (bench_train_bfloat16.log)'); $(grep -o '[0-9]* profiled steps, [0-9.]* ms per step' "$LOGS/bench_train_bfloat16.log")"
 bench_train bfloat16_nocheck "" arch.forward_dtype=bfloat16 max_nonfinite_steps=0
 bench_train bfloat16_unfused --unfused arch.forward_dtype=bfloat16
 bench_train float32 "" arch.forward_dtype=float32

@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
 #include "cli/commands.h"
 #include "cli/validators.h"
@@ -14,6 +15,7 @@
 #include "train/bench_model.h"
 #include "train/bench_train.h"
 #include "train/pretrain_config.h"
+#include "train/profiler.h"
 #include "train/train_loop.h"
 
 #include <ATen/Parallel.h>
@@ -61,7 +63,20 @@ struct DatasetBenchOpts {
   std::vector<std::string> overrides;
   int iters = 10, warmup = 2;
   double peak_tflops = 0;
+  std::string profile_path;
+  int profile_steps = 3;
+
+  std::optional<train::ProfileRequest> profile() const {
+    if (profile_path.empty()) return std::nullopt;
+    return train::ProfileRequest{profile_path, profile_steps};
+  }
 };
+
+void print_profile(const train::StepTimes& r, const std::string& path) {
+  if (!r.profile) return;
+  std::printf("profile (PyTorch's profiler; trace in %s: open it in https://ui.perfetto.dev or chrome://tracing):\n%s",
+              path.c_str(), train::format_profile(*r.profile, 20).c_str());
+}
 
 void add_dataset_bench_options(CLI::App* cmd, DatasetBenchOpts& o, const char* iters_what) {
   cmd->add_option("--config", o.config_file, "a cfg_pretrain.yaml-style file")->check(CLI::ExistingFile);
@@ -72,6 +87,13 @@ void add_dataset_bench_options(CLI::App* cmd, DatasetBenchOpts& o, const char* i
   cmd->add_option("--warmup", o.warmup, "untimed ones first")->capture_default_str()->check(non_negative());
   cmd->add_option("--peak-tflops", o.peak_tflops, "MFU against this rate instead of a measured matmul")
       ->check(CLI::PositiveNumber);
+  if (!train::profiler_available()) return;  // libtorch 1.13 builds: no such option
+  cmd->add_option("--profile", o.profile_path,
+                  "after the timed steps, profile a few more with PyTorch's profiler: write its Chrome trace (JSON) to "
+                  "this file and print the ops by self time (CPU) and the kernels by time (GPU)");
+  cmd->add_option("--profile-steps", o.profile_steps, "steps profiled with --profile")
+      ->capture_default_str()
+      ->check(positive());
 }
 
 train::PretrainConfig load_config(const DatasetBenchOpts& o) {
@@ -159,10 +181,11 @@ void register_bench(CLI::App& app) {
   add_dataset_bench_options(train, *t, "timed steps (median reported)");
   train->callback([t] {
     const train::PretrainConfig config = load_config(*t);
-    const train::StepTimes r = train::bench_train(config, t->warmup, t->iters);
+    const train::StepTimes r = train::bench_train(config, t->warmup, t->iters, t->profile());
     print_config_line("train", config, r.seq_len, r.parameters);
     std::printf("  ");
     print_step_times("steps", "step", r, config, t->peak_tflops);
+    print_profile(r, t->profile_path);
   });
 
   auto* eval = bench->add_subcommand(
@@ -172,10 +195,11 @@ void register_bench(CLI::App& app) {
   add_dataset_bench_options(eval, *e, "timed test batches (each halt_max_steps ACT steps; median step reported)");
   eval->callback([e] {
     const train::PretrainConfig config = load_config(*e);
-    const train::BenchEvalResult r = train::bench_eval(config, e->warmup, e->iters);
+    const train::BenchEvalResult r = train::bench_eval(config, e->warmup, e->iters, e->profile());
     print_config_line("eval", config, r.act_steps.seq_len, r.act_steps.parameters);
     std::printf("  %lld batches, ", static_cast<long long>(r.batches));
     print_step_times("ACT steps", "ACT step", r.act_steps, config, e->peak_tflops);
+    print_profile(r.act_steps, e->profile_path);
   });
 }
 

@@ -40,7 +40,7 @@ StepTimes summarize(const std::vector<double>& ms, double flops, const TrainStat
 
 }  // namespace
 
-StepTimes bench_train(const PretrainConfig& config, int warmup, int steps) {
+StepTimes bench_train(const PretrainConfig& config, int warmup, int steps, const std::optional<ProfileRequest>& profile) {
   check_counts("train", warmup, steps);
   const data::Dataset train_data = data::Dataset::open(config.data_path, "train");
   data::SamplerConfig sc;
@@ -54,21 +54,25 @@ StepTimes bench_train(const PretrainConfig& config, int warmup, int steps) {
 
   std::vector<double> ms;
   data::Batch batch;
+  auto one_step = [&] {
+    if (!sampler.next(batch))
+      HRM_CHECK(sampler.next(batch), config.data_path, ": the training split gives no full batch of ",
+                config.global_batch_size);
+    train_batch(config, state, batch);
+  };
   for (int i = 0; i < warmup + steps; ++i) {
     if (i == warmup) reset_peak_memory(state.device);
-    const double t = timed_ms(state.device, [&] {
-      if (!sampler.next(batch))
-        HRM_CHECK(sampler.next(batch), config.data_path, ": the training split gives no full batch of ",
-                  config.global_batch_size);
-      train_batch(config, state, batch);
-    });
+    const double t = timed_ms(state.device, one_step);
     if (i >= warmup) ms.push_back(t);
   }
-  return summarize(ms, count_flops(state.model->model->config, config.global_batch_size).train_step, state, config,
-                   train_data.metadata().seq_len, ModelUse::training);
+  StepTimes r = summarize(ms, count_flops(state.model->model->config, config.global_batch_size).train_step, state,
+                          config, train_data.metadata().seq_len, ModelUse::training);
+  if (profile) r.profile = profile_steps(state.device, profile->steps, one_step, profile->trace_path);
+  return r;
 }
 
-BenchEvalResult bench_eval(const PretrainConfig& config, int warmup, int batches) {
+BenchEvalResult bench_eval(const PretrainConfig& config, int warmup, int batches,
+                           const std::optional<ProfileRequest>& profile) {
   check_counts("eval", warmup, batches);
   const data::Dataset train_data = data::Dataset::open(config.data_path, "train");  // sizes the model, as hrm eval
   const data::Dataset test_data = data::Dataset::open(config.data_path, "test");
@@ -86,21 +90,35 @@ BenchEvalResult bench_eval(const PretrainConfig& config, int warmup, int batches
   std::optional<data::PuzzleSampler> sampler;
   std::vector<double> ms;
   data::Batch db;
-  for (int i = 0; i < warmup + batches; ++i) {
+  Batch batch;
+  Carry carry;
+  auto next_batch = [&] {
     if (!sampler || !sampler->next(db)) {  // a new pass over the test split
       sampler.emplace(test_data, sc);
       HRM_CHECK(sampler->next(db), config.data_path, ": the test split gives no batch");
     }
+    batch = to_device(db, state.device);
+    carry = state.model->initial_carry(batch);
+  };
+  auto act_step = [&] { carry = step.forward(state.model, carry, batch).new_carry; };
+  for (int i = 0; i < warmup + batches; ++i) {
+    next_batch();
     if (i == warmup) reset_peak_memory(state.device);
-    const Batch batch = to_device(db, state.device);
-    Carry carry = state.model->initial_carry(batch);
     for (int k = 0; k < config.arch.halt_max_steps; ++k) {  // exactly halt_max_steps in evaluation (evaluate())
-      const double t = timed_ms(state.device, [&] { carry = step.forward(state.model, carry, batch).new_carry; });
+      const double t = timed_ms(state.device, act_step);
       if (i >= warmup) ms.push_back(t);
     }
   }
-  return BenchEvalResult{batches, summarize(ms, count_flops(state.model->model->config, config.global_batch_size).forward_segment,
-                                            state, config, test_data.metadata().seq_len, ModelUse::evaluation)};
+  BenchEvalResult r{batches, summarize(ms, count_flops(state.model->model->config, config.global_batch_size).forward_segment,
+                                       state, config, test_data.metadata().seq_len, ModelUse::evaluation)};
+  if (profile) {  // ACT steps of whole batches, as timed: halt_max_steps to a batch
+    int k = 0;
+    r.act_steps.profile = profile_steps(state.device, profile->steps, [&] {
+      if (k++ % config.arch.halt_max_steps == 0) next_batch();
+      act_step();
+    }, profile->trace_path);
+  }
+  return r;
 }
 
 }  // namespace hrm::train

@@ -6,8 +6,11 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
+#include <string>
 
 #include "train/pretrain_config.h"
+#include "train/profiler.h"
 
 namespace hrm::train {
 
@@ -20,12 +23,21 @@ struct StepTimes {
   int64_t peak_bytes = 0;              // bench_common.h: peak_memory_bytes over the timed steps
   double estimated_bytes = 0;          // memory_estimate.h: the lower bound create_model checked
   int64_t parameters = 0, seq_len = 0;
+  std::optional<Profile> profile;      // with a ProfileRequest
+};
+
+// --profile: `steps` more steps (training steps, or ACT steps) after the timed ones, under the
+// profiler (profiler.h), its trace written to `trace_path`.
+struct ProfileRequest {
+  std::string trace_path;
+  int steps = 3;
 };
 
 // Runs `warmup` untimed then `steps` timed training steps on config.data_path's training split
 // (epochs looping as needed; the learning-rate schedule as configured), with a device
 // synchronisation after each step so CPU and CUDA times mean the same thing.
-StepTimes bench_train(const PretrainConfig& config, int warmup, int steps);
+StepTimes bench_train(const PretrainConfig& config, int warmup, int steps,
+                      const std::optional<ProfileRequest>& profile = std::nullopt);
 
 struct BenchEvalResult {
   int64_t batches = 0;  // timed
@@ -36,6 +48,7 @@ struct BenchEvalResult {
 // repeated as needed), in eval mode under inference mode, with freshly initialised weights (the
 // evaluation runs exactly halt_max_steps segments whatever the weights). Each ACT segment is timed
 // between device synchronisations; the batch copy is not in it.
-BenchEvalResult bench_eval(const PretrainConfig& config, int warmup, int batches);
+BenchEvalResult bench_eval(const PretrainConfig& config, int warmup, int batches,
+                           const std::optional<ProfileRequest>& profile = std::nullopt);
 
 }  // namespace hrm::train

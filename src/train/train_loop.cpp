@@ -1,6 +1,7 @@
 // train_loop.cpp: see train_loop.h (pretrain.py). Functions appear in the reference's order.
 #include "train/train_loop.h"
 
+#include <ATen/record_function.h>
 #include <signal.h>
 #include <time.h>
 #include <unistd.h>
@@ -183,13 +184,19 @@ Batch to_device(const data::Batch& batch, torch::Device device) {
 StepResult train_step(ACTLossHead& model, optim::AdamATan2& adam, Carry& carry, const Batch& batch,
                       int64_t global_batch_size, const StepOptions& opts) {
   StepResult r;
-  // Forward
-  r.out = model->forward(carry, batch);
+  // The phases are named for profiles (hrm bench train --profile); free when no profiler runs.
+  {
+    RECORD_USER_SCOPE("hrm::forward");
+    r.out = model->forward(carry, batch);
+  }
   auto backward = [&] { ((1.0 / static_cast<double>(global_batch_size)) * r.out.loss).backward(); };
-  if (opts.comm)
-    opts.comm->run_backward(backward);  // with c10d's Reducer, the gradients are summed over ranks inside it
-  else
-    backward();
+  {
+    RECORD_USER_SCOPE("hrm::backward");
+    if (opts.comm)
+      opts.comm->run_backward(backward);  // with c10d's Reducer, the gradients are summed over ranks inside it
+    else
+      backward();
+  }
 
   auto& puzzle_emb = model->model->inner->puzzle_emb;
   const bool sparse = puzzle_emb && puzzle_emb->local_weights.defined() && puzzle_emb->local_weights.grad().defined();
@@ -211,6 +218,7 @@ StepResult train_step(ACTLossHead& model, optim::AdamATan2& adam, Carry& carry, 
   }
 
   // Apply optimizer: optimizers[0] (sign-SGD on the puzzle embeddings), then optimizers[1] (AdamATan2).
+  RECORD_USER_SCOPE("hrm::optimizers");
   if (r.finite) {
     if (sparse)
       optim::sparse_sign_sgd_step(puzzle_emb->weights, puzzle_emb->local_weights.grad(), puzzle_emb->local_ids,

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include "cli/cli_run.h"
+#include "core/atomic_file.h"
+#include "train/profiler.h"
 #include "train/tiny_task.h"
 
 namespace hrm::train {
@@ -52,6 +54,33 @@ TEST(CmdBench, TrainRunsStepsOnADatasetAndPrintsStepsPerSecond) {
   EXPECT_NE(r.output.find("GFLOP per step"), std::string::npos) << r.output;
   // A benchmark writes no run directory.
   EXPECT_FALSE(std::filesystem::exists(dir.path / "run")) << r.output;
+}
+
+TEST(CmdBench, ProfileWritesATraceAndTablesOfTheStepsPhasesAndOps) {
+  const auto help = run_hrm({"bench", "train", "--help"});
+  if (!train::profiler_available()) {
+    EXPECT_EQ(help.output.find("--profile"), std::string::npos) << "not built: not offered";
+    GTEST_SKIP() << "built on libtorch 1.13: no --profile";
+  }
+  EXPECT_NE(help.output.find("--profile"), std::string::npos) << help.output;
+  TempDir dir("cmd_bench_profile");
+  testing::write_tiny_dataset(dir.path / "data");
+  const std::string trace = (dir.path / "train.json").string();
+  std::vector<std::string> args{"bench", "train", "--iters", "1", "--warmup", "0", "--profile", trace, "--profile-steps", "2"};
+  for (const auto& o : testing::tiny_overrides(dir.path / "data", dir.path / "run")) args.push_back(o);
+  const auto r = run_hrm(args);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("2 profiled steps"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("CPU ops by self time"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("aten::"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("ERROR"), std::string::npos) << "Kineto's noise without a GPU: " << r.output;
+  // The training step's phases are named in the trace and in a table of their own.
+  const std::string text = read_file(trace);
+  for (const char* phase : {"hrm::forward", "hrm::backward", "hrm::optimizers"}) {
+    EXPECT_NE(text.find(phase), std::string::npos) << phase;
+    EXPECT_NE(r.output.find(phase), std::string::npos) << phase << ": " << r.output;
+  }
+  EXPECT_NE(r.output.find("phases of the step"), std::string::npos) << r.output;
 }
 
 // The tiny task's test split has fewer rows than two batches: the bench starts new passes over it.

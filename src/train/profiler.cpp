@@ -1,0 +1,167 @@
+// profiler.cpp: see profiler.h.
+#include "train/profiler.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <numeric>
+#include <set>
+
+#include <stdlib.h>
+
+#include "core/atomic_file.h"
+#include "core/check.h"
+#include "train/bench_common.h"
+
+#if !HRM_TORCH_FALLBACK
+#include <torch/csrc/autograd/profiler_kineto.h>
+#endif
+
+namespace hrm::train {
+namespace {
+
+// A Chrome trace written by Kineto: what --profile may replace.
+bool is_trace(const std::string& content) {
+  return starts_after_space(content, "{") && content.find("\"traceEvents\"") != std::string::npos;
+}
+
+std::vector<ProfileRow> sorted_rows(const std::map<std::string, ProfileRow>& by_name) {
+  std::vector<ProfileRow> rows;
+  for (const auto& [name, row] : by_name) rows.push_back(row);
+  std::sort(rows.begin(), rows.end(), [](const ProfileRow& a, const ProfileRow& b) {
+    return a.ms != b.ms ? a.ms > b.ms : a.name < b.name;
+  });
+  return rows;
+}
+
+// Kernel names can be whole template instantiations: the start, which names the kernel, is enough.
+std::string shortened(const std::string& name, size_t width) {
+  return name.size() <= width ? name : name.substr(0, width - 3) + "...";
+}
+
+}  // namespace
+
+bool profiler_available() { return !HRM_TORCH_FALLBACK; }
+
+std::vector<uint64_t> self_times(const std::vector<uint64_t>& begin, const std::vector<uint64_t>& end) {
+  HRM_CHECK(begin.size() == end.size(), "self_times: ", begin.size(), " begins, ", end.size(), " ends");
+  std::vector<size_t> order(begin.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  // Parents before their children: by start, and the longer first where two start together.
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return begin[a] != begin[b] ? begin[a] < begin[b] : end[a] > end[b];
+  });
+  std::vector<uint64_t> self(begin.size());
+  std::vector<size_t> open;  // the enclosing intervals of the current one, innermost last
+  for (const size_t i : order) {
+    while (!open.empty() && end[open.back()] <= begin[i]) open.pop_back();
+    const uint64_t length = end[i] > begin[i] ? end[i] - begin[i] : 0;
+    self[i] = length;
+    if (!open.empty()) {
+      // A child that outlasts its parent (clock skew) takes at most what the parent has left.
+      uint64_t& parent = self[open.back()];
+      parent -= std::min(parent, length);
+    }
+    open.push_back(i);
+  }
+  return self;
+}
+
+Profile profile_steps(torch::Device device, int steps, const std::function<void()>& step, const std::string& trace_path) {
+  HRM_CHECK(steps >= 1, "profile_steps: steps must be >= 1, got ", steps);
+#if HRM_TORCH_FALLBACK
+  (void)device, (void)step, (void)trace_path;
+  HRM_THROW(Error, "--profile: this hrm is built on libtorch 1.13, whose profiler it does not use");
+#else
+  check_replaceable(trace_path, is_trace, "a profiler trace");
+  namespace impl = torch::profiler::impl;
+  namespace kineto = torch::autograd::profiler;
+  const impl::ProfilerConfig config(impl::ProfilerState::KINETO);
+  std::set<impl::ActivityType> activities{impl::ActivityType::CPU};
+  if (device.is_cuda()) activities.insert(impl::ActivityType::CUDA);
+  // Without a GPU, Kineto logs an error about the missing CUDA devices at save: silent then, unless the
+  // user asked for its log (on a GPU its messages, e.g. about CUPTI permissions, matter).
+  else ::setenv("KINETO_LOG_LEVEL", "5", /*overwrite=*/0);
+  kineto::prepareProfiler(config, activities);
+  sync_device(device);
+  Profile p;
+  p.steps = steps;
+  kineto::enableProfiler(config, activities);
+  std::unique_ptr<kineto::ProfilerResult> result;
+  try {
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < steps; ++i) step();
+    sync_device(device);
+    p.wall_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  } catch (...) {
+    kineto::disableProfiler();
+    throw;
+  }
+  result = kineto::disableProfiler();
+  write_atomic_with(trace_path, [&](const std::string& tmp) { result->save(tmp); });
+
+  // CPU: self times per thread (ops nest: aten::linear calls aten::addmm ...); GPU: each event's time.
+  std::map<uint64_t, std::vector<const kineto::KinetoEvent*>> cpu_by_thread;
+  std::map<std::string, ProfileRow> phases, cpu, gpu;
+  for (const auto& e : result->events()) {
+    if (e.deviceType() == c10::DeviceType::CPU) {
+      cpu_by_thread[e.startThreadId()].push_back(&e);
+      if (e.name().rfind("hrm::", 0) == 0) {
+        ProfileRow& row = phases[e.name()];
+        row.name = e.name();
+        row.ms += static_cast<double>(e.durationNs()) / 1e6;
+        ++row.calls;
+      }
+    } else if (e.deviceType() == c10::DeviceType::CUDA) {
+      ProfileRow& row = gpu[e.name()];
+      row.name = e.name();
+      row.ms += static_cast<double>(e.durationNs()) / 1e6;
+      ++row.calls;
+    }
+  }
+  for (const auto& [thread, events] : cpu_by_thread) {
+    std::vector<uint64_t> begin, end;
+    for (const auto* e : events) begin.push_back(e->startNs()), end.push_back(e->endNs());
+    const std::vector<uint64_t> self = self_times(begin, end);
+    for (size_t i = 0; i < events.size(); ++i) {
+      ProfileRow& row = cpu[events[i]->name()];
+      row.name = events[i]->name();
+      row.ms += static_cast<double>(self[i]) / 1e6;
+      ++row.calls;
+    }
+  }
+  p.phases = sorted_rows(phases);
+  p.cpu_ops = sorted_rows(cpu);
+  p.gpu_work = sorted_rows(gpu);
+  return p;
+#endif
+}
+
+std::string format_profile(const Profile& p, size_t top) {
+  const double steps = std::max(p.steps, 1);
+  std::string out =
+      fmt::format("  {} profiled steps, {:.2f} ms per step (the profiler's own cost included)\n", p.steps, p.wall_ms / steps);
+  auto table = [&](const char* title, const std::vector<ProfileRow>& rows, double total, const char* total_is) {
+    if (rows.empty()) return;
+    out += fmt::format("  {} (per step; % of {:.2f} ms, {}):\n", title, total / steps, total_is);
+    for (size_t i = 0; i < rows.size() && i < top; ++i)
+      out += fmt::format("    {:<60} {:9.3f} ms {:6.1f}%  {:>7.1f} calls\n", shortened(rows[i].name, 60),
+                         rows[i].ms / steps, total > 0 ? 100.0 * rows[i].ms / total : 0.0,
+                         static_cast<double>(rows[i].calls) / steps);
+    if (rows.size() > top) out += fmt::format("    ... {} more\n", rows.size() - top);
+  };
+  auto sum = [](const std::vector<ProfileRow>& rows) {
+    double total = 0;
+    for (const auto& r : rows) total += r.ms;
+    return total;
+  };
+  // Phases against the wall time (they do not nest in one another); ops and kernels against their sum.
+  table("phases of the step, whole time on the host", p.phases, p.wall_ms, "the step");
+  table("CPU ops by self time", p.cpu_ops, sum(p.cpu_ops), "their sum");
+  table("GPU kernels and copies by time", p.gpu_work, sum(p.gpu_work), "their sum");
+  return out;
+}
+
+}  // namespace hrm::train
