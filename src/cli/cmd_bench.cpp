@@ -88,12 +88,13 @@ void add_dataset_bench_options(CLI::App* cmd, DatasetBenchOpts& o, const char* i
   cmd->add_option("--peak-tflops", o.peak_tflops, "MFU against this rate instead of a measured matmul")
       ->check(CLI::PositiveNumber);
   if (!train::profiler_available()) return;  // libtorch 1.13 builds: no such option
-  cmd->add_option("--profile", o.profile_path,
+  auto* profile = cmd->add_option("--profile", o.profile_path,
                   "after the timed steps, profile a few more with PyTorch's profiler: write its Chrome trace (JSON) to "
                   "this file and print the ops by self time (CPU) and the kernels by time (GPU)");
   cmd->add_option("--profile-steps", o.profile_steps, "steps profiled with --profile")
       ->capture_default_str()
-      ->check(positive());
+      ->check(positive())
+      ->needs(profile);
 }
 
 train::PretrainConfig load_config(const DatasetBenchOpts& o) {
@@ -181,6 +182,7 @@ void register_bench(CLI::App& app) {
   add_dataset_bench_options(train, *t, "timed steps (median reported)");
   train->callback([t] {
     const train::PretrainConfig config = load_config(*t);
+    if (!t->profile_path.empty()) train::check_trace_path(t->profile_path);  // before the work, not after
     const train::StepTimes r = train::bench_train(config, t->warmup, t->iters, t->profile());
     print_config_line("train", config, r.seq_len, r.parameters);
     std::printf("  ");
@@ -195,6 +197,7 @@ void register_bench(CLI::App& app) {
   add_dataset_bench_options(eval, *e, "timed test batches (each halt_max_steps ACT steps; median step reported)");
   eval->callback([e] {
     const train::PretrainConfig config = load_config(*e);
+    if (!e->profile_path.empty()) train::check_trace_path(e->profile_path);
     const train::BenchEvalResult r = train::bench_eval(config, e->warmup, e->iters, e->profile());
     print_config_line("eval", config, r.act_steps.seq_len, r.act_steps.parameters);
     std::printf("  %lld batches, ", static_cast<long long>(r.batches));

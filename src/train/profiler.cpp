@@ -7,6 +7,7 @@
 #include <chrono>
 #include <map>
 #include <numeric>
+#include <filesystem>
 #include <set>
 
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "train/bench_common.h"
 
 #if !HRM_TORCH_FALLBACK
+#include <kineto/ActivityType.h>
 #include <torch/csrc/autograd/profiler_kineto.h>
 #endif
 
@@ -26,6 +28,17 @@ namespace {
 bool is_trace(const std::string& content) {
   return starts_after_space(content, "{") && content.find("\"traceEvents\"") != std::string::npos;
 }
+
+#if !HRM_TORCH_FALLBACK
+// Work on the GPU itself: kernels, copies, sets (not the GPU-side spans of user annotations, which
+// cover the kernels and would count them twice).
+bool is_gpu_work(uint8_t activity) {
+  using libkineto::ActivityType;
+  return activity == static_cast<uint8_t>(ActivityType::CONCURRENT_KERNEL) ||
+         activity == static_cast<uint8_t>(ActivityType::GPU_MEMCPY) ||
+         activity == static_cast<uint8_t>(ActivityType::GPU_MEMSET);
+}
+#endif
 
 std::vector<ProfileRow> sorted_rows(const std::map<std::string, ProfileRow>& by_name) {
   std::vector<ProfileRow> rows;
@@ -45,6 +58,14 @@ std::string shortened(const std::string& name, size_t width) {
 
 bool profiler_available() { return !HRM_TORCH_FALLBACK; }
 
+void check_trace_path(const std::string& trace_path) {
+  namespace fs = std::filesystem;
+  const fs::path parent = fs::absolute(trace_path).parent_path();
+  if (!fs::is_directory(parent))
+    HRM_THROW(Error, "--profile ", trace_path, ": no folder ", parent.string(), " to write the trace in");
+  check_replaceable(trace_path, is_trace, "a profiler trace");
+}
+
 std::vector<uint64_t> self_times(const std::vector<uint64_t>& begin, const std::vector<uint64_t>& end) {
   HRM_CHECK(begin.size() == end.size(), "self_times: ", begin.size(), " begins, ", end.size(), " ends");
   std::vector<size_t> order(begin.size());
@@ -53,17 +74,15 @@ std::vector<uint64_t> self_times(const std::vector<uint64_t>& begin, const std::
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
     return begin[a] != begin[b] ? begin[a] < begin[b] : end[a] > end[b];
   });
-  std::vector<uint64_t> self(begin.size());
+  std::vector<uint64_t> self(begin.size()), stop(begin.size());
   std::vector<size_t> open;  // the enclosing intervals of the current one, innermost last
   for (const size_t i : order) {
-    while (!open.empty() && end[open.back()] <= begin[i]) open.pop_back();
-    const uint64_t length = end[i] > begin[i] ? end[i] - begin[i] : 0;
-    self[i] = length;
-    if (!open.empty()) {
-      // A child that outlasts its parent (clock skew) takes at most what the parent has left.
-      uint64_t& parent = self[open.back()];
-      parent -= std::min(parent, length);
-    }
+    while (!open.empty() && stop[open.back()] <= begin[i]) open.pop_back();
+    // A child that outlasts its parent (clock skew) is cut at the parent's end, so that what follows
+    // is not taken for its child and every nanosecond counts once.
+    stop[i] = std::max(begin[i], open.empty() ? end[i] : std::min(end[i], stop[open.back()]));
+    self[i] = stop[i] - begin[i];
+    if (!open.empty()) self[open.back()] -= self[i];
     open.push_back(i);
   }
   return self;
@@ -75,19 +94,21 @@ Profile profile_steps(torch::Device device, int steps, const std::function<void(
   (void)device, (void)step, (void)trace_path;
   HRM_THROW(Error, "--profile: this hrm is built on libtorch 1.13, whose profiler it does not use");
 #else
-  check_replaceable(trace_path, is_trace, "a profiler trace");
+  check_trace_path(trace_path);
   namespace impl = torch::profiler::impl;
   namespace kineto = torch::autograd::profiler;
   const impl::ProfilerConfig config(impl::ProfilerState::KINETO);
   std::set<impl::ActivityType> activities{impl::ActivityType::CPU};
   if (device.is_cuda()) activities.insert(impl::ActivityType::CUDA);
-  // Without a GPU, Kineto logs an error about the missing CUDA devices at save: silent then, unless the
-  // user asked for its log (on a GPU its messages, e.g. about CUPTI permissions, matter).
+  // Without a GPU, Kineto logs an error about the missing CUDA devices when it stops: silent then,
+  // unless the user set its log level (on a GPU its messages, e.g. about CUPTI, matter). Kineto reads
+  // the variable once, at its first use; torch's worker threads do not read the environment.
   else ::setenv("KINETO_LOG_LEVEL", "5", /*overwrite=*/0);
   kineto::prepareProfiler(config, activities);
   sync_device(device);
   Profile p;
   p.steps = steps;
+  p.gpu = device.is_cuda();
   kineto::enableProfiler(config, activities);
   std::unique_ptr<kineto::ProfilerResult> result;
   try {
@@ -96,11 +117,21 @@ Profile profile_steps(torch::Device device, int steps, const std::function<void(
     sync_device(device);
     p.wall_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   } catch (...) {
-    kineto::disableProfiler();
+    try {
+      kineto::disableProfiler();
+    } catch (...) {  // the step's error is the one to report
+    }
     throw;
   }
   result = kineto::disableProfiler();
-  write_atomic_with(trace_path, [&](const std::string& tmp) { result->save(tmp); });
+  // Kineto reports a failed save only in its log: the trace must be there, whole, before it replaces one.
+  write_atomic_with(trace_path, [&](const std::string& tmp) {
+    result->save(tmp);
+    std::error_code ec;
+    std::filesystem::remove(tmp + ".tmp", ec);  // Kineto's own temporary, if it left one
+    if (!std::filesystem::is_regular_file(tmp) || std::filesystem::file_size(tmp, ec) == 0)
+      HRM_THROW(Error, "--profile ", trace_path, ": PyTorch's profiler wrote no trace (KINETO_LOG_LEVEL=0 shows why)");
+  });
 
   // CPU: self times per thread (ops nest: aten::linear calls aten::addmm ...); GPU: each event's time.
   std::map<uint64_t, std::vector<const kineto::KinetoEvent*>> cpu_by_thread;
@@ -114,7 +145,7 @@ Profile profile_steps(torch::Device device, int steps, const std::function<void(
         row.ms += static_cast<double>(e.durationNs()) / 1e6;
         ++row.calls;
       }
-    } else if (e.deviceType() == c10::DeviceType::CUDA) {
+    } else if (e.deviceType() == c10::DeviceType::CUDA && is_gpu_work(e.activityType())) {
       ProfileRow& row = gpu[e.name()];
       row.name = e.name();
       row.ms += static_cast<double>(e.durationNs()) / 1e6;
@@ -126,6 +157,7 @@ Profile profile_steps(torch::Device device, int steps, const std::function<void(
     for (const auto* e : events) begin.push_back(e->startNs()), end.push_back(e->endNs());
     const std::vector<uint64_t> self = self_times(begin, end);
     for (size_t i = 0; i < events.size(); ++i) {
+      if (events[i]->name().rfind("hrm::", 0) == 0) continue;  // a phase: its own table
       ProfileRow& row = cpu[events[i]->name()];
       row.name = events[i]->name();
       row.ms += static_cast<double>(self[i]) / 1e6;
@@ -161,6 +193,8 @@ std::string format_profile(const Profile& p, size_t top) {
   table("phases of the step, whole time on the host", p.phases, p.wall_ms, "the step");
   table("CPU ops by self time", p.cpu_ops, sum(p.cpu_ops), "their sum");
   table("GPU kernels and copies by time", p.gpu_work, sum(p.gpu_work), "their sum");
+  if (p.gpu && p.gpu_work.empty())
+    out += "  no GPU events: CUPTI, which traces the kernels, did not run (KINETO_LOG_LEVEL=0 says why)\n";
   return out;
 }
 

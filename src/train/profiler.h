@@ -24,11 +24,15 @@ struct ProfileRow {
 
 struct Profile {
   int steps = 0;
+  bool gpu = false;                  // CUDA activities were asked for
   double wall_ms = 0;                // the profiled steps, device-synchronised
   std::vector<ProfileRow> phases;    // hrm's named phases (hrm::forward, ...), whole time, largest first
-  std::vector<ProfileRow> cpu_ops;   // by self time, largest first
+  std::vector<ProfileRow> cpu_ops;   // by self time, largest first (the phases left out)
   std::vector<ProfileRow> gpu_work;  // kernels, copies and sets on the GPU, by time, largest first
 };
+
+// Refuses, before any work, a trace path in a missing folder or naming a file that is not a trace.
+void check_trace_path(const std::string& trace_path);
 
 // Runs step() `steps` times under the profiler (CPU ops; CUDA kernels too on a GPU), then writes the
 // trace to `trace_path` atomically. hrm::Error where the profiler is not available.

@@ -81,6 +81,16 @@ TEST(CmdBench, ProfileWritesATraceAndTablesOfTheStepsPhasesAndOps) {
     EXPECT_NE(r.output.find(phase), std::string::npos) << phase << ": " << r.output;
   }
   EXPECT_NE(r.output.find("phases of the step"), std::string::npos) << r.output;
+  // A path that would fail the trace stops the bench before its work; --profile-steps needs --profile.
+  args[7] = (dir.path / "data/train/dataset.json").string();
+  const auto refused = run_hrm(args);
+  EXPECT_NE(refused.status, 0);
+  EXPECT_EQ(refused.output.find("steps: median"), std::string::npos) << refused.output;
+  EXPECT_NE(refused.output.find("a profiler trace"), std::string::npos) << refused.output;
+  args.erase(args.begin() + 6, args.begin() + 8);
+  const auto lone = run_hrm(args);
+  EXPECT_NE(lone.status, 0);
+  EXPECT_NE(lone.output.find("--profile-steps requires --profile"), std::string::npos) << lone.output;
 }
 
 // The tiny task's test split has fewer rows than two batches: the bench starts new passes over it.

@@ -17,11 +17,15 @@ namespace {
 
 TEST(Profiler, SelfTimeIsTheTimeLessTheNestedIntervals) {
   // parent [0, 100) holds a [10, 30) and b [40, 90), which holds c [50, 60); d [100, 150) follows;
-  // e starts with the parent but is shorter (a child); f outlasts b (clock skew) and still counts as b's.
-  const std::vector<uint64_t> begin{40, 0, 10, 50, 100, 0, 85};
-  const std::vector<uint64_t> end{90, 100, 30, 60, 150, 5, 95};
+  // e starts with the parent but is shorter (a child); f outlasts b (clock skew): b's child, cut at
+  // 90; g [92, 98) is then the parent's child, not f's.
+  const std::vector<uint64_t> begin{40, 0, 10, 50, 100, 0, 85, 92};
+  const std::vector<uint64_t> end{90, 100, 30, 60, 150, 5, 95, 98};
   const std::vector<uint64_t> self = self_times(begin, end);
-  EXPECT_EQ(self, (std::vector<uint64_t>{30, 25, 20, 10, 50, 5, 10}));
+  EXPECT_EQ(self, (std::vector<uint64_t>{35, 19, 20, 10, 50, 5, 5, 6}));
+  uint64_t sum = 0;
+  for (const uint64_t s : self) sum += s;
+  EXPECT_EQ(sum, 150u) << "every nanosecond counts once";
 }
 
 TEST(Profiler, TablesArePerStepLargestFirstAndCut) {
@@ -60,7 +64,8 @@ TEST(Profiler, ProfilesOpsAndWritesAChromeTrace) {
   for (size_t i = 1; i < p.cpu_ops.size(); ++i) EXPECT_GE(p.cpu_ops[i - 1].ms, p.cpu_ops[i].ms);
   const auto j = nlohmann::json::parse(read_file(trace));
   ASSERT_TRUE(j.contains("traceEvents")) << trace;
-  // A trace may be replaced by the next; any other file is not.
+  // A trace may be replaced by the next; any other file is not, nor is a trace put in a missing folder.
+  EXPECT_THROW(check_trace_path((dir.path / "no/such/trace.json").string()), Error);
   EXPECT_NO_THROW(profile_steps(torch::kCPU, 1, [&] { (void)torch::mm(a, b); }, trace));
   const std::string other = (dir.path / "notes.json").string();
   write_file_atomic(other, "{\"mine\": 1}\n");
