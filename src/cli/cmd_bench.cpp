@@ -58,27 +58,46 @@ void print_memory(torch::Device device, int64_t bytes, double estimated_bytes = 
   std::printf("\n");
 }
 
+// --profile FILE [--profile-steps N] of every bench.
+struct ProfileOpts {
+  std::string path;
+  int steps = 3;
+
+  // The request, its path checked now: a path that would fail the trace stops the bench before its work.
+  std::optional<train::ProfileRequest> request() const {
+    if (path.empty()) return std::nullopt;
+    train::check_trace_path(path);
+    return train::ProfileRequest{path, steps};
+  }
+};
+
+void add_profile_options(CLI::App* cmd, ProfileOpts& o, const char* step) {
+  if (!train::profiler_available()) return;  // libtorch 1.13 builds: no such option
+  auto* path = cmd->add_option("--profile", o.path,
+                               std::string("after the timed ones, profile a few more ") + step +
+                                   " with PyTorch's profiler: write its Chrome trace (JSON) to this file and print "
+                                   "the ops by self time (CPU) and the kernels by time (GPU)");
+  cmd->add_option("--profile-steps", o.steps, std::string(step) + " profiled with --profile")
+      ->capture_default_str()
+      ->check(positive())
+      ->needs(path);
+}
+
+void print_profile(const std::optional<train::Profile>& p, const std::string& path) {
+  if (!p) return;
+  std::printf("profile (PyTorch's profiler; trace in %s: open it in https://ui.perfetto.dev or chrome://tracing):\n%s",
+              path.c_str(), train::format_profile(*p, 20).c_str());
+}
+
 struct DatasetBenchOpts {
   std::string config_file;
   std::vector<std::string> overrides;
   int iters = 10, warmup = 2;
   double peak_tflops = 0;
-  std::string profile_path;
-  int profile_steps = 3;
-
-  std::optional<train::ProfileRequest> profile() const {
-    if (profile_path.empty()) return std::nullopt;
-    return train::ProfileRequest{profile_path, profile_steps};
-  }
+  ProfileOpts profile;
 };
 
-void print_profile(const train::StepTimes& r, const std::string& path) {
-  if (!r.profile) return;
-  std::printf("profile (PyTorch's profiler; trace in %s: open it in https://ui.perfetto.dev or chrome://tracing):\n%s",
-              path.c_str(), train::format_profile(*r.profile, 20).c_str());
-}
-
-void add_dataset_bench_options(CLI::App* cmd, DatasetBenchOpts& o, const char* iters_what) {
+void add_dataset_bench_options(CLI::App* cmd, DatasetBenchOpts& o, const char* iters_what, const char* steps) {
   cmd->add_option("--config", o.config_file, "a cfg_pretrain.yaml-style file")->check(CLI::ExistingFile);
   cmd->add_option("overrides", o.overrides, "hrm train's key=value overrides, e.g. data_path=DIR global_batch_size=64 "
                                             "arch.forward_dtype=float32 device=cuda")
@@ -87,14 +106,7 @@ void add_dataset_bench_options(CLI::App* cmd, DatasetBenchOpts& o, const char* i
   cmd->add_option("--warmup", o.warmup, "untimed ones first")->capture_default_str()->check(non_negative());
   cmd->add_option("--peak-tflops", o.peak_tflops, "MFU against this rate instead of a measured matmul")
       ->check(CLI::PositiveNumber);
-  if (!train::profiler_available()) return;  // libtorch 1.13 builds: no such option
-  auto* profile = cmd->add_option("--profile", o.profile_path,
-                  "after the timed steps, profile a few more with PyTorch's profiler: write its Chrome trace (JSON) to "
-                  "this file and print the ops by self time (CPU) and the kernels by time (GPU)");
-  cmd->add_option("--profile-steps", o.profile_steps, "steps profiled with --profile")
-      ->capture_default_str()
-      ->check(positive())
-      ->needs(profile);
+  add_profile_options(cmd, o.profile, steps);
 }
 
 train::PretrainConfig load_config(const DatasetBenchOpts& o) {
@@ -133,6 +145,7 @@ void register_bench(CLI::App& app) {
     std::string device = "auto";
     int iters = 5, warmup = 2;
     double peak_tflops = 0;
+    ProfileOpts profile;
   };
   auto o = std::make_shared<Opts>();
   model->add_option("overrides", o->overrides,
@@ -143,6 +156,7 @@ void register_bench(CLI::App& app) {
   model->add_option("--warmup", o->warmup, "untimed segments first")->capture_default_str()->check(non_negative());
   model->add_option("--peak-tflops", o->peak_tflops, "MFU against this rate instead of a measured matmul")
       ->check(CLI::PositiveNumber);
+  add_profile_options(model, o->profile, "pairs of segments (a forward, then a forward+backward)");
   model->callback([o] {
     BenchModelOptions b;
     bool puzzle_emb_ndim_given = false;
@@ -160,6 +174,7 @@ void register_bench(CLI::App& app) {
     b.device = train::parse_device(o->device);
     b.iters = o->iters;
     b.warmup = o->warmup;
+    b.profile = o->profile.request();
     auto r = bench_model(b);
     const Peak peak = peak_rate(o->peak_tflops, b.device, b.config.forward_dtype);
     std::printf("bench model: device %s, forward_dtype %s, batch %d, seq_len %d (+%d puzzle), hidden %d, "
@@ -173,36 +188,36 @@ void register_bench(CLI::App& app) {
     std::printf("  forward+backward (train segment) %9.2f ms  %12.0f tokens/s\n", r.train_ms, r.train_tokens_per_s);
     print_efficiency("segment", r.train_flops, r.train_ms, peak);
     print_memory(b.device, r.train_peak_bytes);
+    print_profile(r.profile, o->profile.path);
   });
 
   auto* train = bench->add_subcommand(
       "train", "Steps/s and tokens/s of whole training steps (batch to device, ACT forward with target-Q, backward, "
                "sign-SGD, AdamATan2) on a dataset, with the config of `hrm train`");
   auto t = std::make_shared<DatasetBenchOpts>();
-  add_dataset_bench_options(train, *t, "timed steps (median reported)");
+  add_dataset_bench_options(train, *t, "timed steps (median reported)", "training steps");
   train->callback([t] {
     const train::PretrainConfig config = load_config(*t);
-    if (!t->profile_path.empty()) train::check_trace_path(t->profile_path);  // before the work, not after
-    const train::StepTimes r = train::bench_train(config, t->warmup, t->iters, t->profile());
+    const train::StepTimes r = train::bench_train(config, t->warmup, t->iters, t->profile.request());
     print_config_line("train", config, r.seq_len, r.parameters);
     std::printf("  ");
     print_step_times("steps", "step", r, config, t->peak_tflops);
-    print_profile(r, t->profile_path);
+    print_profile(r.profile, t->profile.path);
   });
 
   auto* eval = bench->add_subcommand(
       "eval", "ms per evaluation ACT step (one segment at the global batch size; halt_max_steps per test batch) on a "
               "dataset's test split, with the config of `hrm train`; fresh weights");
   auto e = std::make_shared<DatasetBenchOpts>();
-  add_dataset_bench_options(eval, *e, "timed test batches (each halt_max_steps ACT steps; median step reported)");
+  add_dataset_bench_options(eval, *e, "timed test batches (each halt_max_steps ACT steps; median step reported)",
+                            "ACT steps");
   eval->callback([e] {
     const train::PretrainConfig config = load_config(*e);
-    if (!e->profile_path.empty()) train::check_trace_path(e->profile_path);
-    const train::BenchEvalResult r = train::bench_eval(config, e->warmup, e->iters, e->profile());
+    const train::BenchEvalResult r = train::bench_eval(config, e->warmup, e->iters, e->profile.request());
     print_config_line("eval", config, r.act_steps.seq_len, r.act_steps.parameters);
     std::printf("  %lld batches, ", static_cast<long long>(r.batches));
     print_step_times("ACT steps", "ACT step", r.act_steps, config, e->peak_tflops);
-    print_profile(r.act_steps, e->profile_path);
+    print_profile(r.act_steps.profile, e->profile.path);
   });
 }
 

@@ -1,7 +1,10 @@
 // bench_model.cpp: see bench_model.h.
 #include "train/bench_model.h"
 
+#include <ATen/record_function.h>
 #include <torch/torch.h>
+
+#include <optional>
 
 #include "model/losses.h"
 #include "train/bench_common.h"
@@ -39,28 +42,40 @@ BenchModelResult bench_model(const BenchModelOptions& o) {
               torch::randint(0, c.num_puzzle_identifiers, {c.batch_size}, iopts)};
   const double tokens = static_cast<double>(c.batch_size) * c.seq_len;
 
-  {
+  // One carry at a time, as the segments are timed one kind after the other (peak memory counts one).
+  std::optional<Carry> eval_carry, train_carry;
+  auto forward_segment = [&] {
     head->eval();
     torch::NoGradGuard no_grad;
-    auto carry = head->initial_carry(batch);
-    reset_peak_memory(o.device);
-    r.forward_ms = median_ms(o.warmup, o.iters, o.device, [&] { carry = head->forward(carry, batch).new_carry; });
-    r.forward_peak_bytes = peak_memory_bytes(o.device);
-  }
-  {
+    if (!eval_carry) eval_carry = head->initial_carry(batch);
+    eval_carry = head->forward(*eval_carry, batch).new_carry;
+  };
+  auto train_segment = [&] {
     head->train();
-    auto carry = head->initial_carry(batch);
-    reset_peak_memory(o.device);
-    r.train_ms = median_ms(o.warmup, o.iters, o.device, [&] {
-      auto out = head->forward(carry, batch);
-      (out.loss / static_cast<double>(c.batch_size)).backward();
-      for (auto& p : head->parameters()) p.mutable_grad() = torch::Tensor();
-      carry = out.new_carry;
-    });
-    r.train_peak_bytes = peak_memory_bytes(o.device);
-  }
+    if (!train_carry) train_carry = head->initial_carry(batch);
+    auto out = head->forward(*train_carry, batch);
+    (out.loss / static_cast<double>(c.batch_size)).backward();
+    for (auto& p : head->parameters()) p.mutable_grad() = torch::Tensor();
+    train_carry = out.new_carry;
+  };
+  reset_peak_memory(o.device);
+  r.forward_ms = median_ms(o.warmup, o.iters, o.device, forward_segment);
+  r.forward_peak_bytes = peak_memory_bytes(o.device);
+  eval_carry.reset();
+  reset_peak_memory(o.device);
+  r.train_ms = median_ms(o.warmup, o.iters, o.device, train_segment);
+  r.train_peak_bytes = peak_memory_bytes(o.device);
   r.forward_tokens_per_s = tokens / (r.forward_ms / 1000.0);
   r.train_tokens_per_s = tokens / (r.train_ms / 1000.0);
+  if (o.profile)
+    r.profile = train::profile_steps(o.device, o.profile->steps, [&] {
+      {
+        RECORD_USER_SCOPE("hrm::forward_segment");
+        forward_segment();
+      }
+      RECORD_USER_SCOPE("hrm::train_segment");
+      train_segment();
+    }, o.profile->trace_path);
   return r;
 }
 

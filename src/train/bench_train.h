@@ -26,12 +26,6 @@ struct StepTimes {
   std::optional<Profile> profile;      // with a ProfileRequest
 };
 
-// --profile: `steps` more steps (training steps, or ACT steps) after the timed ones, under the
-// profiler (profiler.h), its trace written to `trace_path`.
-struct ProfileRequest {
-  std::string trace_path;
-  int steps = 3;
-};
 
 // Runs `warmup` untimed then `steps` timed training steps on config.data_path's training split
 // (epochs looping as needed; the learning-rate schedule as configured), with a device

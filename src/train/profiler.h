@@ -16,6 +16,13 @@ namespace hrm::train {
 
 bool profiler_available();
 
+// --profile: `steps` more steps (training steps, ACT steps, model segments) after the timed ones,
+// under the profiler, its trace written to `trace_path`.
+struct ProfileRequest {
+  std::string trace_path;
+  int steps = 3;
+};
+
 struct ProfileRow {
   std::string name;
   double ms = 0;  // over all profiled steps

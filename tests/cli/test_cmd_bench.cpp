@@ -26,6 +26,21 @@ TEST(CmdBench, ModelPrintsTokensPerSecondOfForwardAndTrainSegments) {
   EXPECT_NE(r.output.find("peak RSS "), std::string::npos) << r.output;
 }
 
+// bench model --profile: each profiled step is a forward segment and a train segment, named.
+TEST(CmdBench, ModelProfileNamesItsTwoSegments) {
+  if (!train::profiler_available()) GTEST_SKIP() << "built on libtorch 1.13: no --profile";
+  TempDir dir("cmd_bench_model_profile");
+  const std::string trace = (dir.path / "model.json").string();
+  const auto r = run_hrm({"bench", "model", "--device", "cpu", "--iters", "1", "--warmup", "0", "--profile", trace,
+                          "--profile-steps", "2", "batch_size=2", "hidden_size=32", "num_heads=2", "H_layers=1",
+                          "L_layers=1", "seq_len=8", "vocab_size=8", "puzzle_emb_ndim=0", "forward_dtype=float32"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("2 profiled steps"), std::string::npos) << r.output;
+  for (const char* segment : {"hrm::forward_segment", "hrm::train_segment"})
+    EXPECT_NE(r.output.find(segment), std::string::npos) << segment << ": " << r.output;
+  EXPECT_NE(read_file(trace).find("hrm::train_segment"), std::string::npos);
+}
+
 // puzzle_emb_ndim follows hidden_size unless given, as in the reference's arch config and hrm train: one
 // puzzle token at hidden 32, not ceil(512 / 32) = 16.
 TEST(CmdBench, ModelPuzzleEmbeddingFollowsHiddenSizeUnlessGiven) {
