@@ -8,11 +8,11 @@
 
 #include <algorithm>
 #include <functional>
-#include <string_view>
-#include <tuple>
 #include <iostream>
 #include <limits>
 #include <mutex>
+#include <string_view>
+#include <tuple>
 
 #include "model/layers.h"
 

@@ -49,6 +49,13 @@ std::vector<ProfileRow> sorted_rows(const std::map<std::string, ProfileRow>& by_
   return rows;
 }
 
+void add_to_row(std::map<std::string, ProfileRow>& rows, const std::string& name, uint64_t ns) {
+  ProfileRow& row = rows[name];
+  row.name = name;
+  row.ms += static_cast<double>(ns) / 1e6;
+  ++row.calls;
+}
+
 // Kernel names can be whole template instantiations: the start, which names the kernel, is enough.
 std::string shortened(const std::string& name, size_t width) {
   return name.size() <= width ? name : name.substr(0, width - 3) + "...";
@@ -110,7 +117,6 @@ Profile profile_steps(torch::Device device, int steps, const std::function<void(
   p.steps = steps;
   p.gpu = device.is_cuda();
   kineto::enableProfiler(config, activities);
-  std::unique_ptr<kineto::ProfilerResult> result;
   try {
     const auto t0 = std::chrono::steady_clock::now();
     for (int i = 0; i < steps; ++i) step();
@@ -123,7 +129,7 @@ Profile profile_steps(torch::Device device, int steps, const std::function<void(
     }
     throw;
   }
-  result = kineto::disableProfiler();
+  const std::unique_ptr<kineto::ProfilerResult> result = kineto::disableProfiler();
   // Kineto reports a failed save only in its log: the trace must be there, whole, before it replaces one.
   write_atomic_with(trace_path, [&](const std::string& tmp) {
     result->save(tmp);
@@ -139,17 +145,9 @@ Profile profile_steps(torch::Device device, int steps, const std::function<void(
   for (const auto& e : result->events()) {
     if (e.deviceType() == c10::DeviceType::CPU) {
       cpu_by_thread[e.startThreadId()].push_back(&e);
-      if (e.name().rfind("hrm::", 0) == 0) {
-        ProfileRow& row = phases[e.name()];
-        row.name = e.name();
-        row.ms += static_cast<double>(e.durationNs()) / 1e6;
-        ++row.calls;
-      }
+      if (e.name().rfind("hrm::", 0) == 0) add_to_row(phases, e.name(), e.durationNs());
     } else if (e.deviceType() == c10::DeviceType::CUDA && is_gpu_work(e.activityType())) {
-      ProfileRow& row = gpu[e.name()];
-      row.name = e.name();
-      row.ms += static_cast<double>(e.durationNs()) / 1e6;
-      ++row.calls;
+      add_to_row(gpu, e.name(), e.durationNs());
     }
   }
   for (const auto& [thread, events] : cpu_by_thread) {
@@ -157,11 +155,7 @@ Profile profile_steps(torch::Device device, int steps, const std::function<void(
     for (const auto* e : events) begin.push_back(e->startNs()), end.push_back(e->endNs());
     const std::vector<uint64_t> self = self_times(begin, end);
     for (size_t i = 0; i < events.size(); ++i) {
-      if (events[i]->name().rfind("hrm::", 0) == 0) continue;  // a phase: its own table
-      ProfileRow& row = cpu[events[i]->name()];
-      row.name = events[i]->name();
-      row.ms += static_cast<double>(self[i]) / 1e6;
-      ++row.calls;
+      if (events[i]->name().rfind("hrm::", 0) != 0) add_to_row(cpu, events[i]->name(), self[i]);  // phases: their own table
     }
   }
   p.phases = sorted_rows(phases);
