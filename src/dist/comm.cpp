@@ -5,7 +5,12 @@
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <cstring>
+#include <map>
+#include <thread>
+#include <vector>
 
 #include "core/check.h"
 #include "dist/backends.h"
@@ -19,7 +24,82 @@ std::string data_parallel_backends() {
   return nccl_built() ? "gloo (CPU), nccl (CUDA)" : "gloo (CPU); no NCCL (built without nccl.h or the CUDA toolkit)";
 }
 
-Comm::Comm(const LaunchEnv& env, torch::Device device, std::chrono::milliseconds timeout)
+namespace {
+
+// "0-3, 5, 7-9": ranks as ranges.
+std::string rank_list(const std::vector<int>& ranks) {
+  std::string out;
+  for (size_t i = 0; i < ranks.size();) {
+    size_t j = i;
+    while (j + 1 < ranks.size() && ranks[j + 1] == ranks[j] + 1) ++j;
+    if (!out.empty()) out += ", ";
+    out += std::to_string(ranks[i]);
+    if (j > i) out += "-" + std::to_string(ranks[j]);
+    i = j + 1;
+  }
+  return out;
+}
+
+std::string get_string(c10d::Store& store, const std::string& key) {
+  const std::vector<uint8_t> v = store.get(key);
+  return std::string(v.begin(), v.end());
+}
+
+}  // namespace
+
+void agree_to_start(c10d::Store& store, const LaunchEnv& env, const std::string& mine,
+                      const std::string& startup_error, std::chrono::milliseconds timeout) {
+  // Gloo and NCCL ranks cannot meet, and a rank that cannot start would leave the others waiting: both
+  // hang until the timeout (30 minutes by default) without this. Rank 0 reads every rank's post and
+  // posts one verdict, so that every rank stops at once with the same message.
+  const std::string key = "agree_to_start/";
+  try {
+    const std::string post = startup_error.empty() ? mine : "!" + startup_error;
+    store.set(key + std::to_string(env.rank), post);
+    if (env.rank == 0) {
+      std::map<std::string, std::vector<int>> by_post;  // identical posts together: 64 ranks, one line
+      for (int r = 0; r < env.world_size; ++r)
+        by_post[r == 0 ? post : get_string(store, key + std::to_string(r))].push_back(r);
+      std::string failed, chose;
+      for (const auto& [p, ranks] : by_post) {
+        const std::string who = (ranks.size() == 1 ? "rank " : "ranks ") + rank_list(ranks);
+        if (p.rfind('!', 0) == 0)
+          failed += (failed.empty() ? "" : "; ") + who + ": " + p.substr(1);
+        else
+          chose += (chose.empty() ? "" : "; ") + who + " chose " + p;
+      }
+      std::string verdict = "agreed";
+      if (!failed.empty())
+        verdict = "not every rank could start (" + failed + ")";
+      else if (by_post.size() > 1)
+        verdict = "the ranks disagree on the process group (" + chose +
+                  "). All ranks must use one backend: device=auto picks the GPU on a machine that has one, so on a "
+                  "mix of machines with and without GPUs pass device=cpu to every rank, or start ranks only on "
+                  "machines with GPUs; and give every rank the same configuration";
+      store.set(key + "verdict", verdict);
+    }
+    const std::string verdict = get_string(store, key + "verdict");
+    store.add(key + "read", 1);
+    if (verdict == "agreed") return;
+    // Rank 0 may host the store: stopping at once could take it down before the others have read the
+    // verdict (they would report a lost store instead of the reason). A bounded wait for them.
+    if (env.rank == 0) {
+      const auto until = std::chrono::steady_clock::now() + std::min<std::chrono::milliseconds>(timeout, std::chrono::seconds(10));
+      while (store.add(key + "read", 0) < env.world_size && std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    HRM_THROW(ConfigError, "rank ", env.rank, " of ", env.world_size, ": ", verdict);
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    HRM_THROW(Error, "rank ", env.rank, " of ", env.world_size, ": agreeing on the process group through the TCPStore failed (",
+              message_of(e), "); did every rank start? (timeout ", timeout.count() / 1000.0,
+              " s, config key dist_timeout)", startup_error.empty() ? "" : "; this rank could not start: " + startup_error);
+  }
+}
+
+Comm::Comm(const LaunchEnv& env, torch::Device device, std::chrono::milliseconds timeout,
+           const std::string& startup_error)
     : impl_(std::make_unique<Impl>()) {
   Impl& m = *impl_;
   m.env = env;
@@ -34,7 +114,9 @@ Comm::Comm(const LaunchEnv& env, torch::Device device, std::chrono::milliseconds
     so.waitWorkers = true;
     so.timeout = timeout;
     so.multiTenant = true;
-    // Our keys under a prefix: the store may be torchrun's, shared with its agent.
+    // Our keys under a prefix: the store may be torchrun's, shared with its agent. No prefix per
+    // restart: torchrun (PyTorch >= 2.5) gives each attempt a fresh store, and restart counts differ
+    // between nodes (pytorch/pytorch#135712).
     m.store = c10::make_intrusive<c10d::PrefixStore>("hrm", c10::make_intrusive<c10d::TCPStore>(env.master_addr, so));
   } catch (const std::exception& e) {
     HRM_THROW(Error, "rank ", env.rank, " of ", env.world_size, ": rendezvous through the TCPStore at ",
@@ -42,6 +124,7 @@ Comm::Comm(const LaunchEnv& env, torch::Device device, std::chrono::milliseconds
               env.rank == 0 ? "Is the port free on MASTER_ADDR?" : "Did rank 0 start, and do MASTER_ADDR/MASTER_PORT reach it?",
               " (timeout ", timeout.count() / 1000.0, " s, config key dist_timeout)");
   }
+  agree_to_start(*m.store, env, m.backend_name + (device.is_cuda() ? " (CUDA)" : " (CPU)"), startup_error, timeout);
   try {
     m.pg = device.is_cuda() ? make_nccl_backend(m.store, env.rank, env.world_size, timeout, device.index())
                             : make_gloo_backend(m.store, env.rank, env.world_size, timeout);

@@ -46,8 +46,12 @@ class Comm {
  public:
   // Rendezvous (rank 0 hosts the TCPStore at MASTER_ADDR:MASTER_PORT) and the process group:
   // NCCL when `device` is CUDA (the caller has chosen cuda:LOCAL_RANK), Gloo on the CPU.
-  // `timeout` bounds the rendezvous and every collective.
-  Comm(const LaunchEnv& env, torch::Device device, std::chrono::milliseconds timeout);
+  // `timeout` bounds the rendezvous and every collective. Before the process group, the ranks agree:
+  // a rank whose `startup_error` is not empty (it cannot train: say its GPU is missing), or ranks on
+  // different backends, make every rank throw a ConfigError that says so, at once rather than after
+  // the timeout.
+  Comm(const LaunchEnv& env, torch::Device device, std::chrono::milliseconds timeout,
+       const std::string& startup_error = "");
   ~Comm();
   Comm(const Comm&) = delete;
   Comm& operator=(const Comm&) = delete;

@@ -26,7 +26,7 @@ std::string data_parallel_backends() { return "not built (libtorch " TORCH_VERSI
 
 struct Comm::Impl {};
 
-Comm::Comm(const LaunchEnv&, torch::Device, std::chrono::milliseconds) { unavailable(); }
+Comm::Comm(const LaunchEnv&, torch::Device, std::chrono::milliseconds, const std::string&) { unavailable(); }
 Comm::~Comm() = default;
 int Comm::rank() const { unavailable(); }
 int Comm::world_size() const { unavailable(); }

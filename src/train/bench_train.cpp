@@ -1,6 +1,8 @@
 // bench_train.cpp: see bench_train.h.
 #include "train/bench_train.h"
 
+#include <ATen/record_function.h>
+
 #include <torch/torch.h>
 
 #include <limits>
@@ -111,10 +113,14 @@ BenchEvalResult bench_eval(const PretrainConfig& config, int warmup, int batches
   }
   BenchEvalResult r{batches, summarize(ms, count_flops(state.model->model->config, config.global_batch_size).forward_segment,
                                        state, config, test_data.metadata().seq_len, ModelUse::evaluation)};
-  if (profile) {  // ACT steps of whole batches, as timed: halt_max_steps to a batch
-    int k = 0;
+  if (profile) {  // ACT steps of whole batches: halt_max_steps to a batch, whose preparation the timed
+    int k = 0;     // steps leave out; named here, so the phases table shows it apart
     r.act_steps.profile = profile_steps(state.device, profile->steps, [&] {
-      if (k++ % config.arch.halt_max_steps == 0) next_batch();
+      if (k++ % config.arch.halt_max_steps == 0) {
+        RECORD_USER_SCOPE("hrm::next_batch");
+        next_batch();
+      }
+      RECORD_USER_SCOPE("hrm::act_step");
       act_step();
     }, profile->trace_path);
   }

@@ -13,15 +13,25 @@ constexpr int64_t kBucketBytes = 25 * 1024 * 1024;  // DDP's default bucket_cap_
 std::unique_ptr<dist::Comm> init_distributed(const PretrainConfig& config) {
   const std::optional<dist::LaunchEnv> env = dist::launch_env();
   if (!env || env->world_size == 1) return nullptr;
-  if (config.global_batch_size % env->world_size != 0)
-    HRM_THROW(ConfigError, "config key 'global_batch_size' = ", config.global_batch_size,
-              ": must be a multiple of WORLD_SIZE = ", env->world_size, " (each rank trains an equal slice)");
-  const bool cuda = run_device(config).is_cuda();
-  const torch::Device device = cuda ? torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(env->local_rank))
-                                    : torch::Device(torch::kCPU);
-  if (cuda) parse_device(device.str());  // a clear error when this machine lacks that GPU
+  // What stops this rank alone (its GPU missing, a config of its own) goes to the others through the
+  // rendezvous, so that they stop too instead of waiting dist_timeout for it.
+  std::string startup_error;
+  torch::Device device = torch::kCPU;
+  try {
+    if (config.global_batch_size % env->world_size != 0)
+      HRM_THROW(ConfigError, "config key 'global_batch_size' = ", config.global_batch_size,
+                ": must be a multiple of WORLD_SIZE = ", env->world_size, " (each rank trains an equal slice)");
+    if (run_device(config).is_cuda()) {
+      device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(env->local_rank));
+      parse_device(device.str());  // a clear error when this machine lacks that GPU
+    }
+  } catch (const std::exception& e) {  // ConfigError mostly; CUDA's own failures too
+    const auto* c10_error = dynamic_cast<const c10::Error*>(&e);  // without libtorch's C++ backtrace
+    startup_error = c10_error ? c10_error->what_without_backtrace() : e.what();
+    device = torch::kCPU;
+  }
   const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(config.dist_timeout * 1000.0));
-  return std::make_unique<dist::Comm>(*env, device, timeout);
+  return std::make_unique<dist::Comm>(*env, device, timeout, startup_error);
 }
 
 int64_t ranks_unlike_root(dist::Comm& comm, const std::string& mine, const std::string& what, std::string& root) {

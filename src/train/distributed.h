@@ -21,7 +21,8 @@ namespace hrm::train {
 
 // Reads the launcher's environment (dist::launch_env). With WORLD_SIZE > 1: checks that
 // global_batch_size divides by the world size and joins the process group (Gloo for device=cpu, NCCL
-// on cuda:LOCAL_RANK for device=cuda; timeout: config.dist_timeout). nullptr for one process.
+// on cuda:LOCAL_RANK for device=cuda; timeout: config.dist_timeout). A rank that fails those checks
+// still joins the rendezvous, to stop every rank with its error (dist::Comm). nullptr for one process.
 std::unique_ptr<dist::Comm> init_distributed(const PretrainConfig& config);
 
 // How many ranks hold another `mine` than rank 0 (a collective: every rank gets the count, so all

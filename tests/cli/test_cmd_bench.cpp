@@ -124,6 +124,28 @@ TEST(CmdBench, EvalTimesHaltMaxStepsActStepsPerTestBatch) {
   EXPECT_FALSE(std::filesystem::exists(dir.path / "run")) << r.output;
 }
 
+// Profiled ACT steps start a new batch every halt_max_steps, as the timed ones; its preparation (which
+// the timings leave out) is a phase of its own, apart from the ACT steps.
+TEST(CmdBench, EvalProfileNamesTheBatchPreparationApartFromTheActSteps) {
+  if (!train::profiler_available()) GTEST_SKIP() << "built on libtorch 1.13: no --profile";
+  TempDir dir("cmd_bench_eval_profile");
+  testing::write_tiny_dataset(dir.path / "data");
+  const std::string trace = (dir.path / "eval.json").string();
+  std::vector<std::string> args{"bench", "eval", "--iters", "1", "--warmup", "0", "--profile", trace, "--profile-steps", "4"};
+  for (const auto& o : testing::tiny_overrides(dir.path / "data", dir.path / "run")) args.push_back(o);
+  args.push_back("arch.halt_max_steps=2");
+  const auto r = run_hrm(args);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("4 profiled steps"), std::string::npos) << r.output;
+  // 4 steps: 2 batches of 2 ACT steps each (the table counts calls per step).
+  auto line_of = [&](const std::string& phase) {
+    const size_t at = r.output.find(phase);
+    return at == std::string::npos ? std::string() : r.output.substr(at, r.output.find('\n', at) - at);
+  };
+  EXPECT_NE(line_of("hrm::act_step").find(" 1.0 calls"), std::string::npos) << r.output;
+  EXPECT_NE(line_of("hrm::next_batch").find(" 0.5 calls"), std::string::npos) << r.output;
+}
+
 TEST(CmdBench, TrainAndEvalWithoutADatasetNameThePath) {
   for (const char* what : {"train", "eval"}) {
     const auto r = run_hrm({"bench", what, "data_path=/nonexistent/hrm-bench", "--iters", "1"});

@@ -172,6 +172,51 @@ TEST(DistributedFallback, LaunchOfTwoRanksStopsSayingDataParallelIsNotBuilt) {
 
 // ---- the collectives: two ranks as two threads -----------------------------------------------
 
+dist::LaunchEnv thread_rank_env(int rank, int port) {
+  dist::LaunchEnv env;
+  env.rank = rank;
+  env.world_size = 2;
+  env.local_rank = rank;
+  env.master_addr = "127.0.0.1";
+  env.master_port = port;
+  return env;
+}
+
+// Ranks 0 and 1 as threads, each making a Comm on `devices[rank]` and all-reducing. Returns each
+// rank's error ("" for none).
+std::vector<std::string> two_thread_ranks(const std::vector<torch::Device>& devices, int port) {
+  std::vector<std::string> errors(2);
+  auto rank_main = [&](int rank) {
+    try {
+      dist::Comm comm(thread_rank_env(rank, port), devices[static_cast<size_t>(rank)], std::chrono::seconds(20));
+      torch::Tensor a = torch::ones({2});
+      comm.all_reduce_sum(a, "test");
+      if (!torch::equal(a, torch::full({2}, 2.0f))) errors[static_cast<size_t>(rank)] = "wrong all-reduce";
+    } catch (const std::exception& e) {
+      errors[static_cast<size_t>(rank)] = e.what();
+    }
+  };
+  std::thread t1(rank_main, 1);
+  rank_main(0);
+  t1.join();
+  return errors;
+}
+
+// device=auto on a mix of machines with and without GPUs: NCCL and Gloo ranks could never meet (a hang
+// until the timeout). Both ranks stop at once, naming who chose what. Rank 1 claims CUDA without
+// touching it: the check comes before the process group, so this runs on a machine without a GPU.
+TEST(DistributedGloo, RanksOnDifferentBackendsAllStopNamingWhoChoseWhat) {
+  const auto errors = two_thread_ranks({torch::kCPU, torch::Device(torch::kCUDA, 1)}, free_port());
+  for (int r = 0; r < 2; ++r) {
+    const std::string& e = errors[static_cast<size_t>(r)];
+    EXPECT_NE(e.find("rank " + std::to_string(r) + " of 2: the ranks disagree on the process group (rank 0 chose "
+                     "gloo (CPU); rank 1 chose nccl (CUDA))"),
+              std::string::npos)
+        << e;
+    EXPECT_NE(e.find("pass device=cpu to every rank"), std::string::npos) << e;
+  }
+}
+
 TEST(DistributedGloo, CollectivesOfTwoRanksInThreads) {
   ASSERT_TRUE(dist::comm_available());
   const int port = free_port();
@@ -179,13 +224,7 @@ TEST(DistributedGloo, CollectivesOfTwoRanksInThreads) {
   std::vector<std::map<std::string, torch::Tensor>> got(2);
   auto rank_main = [&](int rank) {
     try {
-      dist::LaunchEnv env;
-      env.rank = rank;
-      env.world_size = 2;
-      env.local_rank = rank;
-      env.master_addr = "127.0.0.1";
-      env.master_port = port;
-      dist::Comm comm(env, torch::kCPU, std::chrono::seconds(20));
+      dist::Comm comm(thread_rank_env(rank, port), torch::kCPU, std::chrono::seconds(20));
       EXPECT_EQ(comm.backend_name(), "gloo");
       auto& g = got[static_cast<size_t>(rank)];
       torch::Tensor a = torch::full({3}, rank + 1.0f);
@@ -408,6 +447,23 @@ TEST_F(DistributedTrain, RanksStartedWithDifferentConfigsAllStopNamingTheMismatc
   EXPECT_NE(l0.find("1 other rank(s) were started with another configuration"), std::string::npos) << l0;
   EXPECT_NE(l1.find("rank 1 was started with another configuration than rank 0"), std::string::npos) << l1;
   EXPECT_NE(l1.find("lr: 0.0005"), std::string::npos) << l1;
+}
+
+// A rank that cannot train (here its own global_batch_size; say, on a cluster, its GPU missing) stops
+// every rank at once with its reason, instead of leaving them in the rendezvous for dist_timeout (30 min).
+TEST_F(DistributedTrain, RankThatCannotStartStopsEveryRankWithItsReason) {
+  const int port = free_port();
+  const pid_t p0 = spawn_rank(train_args(data(), path("unstarted"), {}), 0, 2, port, (dir_->path / "us0.log").string());
+  const pid_t p1 = spawn_rank(train_args(data(), path("unstarted"), {"global_batch_size=15"}), 1, 2, port,
+                              (dir_->path / "us1.log").string());
+  const int c0 = wait_for(p0, std::chrono::seconds(60)), c1 = wait_for(p1, std::chrono::seconds(60));
+  const std::string l0 = read_file(dir_->path / "us0.log"), l1 = read_file(dir_->path / "us1.log");
+  EXPECT_EQ(c0, 2) << "rank 0 (-2: still waiting after 60 s):\n" << l0;
+  EXPECT_EQ(c1, 2) << l1;
+  const std::string why = "not every rank could start (rank 1: config key 'global_batch_size' = 15: must be a multiple of WORLD_SIZE = 2";
+  EXPECT_NE(l0.find("rank 0 of 2: " + why), std::string::npos) << l0;
+  EXPECT_NE(l1.find("rank 1 of 2: " + why), std::string::npos) << l1;
+  EXPECT_FALSE(fs::exists(path("unstarted"))) << "a run folder was left by a run that never started";
 }
 
 TEST_F(DistributedTrain, RankZeroOnATakenPortStopsNamingThePortWithoutABacktrace) {
