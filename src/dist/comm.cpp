@@ -48,7 +48,7 @@ std::string get_string(c10d::Store& store, const std::string& key) {
 }  // namespace
 
 void agree_to_start(c10d::Store& store, const LaunchEnv& env, const std::string& mine,
-                      const std::string& startup_error, std::chrono::milliseconds timeout) {
+                    const std::string& startup_error, std::chrono::milliseconds timeout) {
   // Gloo and NCCL ranks cannot meet, and a rank that cannot start would leave the others waiting: both
   // hang until the timeout (30 minutes by default) without this. Rank 0 reads every rank's post and
   // posts one verdict, so that every rank stops at once with the same message.

@@ -25,7 +25,7 @@ inline std::string message_of(const std::exception& e) {
 // startup error in the store; if any rank failed or the backends differ, every rank throws a
 // ConfigError naming who failed why, or who chose what (comm.cpp).
 void agree_to_start(c10d::Store& store, const LaunchEnv& env, const std::string& mine,
-                      const std::string& startup_error, std::chrono::milliseconds timeout);
+                    const std::string& startup_error, std::chrono::milliseconds timeout);
 
 struct Comm::Impl {
   LaunchEnv env;
