@@ -186,7 +186,7 @@ void register_eval(CLI::App& app) {
       "failed test puzzles. resize_puzzle_emb=True loads "
       "a checkpoint whose puzzle-embedding table has another row count than the dataset (new rows: the mean).");
   auto args = std::make_shared<std::vector<std::string>>();
-  cmd->add_option("args", *args, "checkpoint=PATH, save_outputs=[...], show=N, resize_puzzle_emb=True, config overrides key=value")->required();
+  cmd->add_option("args", *args, "checkpoint=PATH, save_outputs=[...], save_dir=DIR, show=N, resize_puzzle_emb=True, config overrides key=value")->required();
   cmd->callback([=] { run_eval(*args); });
 }
 

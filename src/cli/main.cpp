@@ -85,8 +85,9 @@ int main(int argc, char** argv) {
   // hrm's own options (--threads, --unfused) after the subcommand too: `hrm eval ... --threads 1`.
   app.fallthrough();
   app.set_version_flag("--version", version_text, "Print the version, the libtorch it runs on, CUDA devices, data-parallel backends");
-  int threads = 0;
-  app.add_option("--threads", threads, "CPU threads for torch (default: all cores of this machine)")
+  int threads = -1;  // not given
+  app.add_option("--threads", threads,
+                 "CPU threads for torch, 0: all cores of this machine (default: OMP_NUM_THREADS where set, else all cores)")
       ->check(hrm::cli::thread_count());
   bool unfused = false;
   app.add_flag("--unfused", unfused,
@@ -94,7 +95,11 @@ int main(int argc, char** argv) {
                "(rms_norm; SwiGLU and RoPE where no gradient flows) and the CPU's reuse of weight casts");
   app.parse_complete_callback([&] {
     hrm::set_fused_kernels(!unfused);
-    unsigned n = threads > 0 ? static_cast<unsigned>(threads) : std::max(1u, std::thread::hardware_concurrency());
+    std::string warning;
+    const unsigned n = threads > 0    ? static_cast<unsigned>(threads)
+                       : threads == 0 ? std::max(1u, std::thread::hardware_concurrency())
+                                      : hrm::cli::default_thread_count(std::getenv("OMP_NUM_THREADS"), warning);
+    if (!warning.empty()) std::cerr << "warning: " << warning << "\n";
     at::set_num_threads(static_cast<int>(n));
     single_threaded_openblas();
   });

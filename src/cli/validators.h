@@ -27,6 +27,20 @@ inline CLI::Validator thread_count() {
       "0.." + std::to_string(limit), "thread_count");
 }
 
+// torch's CPU threads when --threads is not given: OMP_NUM_THREADS where it is a thread count (as
+// PyTorch; torchrun sets it to 1 for each of several processes, the reference's commands to 8; an
+// OpenMP list "4,2" gives its first), else every core. `warning` tells why a set value was passed over.
+inline unsigned default_thread_count(const char* omp_num_threads, std::string& warning) {
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  if (!omp_num_threads || !*omp_num_threads) return cores;
+  const std::string first = std::string(omp_num_threads).substr(0, std::string(omp_num_threads).find(','));
+  unsigned long long n = 0;
+  if (CLI::detail::lexical_cast(first, n) && n >= 1 && n <= 4ull * cores) return static_cast<unsigned>(n);
+  warning = "OMP_NUM_THREADS='" + std::string(omp_num_threads) + "' is not a thread count in [1, " +
+            std::to_string(4 * cores) + "]; using all " + std::to_string(cores) + " cores (or give --threads)";
+  return cores;
+}
+
 // A count or seed >= min. CLI::NonNegativeNumber says so with a 300-digit upper bound, and an unsigned
 // option would otherwise take -1 as 2^64 - 1.
 inline CLI::Validator at_least(int min, const std::string& name) {

@@ -35,7 +35,7 @@ TEST(HrmVersion, NamesTheLibtorchCudaDevicesAndTheDataParallelBackendsOfThisBuil
 TEST(HrmOptions, ThreadsAfterTheSubcommandAndUsageErrorsExitTwo) {
   const std::string cmd = hrm::testing::shell_quote(HRM_BINARY) +
                           " bench model batch_size=1 hidden_size=32 num_heads=2 H_layers=1 L_layers=1 "
-                          "puzzle_emb_ndim=0 --iters 1 --warmup 0 --threads 1 2>&1";
+                          "puzzle_emb_ndim=0 --iters 1 --warmup 0 --peak-tflops 1 --threads 1 2>&1";
   FILE* p = ::popen(cmd.c_str(), "r");
   ASSERT_NE(p, nullptr);
   std::string out;
@@ -47,6 +47,31 @@ TEST(HrmOptions, ThreadsAfterTheSubcommandAndUsageErrorsExitTwo) {
   EXPECT_EQ(bad.status, 2) << bad.output;
   EXPECT_NE(bad.output.find("--size"), std::string::npos) << bad.output;
   EXPECT_EQ(run_hrm({"train", "--help"}).status, 0);
+}
+
+// Without --threads, torch's threads follow OMP_NUM_THREADS as in PyTorch (torchrun sets it to 1 for
+// each of several processes; the reference's commands to 8); --threads wins, and 0 means all cores.
+TEST(HrmOptions, ThreadsFollowOmpNumThreadsUnlessGiven) {
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  auto threads_used = [](const std::string& env, const std::string& threads_option) {
+    const std::string cmd = env + " " + hrm::testing::shell_quote(HRM_BINARY) + " " + threads_option +
+                            " bench model batch_size=1 hidden_size=32 num_heads=2 H_layers=1 L_layers=1 "
+                            "puzzle_emb_ndim=0 --device cpu --iters 1 --warmup 0 --peak-tflops 1 2>&1";
+    FILE* p = ::popen(cmd.c_str(), "r");
+    std::string out;
+    char buf[4096];
+    for (size_t n; p && (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+    EXPECT_EQ(p ? ::pclose(p) : -1, 0) << cmd << "\n" << out;
+    return out;
+  };
+  EXPECT_NE(threads_used("OMP_NUM_THREADS=1", "").find(", 1 threads\n"), std::string::npos);
+  EXPECT_NE(threads_used("OMP_NUM_THREADS=1,1", "").find(", 1 threads\n"), std::string::npos) << "an OpenMP list: its first";
+  EXPECT_NE(threads_used("OMP_NUM_THREADS=1", "--threads 2").find(", 2 threads\n"), std::string::npos);
+  EXPECT_NE(threads_used("OMP_NUM_THREADS=1", "--threads 0").find(", " + std::to_string(cores) + " threads\n"),
+            std::string::npos);
+  const std::string bad = threads_used("OMP_NUM_THREADS=many", "");
+  EXPECT_NE(bad.find("warning: OMP_NUM_THREADS='many' is not a thread count"), std::string::npos) << bad;
+  EXPECT_NE(bad.find(", " + std::to_string(cores) + " threads\n"), std::string::npos) << bad;
 }
 
 // `--threads 99999` once exhausted a machine's process limit: every --threads (hrm's and the data
