@@ -2,8 +2,9 @@
 # demo.sh: the main job on a built-in default, on the CPU of a fresh Debian 12 machine:
 # install what is missing and build (scripts/build.sh), generate 4x4 Sudoku whose test solution
 # grids never occur in training (hrm data sudoku --size 4), train a small HRM for about two
-# minutes with the progress bar (hrm train; bfloat16, measured faster than float32 on this CPU
-# and as accurate), evaluate the last checkpoint and draw solved and failed test puzzles
+# minutes with the progress bar (hrm train; bfloat16 where the CPU has AVX-512, measured faster
+# than float32 there and as accurate; float32 elsewhere: without AVX-512, ATen's bfloat16 matrix
+# products are ~100x slower), evaluate the last checkpoint and draw solved and failed test puzzles
 # (hrm eval show=N), solve one puzzle (hrm solve) and write an HTML report (hrm report).
 # Output under runs/demo (HRM_DEMO_DIR), which each demo replaces.
 # Measured on a 2-core machine: 194 of 200 held-out puzzles (97%) solved exactly, 2 min 17 s in
@@ -27,11 +28,15 @@ echo "== 1. dataset: 2000 training and 200 test 4x4 Sudoku, 10 of 16 cells blank
 $HRM data sudoku "$OUT/data" --size 4 --blanks 10 --train-size 2000 --test-size 200 --seed 0
 $HRM data info "$OUT/data" | sed -n '1,30p'
 
-echo "== 2. train a small HRM on the CPU (bfloat16; hidden 64, 4 heads, 1+1 layers, up to 4 ACT steps)"
+# ATen's fast bfloat16 CPU kernels (oneDNN) need AVX-512 (avx512bw) or AMX; hrm train prints a note
+# with both measured rates when the dtype it was given is the slow one.
+DTYPE=float32
+grep -qwE 'avx512bw|amx_bf16' /proc/cpuinfo 2>/dev/null && DTYPE=bfloat16
+echo "== 2. train a small HRM on the CPU ($DTYPE; hidden 64, 4 heads, 1+1 layers, up to 4 ACT steps)"
 $HRM train device=cpu data_path="$OUT/data" checkpoint_path="$OUT/run" epochs=150 eval_interval=50 \
   global_batch_size=128 lr=3e-3 lr_min_ratio=0.1 lr_warmup_steps=50 \
   arch.hidden_size=64 arch.num_heads=4 arch.H_layers=1 arch.L_layers=1 arch.halt_max_steps=4 \
-  arch.puzzle_emb_ndim=0 arch.pos_encodings=learned arch.forward_dtype=bfloat16
+  arch.puzzle_emb_ndim=0 arch.pos_encodings=learned arch.forward_dtype=$DTYPE
 
 echo "== 3. evaluate the last checkpoint on the 200 held-out puzzles; draw 3 solved and 3 failed"
 ckpt=$(ls -d "$OUT"/run/step_* | grep -E '/step_[0-9]+$' | sort -V | tail -1)

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <iostream>
 #include <tuple>
 
 #include "answer/puzzle_text.h"
@@ -14,6 +15,7 @@
 #include "data/dataset.h"
 #include "io/state_dict.h"
 #include "io/torch_file.h"
+#include "train/bench_common.h"
 #include "train/eval_graph.h"
 #include "train/pretrain_config.h"
 #include "train/train_loop.h"
@@ -80,6 +82,10 @@ Solver::Solver(const SolverOptions& o) : impl_(std::make_unique<Impl>()) {
   // Sized for the rows solve runs at once, not the training batch: create_model's memory check counts them.
   s.config.global_batch_size = Solver::kBatchRows;
   s.device = train::run_device(s.config);
+  if (const std::string advice =
+          cpu_reduced_precision_advice(s.device, s.config.arch.forward_dtype, "--set arch.forward_dtype=float32");
+      !advice.empty())
+    std::cerr << advice << "\n";
 
   const io::StateDict sd = io::load_torch_file(o.checkpoint);
   const fs::path data_dir = s.config.data_path;

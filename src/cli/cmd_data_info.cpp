@@ -30,18 +30,14 @@ void print_example(const Dataset& d, const DatasetSet& s, int64_t example) {
   s.input_row(example, in.data());
   s.label_row(example, lab.data());
   // Training checks every batch's tokens; the drawing is checked here, before it draws nonsense.
-  for (const auto& [name, row] : {std::pair<const char*, const std::vector<int32_t>&>{"inputs", in}, {"labels", lab}})
-    for (size_t i = 0; i < row.size(); ++i)
-      if (row[i] < 0 || row[i] >= m.vocab_size)
-        if (!(std::string(name) == "labels" && m.ignore_label_id && row[i] == *m.ignore_label_id))
-          HRM_THROW(FormatError, (d.split_dir() / (s.name + "__" + name + ".npy")).string(), ": example ", example,
-                    ", position ", i, ": token ", row[i], " outside [0, vocab_size=", m.vocab_size, ")");
+  s.check_tokens(example, in.data(), lab.data(), m.vocab_size, m.ignore_label_id);
   std::cout << data::render_side_by_side(m, {{"input", in, {}}, {"label", lab, {}}});
   const std::string l = data::legend(m);
   if (!l.empty()) std::cout << l << "\n";
 }
 
-void print_split(const fs::path& dir, const std::string& split, const std::vector<std::string>& ids, int64_t example) {
+void print_split(const fs::path& dir, const std::string& split, const std::vector<std::string>& ids, int64_t example,
+                 bool check) {
   const Dataset d = Dataset::open(dir, split);
   const auto& m = d.metadata();
   std::cout << "\n[" << split << "] " << data::metadata_to_json(m) << "\n";
@@ -61,6 +57,13 @@ void print_split(const fs::path& dir, const std::string& split, const std::vecto
     }
   }
   std::cout << fmt::format("  on disk: {} bytes ({:.1f} MiB)\n", total_bytes, static_cast<double>(total_bytes) / (1 << 20));
+  if (check) {
+    const int64_t n = d.check_all_tokens();
+    std::cout << fmt::format("  checked: the inputs and labels of all {} examples are within the vocabulary 0..{}{}\n", n,
+                             m.vocab_size - 1,
+                             m.ignore_label_id ? fmt::format(" (labels: or ignore_label_id {}, or -100)", *m.ignore_label_id)
+                                               : " (labels: or -100)");
+  }
   if (d.sets().empty() || d.sets()[0].examples() == 0) return;
   // The reference's builders name every identifier: a count that differs means files of two builds.
   if (!ids.empty() && static_cast<int64_t>(ids.size()) != m.num_puzzle_identifiers)
@@ -92,6 +95,10 @@ void register_data_info(CLI::App& data) {
   cmd->add_option("--example", *example, "index of the example to draw (in the first set of each split)")
       ->capture_default_str()
       ->check(non_negative());
+  auto check = std::make_shared<bool>(false);
+  cmd->add_flag("--check", *check,
+                "also read every example and check its tokens against the vocabulary (a dataset of your own, before "
+                "training on it; training checks each batch as it is drawn)");
   cmd->callback([=] {
     const fs::path root(*dir);
     std::vector<std::string> splits;
@@ -105,7 +112,7 @@ void register_data_info(CLI::App& data) {
     std::vector<std::string> ids;
     if (fs::exists(root / "identifiers.json")) ids = data::read_identifiers(root);
     std::cout << "dataset " << root.string() << ": " << ids.size() << " puzzle identifier name" << (ids.size() == 1 ? "" : "s") << " in identifiers.json\n";
-    for (const auto& s : splits) print_split(root, s, ids, *example);
+    for (const auto& s : splits) print_split(root, s, ids, *example, *check);
   });
 }
 

@@ -210,6 +210,33 @@ void DatasetSet::label_row(int64_t example, int32_t* out) const {
   labels.read_int32(example * L, L, out);
 }
 
+void DatasetSet::check_tokens(int64_t example, const int32_t* in, const int32_t* lab, int64_t vocab_size,
+                              std::optional<int64_t> ignored_label) const {
+  const int64_t L = inputs.dim(1);
+  for (int64_t k = 0; k < L; ++k) {
+    if (in[k] < 0 || in[k] >= vocab_size)
+      HRM_THROW(FormatError, inputs.name(), ": example ", example, ", position ", k, ": token ", in[k],
+                " outside the vocabulary 0..", vocab_size - 1, " (vocab_size of dataset.json)");
+    if ((lab[k] < 0 || lab[k] >= vocab_size) && lab[k] != kIgnoreLabelId && !(ignored_label && lab[k] == *ignored_label))
+      HRM_THROW(FormatError, labels.name(), ": example ", example, ", position ", k, ": label ", lab[k],
+                " outside the vocabulary 0..", vocab_size - 1, " (vocab_size of dataset.json) and not ",
+                ignored_label ? "ignore_label_id " + std::to_string(*ignored_label) + " or " : std::string(), kIgnoreLabelId,
+                " (ignored)");
+  }
+}
+
+int64_t Dataset::check_all_tokens() const {
+  std::vector<int32_t> in(static_cast<size_t>(metadata_.seq_len)), lab(in.size());
+  int64_t n = 0;
+  for (const DatasetSet& s : sets_)
+    for (int64_t e = 0; e < s.examples(); ++e, ++n) {
+      s.input_row(e, in.data());
+      s.label_row(e, lab.data());
+      s.check_tokens(e, in.data(), lab.data(), metadata_.vocab_size, metadata_.ignore_label_id);
+    }
+  return n;
+}
+
 Dataset Dataset::open(const fs::path& dir, const std::string& split) {
   Dataset d;
   d.split_dir_ = dir / split;

@@ -61,6 +61,11 @@ struct DatasetSet {
   // Copies one example's seq_len tokens, converted to int32 (as the reference's astype(np.int32)).
   void input_row(int64_t example, int32_t* out) const;
   void label_row(int64_t example, int32_t* out) const;
+  // One example's rows against the vocabulary: the first token outside [0, vocab_size) is a FormatError
+  // naming the file, the example, the position and the value. A label may also be `ignored_label`
+  // (dataset.json's ignore_label_id) or -100, which the loss ignores too (as the reference's).
+  void check_tokens(int64_t example, const int32_t* in, const int32_t* lab, int64_t vocab_size,
+                    std::optional<int64_t> ignored_label) const;
 };
 
 class Dataset {
@@ -73,6 +78,10 @@ class Dataset {
   const std::vector<DatasetSet>& sets() const { return sets_; }
   const DatasetSet& set(const std::string& name) const;
   const fs::path& split_dir() const { return split_dir_; }
+  // Reads every example of every set and checks its tokens (DatasetSet::check_tokens); returns the
+  // examples read. open() checks structure only: the token arrays are memory-mapped, and training
+  // checks each batch as it is drawn.
+  int64_t check_all_tokens() const;
 
  private:
   DatasetMetadata metadata_;

@@ -109,25 +109,6 @@ bool PuzzleSampler::next_test(const DatasetSet& set, Batch& batch) {
   return true;
 }
 
-// A token outside the vocabulary would otherwise surface much later as the embedding's
-// "index out of range"; checked per batch (the arrays are memory-mapped, never scanned whole).
-void PuzzleSampler::check_tokens(const DatasetSet& set, int64_t example, const int32_t* in, const int32_t* lab,
-                                 int32_t identifier) const {
-  const DatasetMetadata& m = dataset_.metadata();
-  const auto where = [&](const char* array) { return (dataset_.split_dir() / (set.name + "__" + array + ".npy")).string(); };
-  for (int64_t k = 0; k < m.seq_len; ++k) {
-    if (in[k] < 0 || in[k] >= m.vocab_size)
-      HRM_THROW(FormatError, where("inputs"), ": example ", example, " position ", k, ": token ", in[k],
-                " outside the vocabulary 0..", m.vocab_size - 1, " (vocab_size of dataset.json)");
-    if (lab[k] != kIgnoreLabelId && (lab[k] < 0 || lab[k] >= m.vocab_size))
-      HRM_THROW(FormatError, where("labels"), ": example ", example, " position ", k, ": label ", lab[k],
-                " outside the vocabulary 0..", m.vocab_size - 1, " (vocab_size of dataset.json)");
-  }
-  if (identifier < 0 || identifier >= m.num_puzzle_identifiers)
-    HRM_THROW(FormatError, where("puzzle_identifiers"), ": example ", example, ": identifier ", identifier, " outside 0..",
-              m.num_puzzle_identifiers - 1, " (num_puzzle_identifiers of dataset.json)");
-}
-
 void PuzzleSampler::collate(const DatasetSet& set, const std::vector<int64_t>& examples,
                             const std::vector<int64_t>& puzzles, Batch& batch) const {
   const DatasetMetadata& m = dataset_.metadata();
@@ -148,8 +129,10 @@ void PuzzleSampler::collate(const DatasetSet& set, const std::vector<int64_t>& e
     if (m.ignore_label_id)
       for (int64_t k = 0; k < L; ++k)
         if (lab[k] == *m.ignore_label_id) lab[k] = kIgnoreLabelId;
-    batch.puzzle_identifiers[r] = set.puzzle_identifiers[static_cast<size_t>(puzzles[r])];
-    check_tokens(set, examples[r], in, lab, batch.puzzle_identifiers[r]);
+    batch.puzzle_identifiers[r] = set.puzzle_identifiers[static_cast<size_t>(puzzles[r])];  // checked by open()
+    // A token outside the vocabulary would otherwise surface much later as the embedding's "index out
+    // of range"; checked per batch (the arrays are memory-mapped, never scanned whole).
+    set.check_tokens(examples[r], in, lab, m.vocab_size, m.ignore_label_id);
   }
 }
 

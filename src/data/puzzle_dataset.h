@@ -69,7 +69,6 @@ class PuzzleSampler {
   bool next_test(const DatasetSet& set, Batch& batch);
   void rebuild_group_order();
   // Copies examples `examples` (puzzle of each in `puzzles`) into batch, then pads (_collate_batch).
-  void check_tokens(const DatasetSet& set, int64_t example, const int32_t* in, const int32_t* lab, int32_t identifier) const;
   void collate(const DatasetSet& set, const std::vector<int64_t>& examples, const std::vector<int64_t>& puzzles,
                Batch& batch) const;
 

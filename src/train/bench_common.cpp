@@ -1,6 +1,8 @@
 // bench_common.cpp: see bench_common.h.
 #include "train/bench_common.h"
 
+#include <fmt/format.h>
+
 #include <sys/resource.h>
 
 #include <torch/cuda.h>
@@ -29,15 +31,32 @@ double mean(const std::vector<double>& v) {
   return v.empty() ? 0 : std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
 }
 
-double measure_matmul_flops(torch::Device d, torch::ScalarType dtype) {
+double measure_matmul_flops(torch::Device d, torch::ScalarType dtype, int64_t n) {
   torch::NoGradGuard no_grad;
-  const int64_t n = matmul_size(d);
   auto opts = torch::TensorOptions().dtype(dtype).device(d);
   const torch::Tensor a = torch::randn({n, n}, opts), b = torch::randn({n, n}, opts);
   torch::Tensor c = torch::matmul(a, b);  // warm-up: library handles, kernel choice
   std::vector<double> ms;
   for (int i = 0; i < 5; ++i) ms.push_back(timed_ms(d, [&] { c = torch::matmul(a, b); }));
   return 2.0 * static_cast<double>(n) * n * n / (median(ms) / 1000.0);
+}
+
+std::string reduced_precision_advice(const std::string& forward_dtype, double reduced_flops, double float32_flops,
+                                     const std::string& setting) {
+  if (!(reduced_flops < 0.5 * float32_flops)) return "";
+  return fmt::format(
+      "note: on this CPU a {} matrix product runs at {:.1f} GFLOP/s, a float32 one at {:.1f} GFLOP/s (measured now; "
+      "ATen's fast {} CPU kernels need AVX-512 or AMX): {} will likely run faster here (the reference's bfloat16 "
+      "default is meant for GPUs)",
+      forward_dtype, reduced_flops / 1e9, float32_flops / 1e9, forward_dtype, setting);
+}
+
+std::string cpu_reduced_precision_advice(torch::Device d, const std::string& forward_dtype, const std::string& setting) {
+  if (!d.is_cpu() || (forward_dtype != "bfloat16" && forward_dtype != "float16")) return "";
+  const auto dtype = forward_dtype == "bfloat16" ? torch::kBFloat16 : torch::kFloat16;
+  constexpr int64_t n = 256;
+  return reduced_precision_advice(forward_dtype, measure_matmul_flops(d, dtype, n),
+                                  measure_matmul_flops(d, torch::kFloat32, n), setting);
 }
 
 void reset_peak_memory(torch::Device d) {

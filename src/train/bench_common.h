@@ -27,10 +27,25 @@ double timed_ms(torch::Device d, F&& f) {
 double median(std::vector<double> v);
 double mean(const std::vector<double>& v);
 
-// FLOP/s of an n x n x n matrix product in `dtype` on `d` (median of a few, after a warm-up):
-// what the device reaches on the kind of work the model is made of; n = matmul_size(d).
-double measure_matmul_flops(torch::Device d, torch::ScalarType dtype);
 inline int64_t matmul_size(torch::Device d) { return d.is_cuda() ? 8192 : 1024; }
+// FLOP/s of an n x n x n matrix product in `dtype` on `d` (median of a few, after a warm-up):
+// what the device reaches on the kind of work the model is made of.
+double measure_matmul_flops(torch::Device d, torch::ScalarType dtype, int64_t n);
+inline double measure_matmul_flops(torch::Device d, torch::ScalarType dtype) {
+  return measure_matmul_flops(d, dtype, matmul_size(d));
+}
+
+// On the CPU, ATen's fast bfloat16/float16 matrix products (oneDNN) need AVX-512 or AMX: elsewhere
+// (an AVX2-only CPU) they run one to two orders of magnitude slower than float32 (measured: PERF.md),
+// and the reference's bfloat16 default makes training crawl. A note when `reduced_flops` is under
+// half `float32_flops` ("" otherwise), saying both rates and what to do (`setting`: how this command
+// takes arch.forward_dtype=float32).
+std::string reduced_precision_advice(const std::string& forward_dtype, double reduced_flops, double float32_flops,
+                                     const std::string& setting);
+// Measures both rates (n = 256: tens of milliseconds where the note is due) and gives the note for a
+// forward_dtype of bfloat16 or float16 on the CPU; "" on CUDA, in float32, or when not slower.
+std::string cpu_reduced_precision_advice(torch::Device d, const std::string& forward_dtype,
+                                         const std::string& setting = "arch.forward_dtype=float32");
 
 // Resets the peak-memory counter of `d` (CUDA's caching allocator; a no-op on CPU).
 void reset_peak_memory(torch::Device d);

@@ -19,6 +19,7 @@
 #include "core/check.h"
 #include "optim/lr_schedule.h"
 #include "optim/sign_sgd.h"
+#include "train/bench_common.h"
 #include "train/checkpoint.h"
 #include "train/distributed.h"
 #include "train/eval_graph.h"
@@ -530,6 +531,9 @@ TrainState run_pretrain(PretrainConfig config, std::ostream& out_all_ranks, cons
   }
   if (root) save_all_config(config, run_dir);
   if (root) out << "Training on " << state.device << (config.device == "auto" ? " (device=auto)" : "") << "\n";
+  if (const std::string advice = root ? cpu_reduced_precision_advice(state.device, config.arch.forward_dtype) : "";
+      !advice.empty())
+    out << advice << "\n";
 
   std::optional<MetricsLog> log;
   if (root) log.emplace(run_dir, config.resume ? std::optional<int64_t>(state.step) : std::nullopt);

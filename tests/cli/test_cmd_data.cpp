@@ -126,8 +126,36 @@ TEST(CmdData, InfoNamesATokenOutsideTheVocabularyInsteadOfDrawingIt) {
   write_file_atomic(npy, bytes);
   const auto r = run_hrm({"data", "info", out.string(), "--split", "train"});
   EXPECT_NE(r.status, 0);
-  EXPECT_NE(r.output.find("all__inputs.npy: example 0, position 0: token 200 outside [0, vocab_size=6)"), std::string::npos)
+  EXPECT_NE(r.output.find("all__inputs.npy: example 0, position 0: token 200 outside the vocabulary 0..5"), std::string::npos)
       << r.output;
+}
+
+// --check reads every example: a bad token deep in a split (not the drawn example) is named, and a
+// clean dataset says what was checked.
+TEST(CmdData, InfoCheckReadsEveryExampleAndNamesTheFirstBadLabel) {
+  TempDir dir("cmd_data_info_check");
+  const fs::path out = dir.path / "s4";
+  ASSERT_EQ(run_hrm(small_sudoku(out, "0")).status, 0);
+  const auto ok = run_hrm({"data", "info", out.string(), "--check"});
+  ASSERT_EQ(ok.status, 0) << ok.output;
+  EXPECT_NE(ok.output.find("checked: the inputs and labels of all "), std::string::npos) << ok.output;
+  EXPECT_NE(ok.output.find(" examples are within the vocabulary 0..5 (labels: or ignore_label_id 0, or -100)"), std::string::npos)
+      << ok.output;
+  // The last label of the test split's last example (uint8 tokens: the file's last byte).
+  const std::string npy = (out / "test" / "all__labels.npy").string();
+  std::string bytes = read_file(npy);
+  const size_t header = bytes.find('\n') + 1, seq_len = 16, last = bytes.size() - 1;
+  const int64_t examples = static_cast<int64_t>((bytes.size() - header) / seq_len);
+  bytes[last] = static_cast<char>(9);
+  write_file_atomic(npy, bytes);
+  EXPECT_EQ(run_hrm({"data", "info", out.string()}).status, 0) << "without --check only the drawn example is read";
+  const auto bad = run_hrm({"data", "info", out.string(), "--check"});
+  EXPECT_EQ(bad.status, 2) << bad.output;
+  EXPECT_NE(bad.output.find("test/all__labels.npy: example " + std::to_string(examples - 1) +
+                            ", position 15: label 9 outside the vocabulary 0..5 (vocab_size of dataset.json) and not "
+                            "ignore_label_id 0 or -100 (ignored)"),
+            std::string::npos)
+      << bad.output;
 }
 
 TEST(CmdData, TemporaryOfAKilledBuildIsClearedByTheNextBuild) {

@@ -268,7 +268,7 @@ TEST(SamplerTokens, TokenOutsideTheVocabularyNamesTheArrayExampleAndPosition) {
     ADD_FAILURE() << "a token beyond vocab_size was accepted";
   } catch (const FormatError& e) {
     const std::string msg = e.what();
-    EXPECT_NE(msg.find("all__inputs.npy: example 8 position 0: token 8 outside the vocabulary 0..7"), std::string::npos)
+    EXPECT_NE(msg.find("all__inputs.npy: example 8, position 0: token 8 outside the vocabulary 0..7"), std::string::npos)
         << msg;
   }
 }
