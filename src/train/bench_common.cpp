@@ -1,6 +1,7 @@
 // bench_common.cpp: see bench_common.h.
 #include "train/bench_common.h"
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <fmt/format.h>
 
 #include <sys/resource.h>
@@ -33,8 +34,11 @@ double mean(const std::vector<double>& v) {
 
 double measure_matmul_flops(torch::Device d, torch::ScalarType dtype, int64_t n) {
   torch::NoGradGuard no_grad;
-  auto opts = torch::TensorOptions().dtype(dtype).device(d);
-  const torch::Tensor a = torch::randn({n, n}, opts), b = torch::randn({n, n}, opts);
+  // Drawn from a generator of its own: train/eval/solve measure too, and must leave torch's global
+  // generator where it was.
+  at::Generator gen = at::detail::createCPUGenerator(0);
+  const auto opts = torch::TensorOptions().dtype(dtype).device(d);
+  const torch::Tensor a = at::randn({n, n}, gen).to(opts), b = at::randn({n, n}, gen).to(opts);
   torch::Tensor c = torch::matmul(a, b);  // warm-up: library handles, kernel choice
   std::vector<double> ms;
   for (int i = 0; i < 5; ++i) ms.push_back(timed_ms(d, [&] { c = torch::matmul(a, b); }));

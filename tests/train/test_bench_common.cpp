@@ -2,6 +2,8 @@
 // train/eval/solve (src/train/bench_common.h).
 #include <gtest/gtest.h>
 
+#include <torch/torch.h>
+
 #include "train/bench_common.h"
 
 namespace hrm::train {
@@ -35,6 +37,15 @@ TEST(ReducedPrecisionAdvice, MeasuresOnlyForAReducedDtypeOnTheCpu) {
             << "'\n";
   if (bf16 < 0.3 * f32) EXPECT_NE(note.find("a bfloat16 matrix product runs at"), std::string::npos);
   if (bf16 > 0.7 * f32) EXPECT_EQ(note, "");
+}
+
+// train/eval/solve measure after seeding: the measurement must not move torch's global generator.
+TEST(ReducedPrecisionAdvice, MeasuringLeavesTorchsGlobalGeneratorAlone) {
+  torch::manual_seed(7);
+  const torch::Tensor expected = torch::randn({4});
+  torch::manual_seed(7);
+  measure_matmul_flops(torch::kCPU, torch::kFloat32, 32);
+  EXPECT_TRUE(torch::equal(torch::randn({4}), expected));
 }
 
 }  // namespace
