@@ -82,10 +82,7 @@ Solver::Solver(const SolverOptions& o) : impl_(std::make_unique<Impl>()) {
   // Sized for the rows solve runs at once, not the training batch: create_model's memory check counts them.
   s.config.global_batch_size = Solver::kBatchRows;
   s.device = train::run_device(s.config);
-  if (const std::string advice =
-          cpu_reduced_precision_advice(s.device, s.config.arch.forward_dtype, "--set arch.forward_dtype=float32");
-      !advice.empty())
-    std::cerr << advice << "\n";
+  note_slow_cpu_dtype(std::cerr, s.device, s.config.arch.forward_dtype, "--set arch.forward_dtype=float32");
 
   const io::StateDict sd = io::load_torch_file(o.checkpoint);
   const fs::path data_dir = s.config.data_path;

@@ -133,10 +133,7 @@ void run_eval(const std::vector<std::string>& args) {
   if (test_examples == 0)  // e.g. built with --test-size 0: no metric and no output file would come of it
     HRM_THROW(ConfigError, "hrm eval: ", eval_data.split_dir().string(), " has no examples; nothing to evaluate");
   train::TrainState state = train::init_train_state(config, train_data.metadata(), comm.get(), train::ModelUse::evaluation);
-  if (!comm || comm->is_root())
-    if (const std::string advice = cpu_reduced_precision_advice(state.device, config.arch.forward_dtype);
-        !advice.empty())
-      std::cout << advice << "\n";
+  if (!comm || comm->is_root()) note_slow_cpu_dtype(std::cout, state.device, config.arch.forward_dtype);
   train::load_model_checkpoint(checkpoint, state.model, load);
   // The run's folder holds the answers on the run's own dataset (hrm report and arc-score read them
   // with it): answers on another dataset that still exists here go elsewhere, or nowhere.

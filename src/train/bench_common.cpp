@@ -34,11 +34,12 @@ double mean(const std::vector<double>& v) {
 
 double measure_matmul_flops(torch::Device d, torch::ScalarType dtype, int64_t n) {
   torch::NoGradGuard no_grad;
-  // Drawn from a generator of its own: train/eval/solve measure too, and must leave torch's global
-  // generator where it was.
+  // On the CPU from a generator of its own: train/eval/solve measure there too, and must leave torch's
+  // global generator where it was. CUDA draws on the device (8192^2 drawn on the CPU would take seconds).
   at::Generator gen = at::detail::createCPUGenerator(0);
   const auto opts = torch::TensorOptions().dtype(dtype).device(d);
-  const torch::Tensor a = at::randn({n, n}, gen).to(opts), b = at::randn({n, n}, gen).to(opts);
+  auto draw = [&] { return d.is_cpu() ? at::randn({n, n}, gen, opts) : torch::randn({n, n}, opts); };
+  const torch::Tensor a = draw(), b = draw();
   torch::Tensor c = torch::matmul(a, b);  // warm-up: library handles, kernel choice
   std::vector<double> ms;
   for (int i = 0; i < 5; ++i) ms.push_back(timed_ms(d, [&] { c = torch::matmul(a, b); }));
@@ -55,12 +56,13 @@ std::string reduced_precision_advice(const std::string& forward_dtype, double re
       forward_dtype, reduced_flops / 1e9, float32_flops / 1e9, forward_dtype, setting);
 }
 
-std::string cpu_reduced_precision_advice(torch::Device d, const std::string& forward_dtype, const std::string& setting) {
-  if (!d.is_cpu() || (forward_dtype != "bfloat16" && forward_dtype != "float16")) return "";
+void note_slow_cpu_dtype(std::ostream& out, torch::Device d, const std::string& forward_dtype, const std::string& setting) {
+  if (!d.is_cpu() || (forward_dtype != "bfloat16" && forward_dtype != "float16")) return;
   const auto dtype = forward_dtype == "bfloat16" ? torch::kBFloat16 : torch::kFloat16;
   constexpr int64_t n = 256;
-  return reduced_precision_advice(forward_dtype, measure_matmul_flops(d, dtype, n),
-                                  measure_matmul_flops(d, torch::kFloat32, n), setting);
+  const std::string note = reduced_precision_advice(forward_dtype, measure_matmul_flops(d, dtype, n),
+                                                    measure_matmul_flops(d, torch::kFloat32, n), setting);
+  if (!note.empty()) out << note << "\n";
 }
 
 void reset_peak_memory(torch::Device d) {

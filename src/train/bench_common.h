@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -42,10 +43,11 @@ inline double measure_matmul_flops(torch::Device d, torch::ScalarType dtype) {
 // takes arch.forward_dtype=float32).
 std::string reduced_precision_advice(const std::string& forward_dtype, double reduced_flops, double float32_flops,
                                      const std::string& setting);
-// Measures both rates (n = 256: tens of milliseconds where the note is due) and gives the note for a
-// forward_dtype of bfloat16 or float16 on the CPU; "" on CUDA, in float32, or when not slower.
-std::string cpu_reduced_precision_advice(torch::Device d, const std::string& forward_dtype,
-                                         const std::string& setting = "arch.forward_dtype=float32");
+// For a forward_dtype of bfloat16 or float16 on the CPU: measures both rates (n = 256: tens of
+// milliseconds where the note is due) and writes the note, if any, as a line to `out`. Nothing on
+// CUDA or in float32.
+void note_slow_cpu_dtype(std::ostream& out, torch::Device d, const std::string& forward_dtype,
+                         const std::string& setting = "arch.forward_dtype=float32");
 
 // Resets the peak-memory counter of `d` (CUDA's caching allocator; a no-op on CPU).
 void reset_peak_memory(torch::Device d);

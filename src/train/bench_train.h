@@ -26,7 +26,6 @@ struct StepTimes {
   std::optional<Profile> profile;      // with a ProfileRequest
 };
 
-
 // Runs `warmup` untimed then `steps` timed training steps on config.data_path's training split
 // (epochs looping as needed; the learning-rate schedule as configured), with a device
 // synchronisation after each step so CPU and CUDA times mean the same thing.

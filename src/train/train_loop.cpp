@@ -531,9 +531,7 @@ TrainState run_pretrain(PretrainConfig config, std::ostream& out_all_ranks, cons
   }
   if (root) save_all_config(config, run_dir);
   if (root) out << "Training on " << state.device << (config.device == "auto" ? " (device=auto)" : "") << "\n";
-  if (const std::string advice = root ? cpu_reduced_precision_advice(state.device, config.arch.forward_dtype) : "";
-      !advice.empty())
-    out << advice << "\n";
+  if (root) note_slow_cpu_dtype(out, state.device, config.arch.forward_dtype);
 
   std::optional<MetricsLog> log;
   if (root) log.emplace(run_dir, config.resume ? std::optional<int64_t>(state.step) : std::nullopt);

@@ -4,6 +4,8 @@
 
 #include <torch/torch.h>
 
+#include <sstream>
+
 #include "train/bench_common.h"
 
 namespace hrm::train {
@@ -25,14 +27,19 @@ TEST(ReducedPrecisionAdvice, NamesBothRatesWhenTheReducedDtypeIsUnderHalfFloat32
 }
 
 TEST(ReducedPrecisionAdvice, MeasuresOnlyForAReducedDtypeOnTheCpu) {
-  EXPECT_EQ(cpu_reduced_precision_advice(torch::kCPU, "float32"), "");
-  EXPECT_EQ(cpu_reduced_precision_advice(torch::Device(torch::kCUDA, 0), "bfloat16"), "") << "never touches CUDA";
+  auto note_of = [](torch::Device d, const std::string& dtype) {
+    std::ostringstream out;
+    note_slow_cpu_dtype(out, d, dtype);
+    return out.str();
+  };
+  EXPECT_EQ(note_of(torch::kCPU, "float32"), "");
+  EXPECT_EQ(note_of(torch::Device(torch::kCUDA, 0), "bfloat16"), "") << "never touches CUDA";
   // This machine's own verdict: a note exactly when its bfloat16 products are under half float32's.
   const double bf16 = measure_matmul_flops(torch::kCPU, torch::kBFloat16, 256);
   const double f32 = measure_matmul_flops(torch::kCPU, torch::kFloat32, 256);
   EXPECT_GT(bf16, 0);
   EXPECT_GT(f32, 0);
-  const std::string note = cpu_reduced_precision_advice(torch::kCPU, "bfloat16");
+  const std::string note = note_of(torch::kCPU, "bfloat16");
   std::cout << "[ rates ] bfloat16 " << bf16 / 1e9 << " GFLOP/s, float32 " << f32 / 1e9 << " GFLOP/s; note: '" << note
             << "'\n";
   if (bf16 < 0.3 * f32) EXPECT_NE(note.find("a bfloat16 matrix product runs at"), std::string::npos);
