@@ -104,19 +104,6 @@ void run_eval(const std::vector<std::string>& args) {
   config.checkpoint_path = run_dir;
   config.ema = false;
   config.resume.reset();
-  // Data parallel when launched so (torchrun, as evaluate.py): each rank evaluates its slice of every
-  // test batch and saves it as step_N_all_preds.<rank>; the metrics are reduced to rank 0, which prints.
-  const std::unique_ptr<dist::Comm> comm = train::init_distributed(config);
-  if (comm) {
-    train::sync_config(*comm, config);
-    std::string root_checkpoint;
-    if (const int64_t differ = train::ranks_unlike_root(*comm, checkpoint, "checkpoint path", root_checkpoint); differ > 0)
-      HRM_THROW(ConfigError, "rank ", comm->rank(), ": ", differ, " rank(s) were given another checkpoint= than ",
-                "rank 0's ", root_checkpoint, " (this rank: ", checkpoint, "); every rank must evaluate the same checkpoint");
-  }
-  std::ostream nowhere(nullptr);
-  std::ostream& out = !comm || comm->is_root() ? std::cout : nowhere;
-
   const bool overridden = std::any_of(overrides.begin(), overrides.end(), [](const std::string& o) { return o.rfind("data_path=", 0) == 0; });
   if (!fs::exists(config.data_path)) {
     if (overridden) HRM_THROW(ConfigError, "data_path '", config.data_path, "' does not exist");
@@ -132,6 +119,20 @@ void run_eval(const std::vector<std::string>& args) {
   for (const auto& set : eval_data.sets()) test_examples += set.examples();
   if (test_examples == 0)  // e.g. built with --test-size 0: no metric and no output file would come of it
     HRM_THROW(ConfigError, "hrm eval: ", eval_data.split_dir().string(), " has no examples; nothing to evaluate");
+
+  // Data parallel when launched so (torchrun, as evaluate.py): each rank evaluates its slice of every
+  // test batch and saves it as step_N_all_preds.<rank>; the metrics are reduced to rank 0, which prints.
+  // After the dataset is read: a rank that cannot read it tells the others why it stops (main.cpp).
+  const std::unique_ptr<dist::Comm> comm = train::init_distributed(config);
+  if (comm) {
+    train::sync_config(*comm, config);
+    std::string root_checkpoint;
+    if (const int64_t differ = train::ranks_unlike_root(*comm, checkpoint, "checkpoint path", root_checkpoint); differ > 0)
+      HRM_THROW(ConfigError, "rank ", comm->rank(), ": ", differ, " rank(s) were given another checkpoint= than ",
+                "rank 0's ", root_checkpoint, " (this rank: ", checkpoint, "); every rank must evaluate the same checkpoint");
+  }
+  std::ostream nowhere(nullptr);
+  std::ostream& out = !comm || comm->is_root() ? std::cout : nowhere;
   train::TrainState state = train::init_train_state(config, train_data.metadata(), comm.get(), train::ModelUse::evaluation);
   if (!comm || comm->is_root()) note_slow_cpu_dtype(std::cout, state.device, config.arch.forward_dtype);
   train::load_model_checkpoint(checkpoint, state.model, load);

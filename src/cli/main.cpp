@@ -9,6 +9,7 @@
 #include <malloc.h>
 #endif
 
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
@@ -113,23 +114,29 @@ int main(int argc, char** argv) {
   hrm::cli::register_solve(app);
   hrm::cli::register_report(app);
 
+  // A rank of a data-parallel train or eval that stops before it joins the others tells them why.
+  const auto stop = [&app](const std::string& why) {
+    if (app.got_subcommand("train") || app.got_subcommand("eval"))
+      hrm::dist::post_startup_failure(why, std::chrono::seconds(120), std::cerr);
+    return 2;
+  };
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     // --help and --version exit 0; a usage error exits 2 like every other error (not CLI11's 100+ codes).
-    return app.exit(e) == 0 ? 0 : 2;
+    return app.exit(e) == 0 ? 0 : stop(e.what());
   } catch (const hrm::Interrupted& e) {
     std::cerr << e.what() << "\n";
     return 130;  // as a shell reports a process stopped by SIGINT
   } catch (const hrm::Error& e) {
     std::cerr << "error: " << e.what() << "\n";
-    return 2;
+    return stop(e.what());
   } catch (const c10::Error& e) {
     std::cerr << "error (libtorch): " << e.what_without_backtrace() << "\n";
-    return 2;
+    return stop(e.what_without_backtrace());
   } catch (const std::exception& e) {  // e.g. std::filesystem_error for a path that cannot be created
     std::cerr << "error: " << e.what() << "\n";
-    return 2;
+    return stop(e.what());
   }
   return 0;
 }

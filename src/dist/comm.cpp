@@ -6,6 +6,7 @@
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <map>
@@ -17,6 +18,10 @@
 #include "dist/comm_impl.h"
 
 namespace hrm::dist {
+
+namespace {
+std::atomic<bool> rendezvous_begun{false};  // by a Comm of this process: post_startup_failure stays out
+}
 
 bool comm_available() { return true; }
 
@@ -101,6 +106,7 @@ void agree_to_start(c10d::Store& store, const LaunchEnv& env, const std::string&
 Comm::Comm(const LaunchEnv& env, torch::Device device, std::chrono::milliseconds timeout,
            const std::string& startup_error)
     : impl_(std::make_unique<Impl>()) {
+  rendezvous_begun = true;
   Impl& m = *impl_;
   m.env = env;
   m.device = device;
@@ -131,6 +137,24 @@ Comm::Comm(const LaunchEnv& env, torch::Device device, std::chrono::milliseconds
   } catch (const std::exception& e) {
     HRM_THROW(Error, "rank ", env.rank, " of ", env.world_size, ": creating the ", m.backend_name,
               " process group failed: ", message_of(e));
+  }
+}
+
+void post_startup_failure(const std::string& why, std::chrono::milliseconds patience, std::ostream& note) {
+  if (rendezvous_begun) return;
+  std::optional<LaunchEnv> env;
+  try {
+    env = launch_env();
+  } catch (const std::exception&) {  // a malformed variable: no rendezvous to post in
+    return;
+  }
+  if (!env || env->world_size < 2) return;
+  note << "rank " << env->rank << " of " << env->world_size << " stops before joining the others; telling them through "
+       << env->master_addr << ":" << env->master_port << " (waiting at most " << patience.count() / 1000 << " s for them)"
+       << std::endl;
+  try {
+    Comm tell(*env, torch::kCPU, patience, why);  // the agreement fails, as it must: every rank stops
+  } catch (const std::exception&) {  // the verdict (this rank's reason among others), or the others never came
   }
 }
 

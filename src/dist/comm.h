@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,14 @@ std::optional<LaunchEnv> launch_env();
 bool comm_available();
 // For `hrm --version`: the process groups this build has, e.g. "gloo (CPU), nccl (CUDA)".
 std::string data_parallel_backends();
+
+// For a rank that stops before it joins the rendezvous (its config file, dataset or resume state
+// missing on this machine, a malformed override): joins it only to post `why`, so that the other
+// ranks stop at once with this rank's reason (Comm's agreement) instead of waiting dist_timeout for
+// it. Says so on `note`, and waits at most `patience` for the others. Does nothing without
+// WORLD_SIZE > 1, once this process has begun a rendezvous (a Comm), or where data parallel is not
+// built.
+void post_startup_failure(const std::string& why, std::chrono::milliseconds patience, std::ostream& note);
 
 class Comm {
  public:

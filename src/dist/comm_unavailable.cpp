@@ -24,6 +24,8 @@ bool comm_available() { return false; }
 
 std::string data_parallel_backends() { return "not built (libtorch " TORCH_VERSION " < 2: the Debian fallback)"; }
 
+void post_startup_failure(const std::string&, std::chrono::milliseconds, std::ostream&) {}  // no rendezvous here
+
 struct Comm::Impl {};
 
 Comm::Comm(const LaunchEnv&, torch::Device, std::chrono::milliseconds, const std::string&) { unavailable(); }

@@ -140,15 +140,18 @@ std::vector<std::string> checkpoint_names(const std::string& run_dir) {
   return names;
 }
 
+void require_train_state(const std::string& path) {
+  if (fs::exists(path)) return;
+  const std::vector<std::string> steps = checkpoint_names(fs::path(path).parent_path().string());
+  HRM_THROW(Error, path, ": no training state to resume from (it is written at each evaluation)",
+            steps.empty() ? std::string()
+                          : "; the run's checkpoint " + steps.back() +
+                                " has the weights only (the run stopped before its train_state.pt was saved): "
+                                "evaluate it with hrm eval, or start a new run");
+}
+
 data::SamplerState load_train_state(const std::string& path, TrainState& state) {
-  if (!fs::exists(path)) {
-    const std::vector<std::string> steps = checkpoint_names(fs::path(path).parent_path().string());
-    HRM_THROW(Error, path, ": no training state to resume from (it is written at each evaluation)",
-              steps.empty() ? std::string()
-                            : "; the run's checkpoint " + steps.back() +
-                                  " has the weights only (the run stopped before its train_state.pt was saved): "
-                                  "evaluate it with hrm eval, or start a new run");
-  }
+  require_train_state(path);
   Loaded f{path, {}};
   for (auto& [k, v] : io::load_torch_file(path)) f.t.emplace(k, v);
   if (f.integer("format_version") != kFormatVersion)

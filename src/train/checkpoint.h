@@ -39,5 +39,7 @@ void save_train_state(const std::string& run_dir, const TrainState& state, const
 // Restores into a state built by init_train_state with the same config; returns the sampler position.
 // Throws FormatError naming the file and key when something is missing or mis-shaped.
 data::SamplerState load_train_state(const std::string& path, TrainState& state);
+// The error load_train_state gives for a missing `path`, early (before the model is built).
+void require_train_state(const std::string& path);
 
 }  // namespace hrm::train

@@ -460,6 +460,17 @@ class StopSignals {
 }  // namespace
 
 TrainState run_pretrain(PretrainConfig config, std::ostream& out_all_ranks, const TrainHooks& hooks) {
+  // Dataset, and the state to resume: read before the ranks meet, so that a rank missing them (say,
+  // on a machine without the dataset) tells the others why it stops (main.cpp) instead of leaving
+  // them in the process group.
+  const int64_t train_epochs_per_iter = config.epochs_per_iter();
+  const int64_t total_iters = config.epochs / train_epochs_per_iter;
+  const data::Dataset train_data = data::Dataset::open(config.data_path, "train");
+  const data::Dataset eval_data = data::Dataset::open(config.data_path, "test");
+  data::check_splits_agree(train_data, eval_data);
+  check_iteration_size(config, train_data);
+  if (config.resume) require_train_state(train_state_path(config.checkpoint_path.value_or(*config.resume)));
+
   // Data parallel when launched so (train/distributed.h; null: one process). Only rank 0 prints, logs and
   // writes files; every rank trains its slice of each global batch.
   const std::unique_ptr<dist::Comm> comm = init_distributed(config);
@@ -480,13 +491,6 @@ TrainState run_pretrain(PretrainConfig config, std::ostream& out_all_ranks, cons
   if (root) remove_stale_temporaries(run_dir);
   out << "Config (saved as " << (fs::path(run_dir) / "all_config.yaml").string() << " when training starts):\n" << to_yaml(config) << std::flush;
 
-  // Dataset
-  const int64_t train_epochs_per_iter = config.epochs_per_iter();
-  const int64_t total_iters = config.epochs / train_epochs_per_iter;
-  const data::Dataset train_data = data::Dataset::open(config.data_path, "train");
-  const data::Dataset eval_data = data::Dataset::open(config.data_path, "test");
-  data::check_splits_agree(train_data, eval_data);
-  check_iteration_size(config, train_data);
   data::SamplerConfig sc;
   sc.seed = static_cast<uint64_t>(config.seed);
   sc.global_batch_size = config.global_batch_size;

@@ -44,7 +44,7 @@ inline RunResult run_hrm(const std::vector<std::string>& args) {
 // Starts `hrm --threads 1 ARGS...` in the background with its output in `log`; returns its pid.
 // `env` entries (NAME=value) replace those of this process with the same name.
 inline pid_t spawn_hrm(const std::vector<std::string>& args, const std::string& log,
-                       const std::vector<std::string>& env = {}) {
+                       const std::vector<std::string>& env = {}, const std::string& cwd = "") {
   std::vector<std::string> all{HRM_BINARY, "--threads", "1"};
   all.insert(all.end(), args.begin(), args.end());
   std::vector<std::string> vars;
@@ -67,6 +67,7 @@ inline pid_t spawn_hrm(const std::vector<std::string>& args, const std::string& 
       ::dup2(fd, 1);
       ::dup2(fd, 2);
     }
+    if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) ::_exit(126);
     ::execve(argv[0], argv.data(), envp.data());
     ::_exit(127);
   }

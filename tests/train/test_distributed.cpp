@@ -121,11 +121,13 @@ TEST(DistributedLaunchEnv, ReadsTorchrunVariablesAndNamesTheBadOne) {
 // ---- whole runs of the hrm binary --------------------------------------------------------------
 
 // Starts `hrm --threads 1 ARGS` with the data-parallel environment of `rank` (output in `log`).
-pid_t spawn_rank(const std::vector<std::string>& args, int rank, int world, int port, const std::string& log) {
+pid_t spawn_rank(const std::vector<std::string>& args, int rank, int world, int port, const std::string& log,
+                 const std::string& cwd = "") {
   return hrm::testing::spawn_hrm(args, log,
                                  {"RANK=" + std::to_string(rank), "LOCAL_RANK=" + std::to_string(rank),
                                   "WORLD_SIZE=" + std::to_string(world), "MASTER_ADDR=127.0.0.1",
-                                  "MASTER_PORT=" + std::to_string(port)});
+                                  "MASTER_PORT=" + std::to_string(port)},
+                                 cwd);
 }
 
 std::string read_file(const fs::path& p) {
@@ -464,6 +466,47 @@ TEST_F(DistributedTrain, RankThatCannotStartStopsEveryRankWithItsReason) {
   EXPECT_NE(l0.find("rank 0 of 2: " + why), std::string::npos) << l0;
   EXPECT_NE(l1.find("rank 1 of 2: " + why), std::string::npos) << l1;
   EXPECT_FALSE(fs::exists(path("unstarted"))) << "a run folder was left by a run that never started";
+}
+
+// A rank that stops before it joins the others (here its machine lacks the dataset: the same relative
+// data_path, another working directory) tells them why, instead of leaving them in the process group.
+TEST_F(DistributedTrain, RankMissingTheDatasetStopsEveryRankNamingItsReason) {
+  fs::create_directories(path("elsewhere"));
+  const auto args = train_args("data", path("nodata"), {});
+  const int port = free_port();
+  const pid_t p0 = spawn_rank(args, 0, 2, port, (dir_->path / "nd0.log").string(), dir_->path.string());
+  const pid_t p1 = spawn_rank(args, 1, 2, port, (dir_->path / "nd1.log").string(), path("elsewhere").string());
+  const int c0 = wait_for(p0, std::chrono::seconds(60)), c1 = wait_for(p1, std::chrono::seconds(60));
+  const std::string l0 = read_file(dir_->path / "nd0.log"), l1 = read_file(dir_->path / "nd1.log");
+  EXPECT_EQ(c0, 2) << "rank 0 (-2: still waiting after 60 s):\n" << l0;
+  EXPECT_EQ(c1, 2) << l1;
+  const std::string why = "data/train: no such split directory (expected data/train/dataset.json)";
+  EXPECT_NE(l0.find("rank 0 of 2: not every rank could start (rank 1: " + why), std::string::npos) << l0;
+  EXPECT_NE(l1.find("error: " + why), std::string::npos) << l1;
+  EXPECT_NE(l1.find("rank 1 of 2 stops before joining the others"), std::string::npos) << l1;
+  EXPECT_FALSE(fs::exists(path("nodata"))) << "a run folder was left by a run that never started";
+}
+
+// The same for a failure in the command line itself: a --config file that one machine lacks.
+TEST_F(DistributedTrain, RankMissingItsConfigFileStopsEveryRankNamingIt) {
+  fs::create_directories(path("elsewhere"));
+  {
+    std::ofstream f(dir_->path / "cfg.yaml");
+    f << "seed: 1\n";
+  }
+  auto args = train_args(data(), path("nocfg"), {});
+  args.insert(args.begin() + 1, {"--config", "cfg.yaml"});
+  const int port = free_port();
+  const pid_t p0 = spawn_rank(args, 0, 2, port, (dir_->path / "nc0.log").string(), path("elsewhere").string());
+  const pid_t p1 = spawn_rank(args, 1, 2, port, (dir_->path / "nc1.log").string(), dir_->path.string());
+  const int c0 = wait_for(p0, std::chrono::seconds(60)), c1 = wait_for(p1, std::chrono::seconds(60));
+  const std::string l0 = read_file(dir_->path / "nc0.log"), l1 = read_file(dir_->path / "nc1.log");
+  EXPECT_EQ(c0, 2) << l0;
+  EXPECT_EQ(c1, 2) << "rank 1 (-2: still waiting after 60 s):\n" << l1;
+  EXPECT_NE(l0.find("cfg.yaml"), std::string::npos) << l0;
+  EXPECT_NE(l1.find("rank 1 of 2: not every rank could start (rank 0: "), std::string::npos) << l1;
+  EXPECT_NE(l1.find("cfg.yaml"), std::string::npos) << l1;
+  EXPECT_FALSE(fs::exists(path("nocfg"))) << "a run folder was left by a run that never started";
 }
 
 TEST_F(DistributedTrain, RankZeroOnATakenPortStopsNamingThePortWithoutABacktrace) {
