@@ -2,8 +2,9 @@
 // puzzle. PUZZLE is a Sudoku string of 81 characters (or 16 or 36 for the 4x4 and 6x6 Sudoku of
 // `hrm data sudoku --size`), or a file of them, one per line; a maze as text
 // (a file of side lines over "# SGo"), or an ARC task JSON (two attempts per test input by
-// test-time augmentation and voting). Prints the answers with the ACT segments used and the
-// model's confidence (sigmoid of q_halt); --json writes the same for programs.
+// test-time augmentation and voting); for a task of one's own (docs/DATASETS.md), rows of token ids.
+// Prints the answers with the ACT segments used and the model's confidence (sigmoid of q_halt);
+// --json writes the same for programs.
 // The reference has no such command (its users ask for one); answer/solve.h does the work.
 #include <CLI/CLI.hpp>
 
@@ -12,6 +13,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <charconv>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -274,6 +277,93 @@ void solve_arc_task(answer::Solver& solver, const SolveArgs& a, answer::Halting 
   j["submission"] = {{task.id, sub}};
 }
 
+// ---- a task of one's own: rows of token ids ----
+
+// Token ids separated by blanks or commas: exactly seq_len of them, each in 0..vocab-1 (or -100 in an
+// expected answer: a position not compared, as the datasets' ignored labels).
+std::vector<int32_t> parse_token_row(const std::string& text, const std::string& where, const char* what,
+                                     int64_t seq_len, int64_t vocab, bool allow_ignored) {
+  std::string s = text;
+  std::replace(s.begin(), s.end(), ',', ' ');
+  std::istringstream in(s);
+  std::vector<int32_t> out;
+  for (std::string t; in >> t;) {
+    int32_t v = 0;
+    const auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+    if (ec != std::errc() || end != t.data() + t.size())
+      HRM_THROW(FormatError, where, ": token ", out.size() + 1, " of ", what, " is '", t.substr(0, 40),
+                "', expected an integer token id 0..", vocab - 1);
+    if ((v < 0 || v >= vocab) && !(allow_ignored && v == -100))
+      HRM_THROW(FormatError, where, ": token ", out.size() + 1, " of ", what, " is ", v, ", outside the vocabulary 0..",
+                vocab - 1, allow_ignored ? " (or -100: not compared)" : "");
+    out.push_back(v);
+  }
+  if (static_cast<int64_t>(out.size()) != seq_len)
+    HRM_THROW(FormatError, where, ": ", what, " has ", out.size(), " tokens; the checkpoint reads rows of seq_len ", seq_len);
+  return out;
+}
+
+std::string token_text(const std::vector<int32_t>& t) {
+  std::string out;
+  for (size_t i = 0; i < t.size(); ++i) out += (i ? " " : "") + std::to_string(t[i]);
+  return out;
+}
+
+// PUZZLE as rows: one inline, or a file's lines ('#' lines and blank ones skipped); after '|', the
+// expected answer, optional.
+void solve_token_rows(answer::Solver& solver, const SolveArgs& a, answer::Halting halting, ordered_json& j) {
+  std::vector<std::string> lines, wheres;
+  if (fs::is_regular_file(a.puzzle)) {
+    int line_no = 0;
+    for (const std::string& line : lines_of(read_text_file(a.puzzle))) {
+      ++line_no;
+      const std::string t = trimmed(line);
+      if (t.empty() || t[0] == '#') continue;
+      lines.push_back(t);
+      wheres.push_back(a.puzzle + ":" + std::to_string(line_no));
+    }
+    if (lines.empty()) HRM_THROW(FormatError, a.puzzle, ": no row of tokens in the file");
+  } else {
+    lines.push_back(trimmed(a.puzzle));
+    wheres.push_back("puzzle");
+  }
+  std::vector<std::vector<int32_t>> rows, expected;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const size_t bar = lines[i].find('|');
+    rows.push_back(parse_token_row(lines[i].substr(0, bar), wheres[i], "the row", solver.seq_len(), solver.vocab_size(), false));
+    expected.push_back(bar == std::string::npos ? std::vector<int32_t>()
+                                                : parse_token_row(lines[i].substr(bar + 1), wheres[i], "the expected answer",
+                                                                  solver.seq_len(), solver.vocab_size(), true));
+  }
+  const auto answers = solver.run(rows, std::vector<int32_t>(rows.size(), 0), halting);
+  j["puzzles"] = ordered_json::array();
+  int64_t compared = 0, right = 0;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const answer::ModelAnswer& ans = answers[i];
+    ordered_json pj = {{"input", rows[i]},
+                       {"answer", ans.tokens},
+                       {"steps", ans.steps},
+                       {"confidence", ans.confidence()},
+                       {"q_halt_logit", ans.q_halt_logit},
+                       {"q_continue_logit", ans.q_continue_logit}};
+    std::string verdict;
+    if (!expected[i].empty()) {
+      int64_t differ = 0;
+      for (size_t k = 0; k < ans.tokens.size(); ++k) differ += expected[i][k] != -100 && expected[i][k] != ans.tokens[k];
+      ++compared;
+      right += differ == 0;
+      verdict = differ == 0 ? ", right" : fmt::format(", WRONG ({} of {} tokens differ)", differ, ans.tokens.size());
+      pj["expected"] = expected[i];
+      pj["right"] = differ == 0;
+    }
+    std::printf("row %zu: %d steps of %d, confidence %.3f%s\n  input:  %s\n  answer: %s\n", i + 1, ans.steps,
+                solver.halt_max_steps(), ans.confidence(), verdict.c_str(), token_text(rows[i]).c_str(),
+                token_text(ans.tokens).c_str());
+    j["puzzles"].push_back(std::move(pj));
+  }
+  if (compared > 0) std::printf("%lld of %lld rows right\n", static_cast<long long>(right), static_cast<long long>(compared));
+}
+
 // While alive, what is printed to stdout goes to stderr: with --json -, stdout carries the JSON alone.
 struct StdoutToStderr {
   int saved = -1;
@@ -303,18 +393,22 @@ void run_solve(SolveArgs a) {
     HRM_THROW(ConfigError, "--halt must be max (halt_max_steps, as the reference evaluates) or q (q_halt > q_continue), got '",
               a.halting, "'");
   if (!a.json_out.empty() && a.json_out != "-") check_replaceable(a.json_out, is_solve_json, "a JSON file of hrm solve's answers");
-  const std::string kind = a.kind == "auto" ? detect_kind(a.puzzle) : a.kind;
-  if (kind != "sudoku" && kind != "maze" && kind != "arc")
-    HRM_THROW(ConfigError, "--kind must be auto, sudoku, maze or arc, got '", kind, "'");
+  if (a.kind != "auto" && a.kind != "sudoku" && a.kind != "maze" && a.kind != "arc" && a.kind != "tokens")
+    HRM_THROW(ConfigError, "--kind must be auto, sudoku, maze, arc or tokens, got '", a.kind, "'");
   const answer::Halting halting = a.halting == "q" ? answer::Halting::kQ : answer::Halting::kMaxSteps;
   ordered_json j;
   {
     const StdoutToStderr readable_to_stderr(a.json_out == "-");
     answer::Solver solver(a.solver);
+    // A checkpoint of a task of one's own reads token rows; otherwise the puzzle says what it is, so
+    // that a puzzle of another kind than the checkpoint's is caught (Solver::check_fits).
+    const bool own_task = answer::kind_of(solver.seq_len(), solver.vocab_size()) == answer::Kind::kOther;
+    const std::string kind = a.kind != "auto" ? a.kind : own_task ? "tokens" : detect_kind(a.puzzle);
     j = {{"kind", kind}, {"checkpoint", a.solver.checkpoint}, {"halting", a.halting}, {"halt_max_steps", solver.halt_max_steps()}};
     if (kind == "sudoku") solve_sudoku(solver, a, halting, j);
     if (kind == "maze") solve_maze(solver, a, halting, j);
     if (kind == "arc") solve_arc_task(solver, a, halting, j);
+    if (kind == "tokens") solve_token_rows(solver, a, halting, j);
   }
   std::fflush(stdout);
   if (!a.json_out.empty()) {
@@ -332,13 +426,18 @@ void register_solve(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "solve",
       "Answer a puzzle with a trained checkpoint (CPU by default): a Sudoku of 81 (or 36, 16) characters or a file of them, a maze "
-      "text file, or an ARC task JSON (two attempts per test input by augmentation and voting). Prints the answer, "
-      "the ACT steps used and the confidence sigmoid(q_halt).");
-  cmd->add_option("puzzle", a->puzzle, "Sudoku string, or a file: Sudokus one per line, a maze, an ARC task .json")->required();
+      "text file, or an ARC task JSON (two attempts per test input by augmentation and voting); for a task of one's own, "
+      "rows of token ids. Prints the answer, the ACT steps used and the confidence sigmoid(q_halt).");
+  cmd->add_option("puzzle", a->puzzle,
+                  "Sudoku string, or a file: Sudokus one per line, a maze, an ARC task .json; or token ids (blanks or "
+                  "commas between them, seq_len of them, optionally '| EXPECTED ids' after), inline or a file of such rows")
+      ->required();
   cmd->add_option("--checkpoint", a->solver.checkpoint, "RUN_DIR/step_N (RUN_DIR/all_config.yaml is read)")->required();
   cmd->add_option("--data", a->solver.data_dir, "the dataset it was trained on (default: data_path of all_config.yaml)");
   cmd->add_option("--device", a->solver.device, "cpu (default), cuda or cuda:N");
-  cmd->add_option("--kind", a->kind, "auto (default), sudoku, maze or arc");
+  cmd->add_option("--kind", a->kind,
+                  "auto (default: tokens for a checkpoint of a task of one's own, else from the puzzle), sudoku, maze, arc "
+                  "or tokens");
   cmd->add_option("--halt", a->halting,
                   "max: run halt_max_steps segments, as the reference evaluates (default); q: stop a puzzle at the "
                   "first segment where q_halt > q_continue");

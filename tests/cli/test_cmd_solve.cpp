@@ -1,7 +1,8 @@
 // test_cmd_solve.cpp: tests of `hrm solve` (src/cli/cmd_solve.cpp, src/answer/solve.cpp) through
 // the built binary with tiny checkpoints trained on the fixtures: a Sudoku string and file, a maze
-// text file, ARC tasks known and unknown to the dataset, both halting rules, the JSON output, and
-// the errors for a checkpoint of another puzzle kind or one whose dataset is gone.
+// text file, ARC tasks known and unknown to the dataset, rows of token ids of a task of one's own,
+// both halting rules, the JSON output, and the errors for a checkpoint of another puzzle kind or one
+// whose dataset is gone.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -294,6 +295,66 @@ TEST(CmdSolve, RotaryCheckpointWithoutItsDatasetAsksForIt) {
   const auto bad = run_hrm({"solve", "--checkpoint", run.checkpoint.string(), "123"});
   EXPECT_NE(bad.status, 0);
   EXPECT_NE(bad.output.find("neither a file nor a Sudoku of 81, 36 or 16 characters"), std::string::npos) << bad.output;
+}
+
+// A task of one's own (docs/DATASETS.md; here the tests' tiny task, seq_len 8, vocab 6): rows of token
+// ids in, the model's tokens out; after '|', an expected answer (-100: not compared) is scored.
+TEST(CmdSolve, TokenRowsOfATaskOfOnesOwnAreAnsweredAndScoredAgainstTheExpectedAnswer) {
+  TempDir dir("solve_tokens");
+  train::testing::write_tiny_dataset(dir.path / "data");
+  std::vector<std::string> args{"train"};
+  for (const auto& o : train::testing::tiny_overrides(dir.path / "data", dir.path / "run")) args.push_back(o);
+  const auto trained = run_hrm(args);
+  ASSERT_EQ(trained.status, 0) << trained.output;
+  const std::string ckpt = last_checkpoint(dir.path / "run").string();
+
+  const auto one = run_hrm({"solve", "--checkpoint", ckpt, "2 3 4 5 2 3 4 5", "--json", (dir.path / "a.json").string()});
+  ASSERT_EQ(one.status, 0) << one.output;
+  EXPECT_NE(one.output.find("row 1: "), std::string::npos) << one.output;
+  EXPECT_NE(one.output.find("  input:  2 3 4 5 2 3 4 5\n  answer: "), std::string::npos) << one.output;
+  const json j = read_json(dir.path / "a.json");
+  EXPECT_EQ(j["kind"], "tokens");
+  ASSERT_EQ(j["puzzles"].size(), 1u);
+  EXPECT_EQ(j["puzzles"][0]["input"], json({2, 3, 4, 5, 2, 3, 4, 5}));
+  std::vector<int> answer = j["puzzles"][0]["answer"].get<std::vector<int>>();
+  ASSERT_EQ(answer.size(), 8u);
+  for (int t : answer) EXPECT_TRUE(t >= 0 && t < 6) << t;
+  EXPECT_FALSE(j["puzzles"][0].contains("right"));
+
+  // A file: its own answer expected (one position not compared), then one token off.
+  std::string same, off;
+  for (size_t k = 0; k < answer.size(); ++k) {
+    same += (k ? " " : "") + (k == 3 ? std::string("-100") : std::to_string(answer[k]));
+    off += (k ? "," : "") + std::to_string(k == 0 ? (answer[k] + 1) % 6 : answer[k]);
+  }
+  write_file_atomic((dir.path / "rows.txt").string(),
+                    "# rows of my task\n2 3 4 5 2 3 4 5 | " + same + "\n\n2,3,4,5,2,3,4,5|" + off + "\n");
+  const auto two = run_hrm({"solve", "--checkpoint", ckpt, (dir.path / "rows.txt").string(), "--json", (dir.path / "b.json").string()});
+  ASSERT_EQ(two.status, 0) << two.output;
+  EXPECT_NE(two.output.find(", right\n"), std::string::npos) << two.output;
+  EXPECT_NE(two.output.find(", WRONG (1 of 8 tokens differ)"), std::string::npos) << two.output;
+  EXPECT_NE(two.output.find("1 of 2 rows right"), std::string::npos) << two.output;
+  const json b = read_json(dir.path / "b.json");
+  ASSERT_EQ(b["puzzles"].size(), 2u);
+  EXPECT_EQ(b["puzzles"][0]["right"], true);
+  EXPECT_EQ(b["puzzles"][1]["right"], false);
+  EXPECT_EQ(b["puzzles"][0]["expected"][3], -100);
+
+  // Bad rows name the place, the token and what was expected.
+  const auto shorter = run_hrm({"solve", "--checkpoint", ckpt, "2 3 4"});
+  EXPECT_EQ(shorter.status, 2);
+  EXPECT_NE(shorter.output.find("puzzle: the row has 3 tokens; the checkpoint reads rows of seq_len 8"), std::string::npos)
+      << shorter.output;
+  const auto outside = run_hrm({"solve", "--checkpoint", ckpt, "2 3 4 5 2 3 4 9"});
+  EXPECT_EQ(outside.status, 2);
+  EXPECT_NE(outside.output.find("puzzle: token 8 of the row is 9, outside the vocabulary 0..5"), std::string::npos)
+      << outside.output;
+  write_file_atomic((dir.path / "bad.txt").string(), "2 3 4 5 2 3 4 5\n2 3 4 5 2 3 4 5 | 2 x\n");
+  const auto word = run_hrm({"solve", "--checkpoint", ckpt, (dir.path / "bad.txt").string()});
+  EXPECT_EQ(word.status, 2);
+  EXPECT_NE(word.output.find("bad.txt:2: token 2 of the expected answer is 'x', expected an integer token id 0..5"),
+            std::string::npos)
+      << word.output;
 }
 
 }  // namespace
