@@ -15,4 +15,5 @@ void register_eval(CLI::App& app);
 void register_arc_score(CLI::App& app);
 void register_solve(CLI::App& app);
 void register_report(CLI::App& app);
+void register_launch(CLI::App& app);
 }  // namespace hrm::cli

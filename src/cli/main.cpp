@@ -113,6 +113,7 @@ int main(int argc, char** argv) {
   hrm::cli::register_arc_score(app);
   hrm::cli::register_solve(app);
   hrm::cli::register_report(app);
+  hrm::cli::register_launch(app);
 
   // A rank of a data-parallel train or eval that stops before it joins the others tells them why.
   const auto stop = [&app](const std::string& why) {

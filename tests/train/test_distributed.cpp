@@ -25,6 +25,7 @@
 #include "cli/cli_run.h"
 #include "core/check.h"
 #include "dist/comm.h"
+#include "dist/launcher.h"
 #include "io/torch_file.h"
 #include "train/tiny_task.h"
 
@@ -151,6 +152,27 @@ int wait_for(pid_t pid, std::chrono::seconds limit) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
+}
+
+// hrm launch's children: torchrun's variables over the launcher's environment, the user's
+// OMP_NUM_THREADS kept when the plan has none, a torchrun agent's store variable dropped.
+TEST(DistributedLaunch, RankEnvironmentSetsTheTorchrunVariablesOverTheLaunchersOwn) {
+  dist::LaunchPlan plan;
+  plan.nnodes = 2;
+  plan.node_rank = 1;
+  plan.nproc_per_node = 4;
+  plan.master_addr = "10.0.0.1";
+  plan.master_port = 1234;
+  const std::vector<std::string> base{"PATH=/bin", "RANK=7", "TORCHELASTIC_USE_AGENT_STORE=True", "OMP_NUM_THREADS=3"};
+  std::vector<std::string> env = dist::rank_environment(plan, 2, base);
+  std::sort(env.begin(), env.end());
+  EXPECT_EQ(env, (std::vector<std::string>{"LOCAL_RANK=2", "LOCAL_WORLD_SIZE=4", "MASTER_ADDR=10.0.0.1", "MASTER_PORT=1234",
+                                           "OMP_NUM_THREADS=3", "PATH=/bin", "RANK=6", "WORLD_SIZE=8"}));
+  plan.omp_threads = "1";
+  env = dist::rank_environment(plan, 0, base);
+  EXPECT_EQ(std::count(env.begin(), env.end(), "OMP_NUM_THREADS=1"), 1);
+  EXPECT_EQ(std::count(env.begin(), env.end(), "OMP_NUM_THREADS=3"), 0);
+  EXPECT_EQ(std::count(env.begin(), env.end(), "RANK=4"), 1);
 }
 
 #if HRM_TORCH_FALLBACK
@@ -556,6 +578,135 @@ TEST_F(DistributedTrain, SigkilledRankMakesTheOtherExitWithAClearError) {
   EXPECT_NE(log.find("rank 0 of 2: the collective"), std::string::npos) << log;
   EXPECT_NE(log.find("another rank has probably died"), std::string::npos) << log;
   std::cout << "[ dead rank ] rank 0 exited with " << code << " after " << secs << " s\n";
+}
+
+// ---- hrm launch: the ranks as children of one process, without torchrun --------------------------
+
+std::vector<std::string> launch_args(const std::vector<std::string>& launch, const std::vector<std::string>& command) {
+  std::vector<std::string> a{"launch"};
+  a.insert(a.end(), launch.begin(), launch.end());
+  a.insert(a.end(), command.begin(), command.end());
+  return a;
+}
+
+TEST_F(DistributedTrain, LaunchOfTwoRanksEndsWithTheWeightsOfOneProcess) {
+  auto command = train_args(data(), path("launched"), {});
+  command.insert(command.begin() + 1, {"--threads", "1"});  // hrm's own option inside the command, as the single run
+  const auto r = hrm::testing::run_hrm(launch_args({"--nproc-per-node", "2"}, command));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("hrm launch: ranks 0-1 of 2 on this machine (node 0 of 1), rendezvous at 127.0.0.1:"),
+            std::string::npos)
+      << r.output;
+  expect_same_weights(last_checkpoint(path("single")), last_checkpoint(path("launched")));
+}
+
+// Two machines' launchers, here both on this one: each starts its rank with the global rank and world size.
+TEST_F(DistributedTrain, LaunchersOfTwoNodesMakeOneRun) {
+  const int port = free_port();
+  auto command = train_args(data(), path("nodes"), {});
+  command.insert(command.begin() + 1, {"--threads", "1"});
+  std::vector<pid_t> nodes;
+  for (const char* node : {"0", "1"})
+    nodes.push_back(hrm::testing::spawn_hrm(launch_args({"--nnodes", "2", "--node-rank", node, "--nproc-per-node", "1",
+                                                         "--master-addr", "127.0.0.1", "--master-port", std::to_string(port)},
+                                                        command),
+                                            (dir_->path / ("node" + std::string(node) + ".log")).string()));
+  const int c0 = wait_for(nodes[0], std::chrono::seconds(120)), c1 = wait_for(nodes[1], std::chrono::seconds(120));
+  const std::string l0 = read_file(dir_->path / "node0.log"), l1 = read_file(dir_->path / "node1.log");
+  ASSERT_EQ(c0, 0) << l0;
+  ASSERT_EQ(c1, 0) << l1;
+  EXPECT_NE(l1.find("hrm launch: ranks 1-1 of 2 on this machine (node 1 of 2)"), std::string::npos) << l1;
+  expect_same_weights(last_checkpoint(path("single")), last_checkpoint(path("nodes")));
+}
+
+// The children of `parent` (from /proc), and one's RANK variable.
+std::vector<pid_t> children_of(pid_t parent) {
+  std::vector<pid_t> out;
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    const std::string name = e.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream stat(e.path() / "stat");
+    std::string line;
+    std::getline(stat, line);
+    const size_t close = line.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(line.substr(close + 2));
+    char state = 0;
+    pid_t ppid = 0;
+    rest >> state >> ppid;
+    if (ppid == parent) out.push_back(static_cast<pid_t>(std::stol(name)));
+  }
+  return out;
+}
+std::string rank_variable(pid_t pid) {
+  const std::string env = read_file(fs::path("/proc") / std::to_string(pid) / "environ");
+  for (size_t b = 0; b < env.size();) {
+    const size_t e = env.find('\0', b);
+    const std::string kv = env.substr(b, e == std::string::npos ? std::string::npos : e - b);
+    if (kv.rfind("RANK=", 0) == 0) return kv.substr(5);
+    if (e == std::string::npos) break;
+    b = e + 1;
+  }
+  return "";
+}
+
+// Rank 1 killed as it starts, before the rendezvous: rank 0 would wait there for dist_timeout (30
+// minutes); the launcher stops it, exits with the dead rank's status and says which rank died how.
+TEST_F(DistributedTrain, LaunchStopsTheOtherRanksWhenOneDies) {
+  const std::string log = (dir_->path / "launch_dead.log").string();
+  const pid_t launcher = hrm::testing::spawn_hrm(
+      launch_args({"--nproc-per-node", "2"}, train_args(data(), path("launch_dead"), {"epochs=400", "eval_interval=400"})), log);
+  pid_t rank0 = -1, rank1 = -1;
+  for (const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+       (rank0 < 0 || rank1 < 0) && std::chrono::steady_clock::now() < until;) {
+    for (pid_t c : children_of(launcher)) {
+      const std::string r = rank_variable(c);
+      if (r == "0") rank0 = c;
+      if (r == "1") rank1 = c;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_GT(rank1, 0) << "no rank 1 child found\n" << read_file(log);
+  ASSERT_GT(rank0, 0);
+  ASSERT_EQ(::kill(rank1, SIGKILL), 0);
+  const int code = wait_for(launcher, std::chrono::seconds(60));
+  const std::string out = read_file(log);
+  EXPECT_EQ(code, 128 + SIGKILL) << out;
+  EXPECT_NE(out.find("hrm launch: rank 1 (pid " + std::to_string(rank1) + ") was killed by signal 9"), std::string::npos) << out;
+  EXPECT_NE(::kill(rank0, 0), 0) << "rank 0 still runs after the launcher exited";
+}
+
+// Ctrl-C reaches the launcher alone (the ranks have their own process group); it passes it on once.
+TEST_F(DistributedTrain, LaunchPassesCtrlCToEveryRank) {
+  const std::string log = (dir_->path / "launch_int.log").string();
+  const pid_t launcher = hrm::testing::spawn_hrm(
+      launch_args({"--nproc-per-node", "2"}, train_args(data(), path("launch_int"), {"epochs=400", "eval_interval=400"})), log);
+  std::vector<pid_t> ranks;
+  for (const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+       ranks.size() < 2 && std::chrono::steady_clock::now() < until;
+       std::this_thread::sleep_for(std::chrono::milliseconds(5)))
+    ranks = children_of(launcher);
+  ASSERT_EQ(ranks.size(), 2u) << read_file(log);
+  ASSERT_EQ(::kill(launcher, SIGINT), 0);
+  const int code = wait_for(launcher, std::chrono::seconds(60));
+  const std::string out = read_file(log);
+  EXPECT_EQ(code, 128 + SIGINT) << out;
+  EXPECT_NE(out.find("hrm launch: Interrupt passed to every rank; all stopped"), std::string::npos) << out;
+  for (pid_t r : ranks) EXPECT_NE(::kill(r, 0), 0) << "rank pid " << r << " still runs after the launcher exited";
+}
+
+TEST(DistributedLaunch, CommandOtherThanTrainOrEvalAndTwoNodesWithoutAPortAreRefused) {
+  const auto data = hrm::testing::run_hrm({"launch", "--nproc-per-node", "2", "data", "info", "x"});
+  EXPECT_EQ(data.status, 2);
+  EXPECT_NE(data.output.find("expected the command to run on every rank, train ... or eval ..., after the launch options, got 'data'"),
+            std::string::npos)
+      << data.output;
+  const auto port = hrm::testing::run_hrm({"launch", "--nnodes", "2", "--nproc-per-node", "1", "train"});
+  EXPECT_EQ(port.status, 2);
+  EXPECT_NE(port.output.find("every node needs the same --master-port"), std::string::npos) << port.output;
+  const auto node = hrm::testing::run_hrm({"launch", "--nnodes", "2", "--node-rank", "2", "--nproc-per-node", "1", "train"});
+  EXPECT_EQ(node.status, 2);
+  EXPECT_NE(node.output.find("--node-rank must be in [0, 1] for --nnodes 2, got 2"), std::string::npos) << node.output;
 }
 
 #endif  // HRM_TORCH_FALLBACK

@@ -1,0 +1,82 @@
+// cmd_launch.cpp: `hrm launch [--nproc-per-node N] [--nnodes M --node-rank K --master-addr A
+// --master-port P] train|eval ...`: a data-parallel run without torchrun (and without Python); see
+// dist/launcher.h. Registered only where data parallel is built (not on the libtorch 1.13 fallback).
+#include <CLI/CLI.hpp>
+#include <torch/cuda.h>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+#include <thread>
+
+#include "cli/commands.h"
+#include "core/check.h"
+#include "dist/comm.h"
+#include "dist/launcher.h"
+
+namespace hrm::cli {
+namespace {
+
+std::string this_binary() {
+  char buf[PATH_MAX];
+  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) HRM_THROW(Error, "hrm launch: cannot find this program's path (/proc/self/exe)");
+  return std::string(buf, static_cast<size_t>(n));
+}
+
+struct LaunchArgs {
+  dist::LaunchPlan plan;
+  int nproc_per_node = 0;  // 0: one per GPU
+};
+
+void run(LaunchArgs& a, const std::vector<std::string>& command) {
+  dist::LaunchPlan plan = a.plan;
+  plan.command = command;
+  plan.nproc_per_node = a.nproc_per_node;
+  if (plan.nproc_per_node == 0) {
+    plan.nproc_per_node = static_cast<int>(torch::cuda::device_count());
+    if (plan.nproc_per_node == 0)
+      HRM_THROW(ConfigError, "hrm launch: this machine has no GPU: give --nproc-per-node N for N CPU processes (Gloo)");
+  }
+  // Each rank's share of the cores, unless the user chose (OMP_NUM_THREADS, or --threads in the command).
+  const bool threads_given = std::getenv("OMP_NUM_THREADS") != nullptr ||
+                             std::any_of(command.begin(), command.end(), [](const std::string& s) { return s.rfind("--threads", 0) == 0; });
+  if (!threads_given)
+    plan.omp_threads = std::to_string(std::max(1u, std::thread::hardware_concurrency() / static_cast<unsigned>(plan.nproc_per_node)));
+  dist::check_launch_plan(plan);
+  const int code = dist::run_launch(plan, this_binary(), std::cerr);
+  if (code != 0) std::exit(code);  // the ranks have printed their errors
+}
+
+}  // namespace
+
+void register_launch(CLI::App& app) {
+  if (!dist::comm_available()) return;  // the libtorch 1.13 fallback: no data parallel to launch
+  auto a = std::make_shared<LaunchArgs>();
+  auto* cmd = app.add_subcommand(
+      "launch",
+      "Run a data-parallel hrm train or hrm eval without torchrun: starts this machine's ranks with RANK, LOCAL_RANK, "
+      "WORLD_SIZE, MASTER_ADDR and MASTER_PORT set, passes Ctrl-C and SIGTERM on, and stops the others when a rank "
+      "fails. E.g.: hrm launch --nproc-per-node 4 train device=cuda data_path=... (docs/DISTRIBUTED.md)");
+  cmd->add_option("--nproc-per-node", a->nproc_per_node, "ranks on this machine (default: one per GPU)")->check(CLI::PositiveNumber);
+  cmd->add_option("--nnodes", a->plan.nnodes, "machines in the run (default 1)")->check(CLI::PositiveNumber);
+  cmd->add_option("--node-rank", a->plan.node_rank, "this machine's index, 0..nnodes-1 (default 0)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--master-addr", a->plan.master_addr,
+                  "address of node 0, where rank 0 hosts the rendezvous (default 127.0.0.1: give node 0's address with --nnodes > 1)");
+  cmd->add_option("--master-port", a->plan.master_port, "its TCP port (default: a free one; required with --nnodes > 1)")
+      ->check(CLI::Range(1, 65535));
+  cmd->add_option("--stop-grace", a->plan.stop_grace_seconds,
+                  "seconds the other ranks get to stop after one fails, before SIGKILL (default 30)")
+      ->check(CLI::NonNegativeNumber);
+  // What follows the options is the command every rank runs, hrm's own options (--threads) included:
+  // nothing of it falls through to hrm's parser.
+  cmd->prefix_command();
+  cmd->fallthrough(false);
+  cmd->callback([a, cmd] { run(*a, cmd->remaining()); });
+}
+
+}  // namespace hrm::cli

@@ -1,0 +1,199 @@
+// launcher.cpp: see launcher.h.
+#include "dist/launcher.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <thread>
+
+#include "core/check.h"
+
+extern char** environ;
+
+namespace hrm::dist {
+
+namespace {
+
+volatile std::sig_atomic_t pending_signal = 0;  // SIGINT or SIGTERM received by the launcher, not yet passed on
+void on_signal(int sig) { pending_signal = sig; }
+
+// A port free on this machine a moment ago (the kernel's choice), for rank 0's TCPStore.
+int pick_free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) HRM_THROW(Error, "hrm launch: cannot open a socket to find a free port: ", std::strerror(errno));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_ANY);
+  socklen_t len = sizeof a;
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+                  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0;
+  ::close(fd);
+  if (!ok) HRM_THROW(Error, "hrm launch: no free port found; give --master-port");
+  return ntohs(a.sin_port);
+}
+
+std::string how_it_ended(int status) {
+  if (WIFEXITED(status)) return "exited with code " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) return "was killed by signal " + std::to_string(WTERMSIG(status)) + " (" + strsignal(WTERMSIG(status)) + ")";
+  return "ended";
+}
+
+int exit_code_of(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return 1;
+}
+
+struct Rank {
+  int rank = 0;
+  pid_t pid = -1;
+  bool running = false;
+};
+
+void signal_running(std::vector<Rank>& ranks, int sig) {
+  for (const Rank& r : ranks)
+    if (r.running) ::kill(r.pid, sig);
+}
+
+}  // namespace
+
+void check_launch_plan(LaunchPlan& plan) {
+  if (plan.nproc_per_node < 1) HRM_THROW(ConfigError, "hrm launch: --nproc-per-node must be >= 1, got ", plan.nproc_per_node);
+  if (plan.nnodes < 1) HRM_THROW(ConfigError, "hrm launch: --nnodes must be >= 1, got ", plan.nnodes);
+  if (plan.node_rank < 0 || plan.node_rank >= plan.nnodes)
+    HRM_THROW(ConfigError, "hrm launch: --node-rank must be in [0, ", plan.nnodes - 1, "] for --nnodes ", plan.nnodes, ", got ",
+              plan.node_rank);
+  if (plan.master_port < 0 || plan.master_port > 65535)
+    HRM_THROW(ConfigError, "hrm launch: --master-port must be a TCP port (1-65535), got ", plan.master_port);
+  if (plan.nnodes > 1 && plan.master_port == 0)
+    HRM_THROW(ConfigError, "hrm launch: with --nnodes ", plan.nnodes,
+              " every node needs the same --master-port (and --master-addr: node 0's address)");
+  if (plan.command.empty() || (plan.command[0] != "train" && plan.command[0] != "eval"))
+    HRM_THROW(ConfigError, "hrm launch: expected the command to run on every rank, train ... or eval ..., after the launch options",
+              plan.command.empty() ? std::string() : ", got '" + plan.command[0] + "'",
+              " (hrm's own options such as --threads go after train or eval)");
+  if (plan.master_port == 0) plan.master_port = pick_free_port();
+}
+
+std::vector<std::string> rank_environment(const LaunchPlan& plan, int local_rank, const std::vector<std::string>& base) {
+  std::vector<std::pair<std::string, std::string>> set{
+      {"RANK", std::to_string(plan.node_rank * plan.nproc_per_node + local_rank)},
+      {"LOCAL_RANK", std::to_string(local_rank)},
+      {"WORLD_SIZE", std::to_string(plan.nnodes * plan.nproc_per_node)},
+      {"LOCAL_WORLD_SIZE", std::to_string(plan.nproc_per_node)},
+      {"MASTER_ADDR", plan.master_addr},
+      {"MASTER_PORT", std::to_string(plan.master_port)}};
+  if (!plan.omp_threads.empty()) set.emplace_back("OMP_NUM_THREADS", plan.omp_threads);
+  // Set here, or dropped: a torchrun agent's store is not there (rank 0 hosts its own).
+  const auto ours = [&](const std::string& name) {
+    return name == "TORCHELASTIC_USE_AGENT_STORE" ||
+           std::any_of(set.begin(), set.end(), [&](const auto& kv) { return kv.first == name; });
+  };
+  std::vector<std::string> env;
+  for (const std::string& kv : base)
+    if (!ours(kv.substr(0, kv.find('=')))) env.push_back(kv);
+  for (const auto& [k, v] : set) env.push_back(k + "=" + v);
+  return env;
+}
+
+int run_launch(const LaunchPlan& plan, const std::string& binary, std::ostream& log) {
+  std::vector<std::string> base;
+  for (char** e = environ; *e; ++e) base.emplace_back(*e);
+  const int world = plan.nnodes * plan.nproc_per_node, first = plan.node_rank * plan.nproc_per_node;
+  log << "hrm launch: ranks " << first << "-" << first + plan.nproc_per_node - 1 << " of " << world << " on this machine"
+      << " (node " << plan.node_rank << " of " << plan.nnodes << "), rendezvous at " << plan.master_addr << ":"
+      << plan.master_port << (plan.omp_threads.empty() ? std::string() : ", OMP_NUM_THREADS=" + plan.omp_threads) << ": hrm";
+  for (const auto& a : plan.command) log << " " << a;
+  log << std::endl;
+
+  // Everything the children need is built before fork: only async-signal-safe calls between fork and exec.
+  std::vector<std::string> args{binary};
+  args.insert(args.end(), plan.command.begin(), plan.command.end());
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::vector<std::vector<std::string>> envs;
+  for (int l = 0; l < plan.nproc_per_node; ++l) envs.push_back(rank_environment(plan, l, base));
+
+  struct sigaction sa {}, old_int {}, old_term {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(SIGINT, &sa, &old_int);
+  ::sigaction(SIGTERM, &sa, &old_term);
+  pending_signal = 0;
+
+  std::vector<Rank> ranks;
+  for (int l = 0; l < plan.nproc_per_node; ++l) {
+    std::vector<char*> envp;
+    for (auto& v : envs[static_cast<size_t>(l)]) envp.push_back(v.data());
+    envp.push_back(nullptr);
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      // Its own process group: a Ctrl-C at the terminal reaches the launcher alone, which passes it on
+      // once (hrm train takes a second one as "stop at once").
+      ::setpgid(0, 0);
+      ::signal(SIGINT, SIG_DFL);
+      ::signal(SIGTERM, SIG_DFL);
+      ::execve(argv[0], argv.data(), envp.data());
+      ::_exit(127);
+    }
+    if (pid < 0) {
+      signal_running(ranks, SIGKILL);
+      for (const Rank& r : ranks) ::waitpid(r.pid, nullptr, 0);
+      HRM_THROW(Error, "hrm launch: cannot start rank ", first + l, ": ", std::strerror(errno));
+    }
+    ranks.push_back({first + l, pid, true});
+  }
+
+  int result = 0, interrupted = 0;
+  std::chrono::steady_clock::time_point kill_at{};
+  bool stopping = false;
+  for (size_t left = ranks.size(); left > 0;) {
+    if (const int sig = pending_signal) {
+      pending_signal = 0;
+      interrupted = sig;
+      signal_running(ranks, sig);
+    }
+    int status = 0;
+    const pid_t pid = ::waitpid(-1, &status, WNOHANG);
+    if (pid > 0) {
+      for (Rank& r : ranks) {
+        if (r.pid != pid || !r.running) continue;
+        r.running = false;
+        --left;
+        const int code = exit_code_of(status);
+        if (code != 0 && result == 0) result = code;  // the first failure's
+        if (code == 0 || stopping || interrupted) break;  // a rank done, or the others stopping as told
+        log << "hrm launch: rank " << r.rank << " (pid " << pid << ") " << how_it_ended(status);
+        if (left > 0) log << "; stopping the other ranks (SIGTERM, then SIGKILL after " << plan.stop_grace_seconds << " s)";
+        log << std::endl;
+        stopping = true;
+        signal_running(ranks, SIGTERM);
+        kill_at = std::chrono::steady_clock::now() +
+                  std::chrono::milliseconds(static_cast<int64_t>(plan.stop_grace_seconds * 1000));
+        break;
+      }
+      continue;
+    }
+    if (stopping && std::chrono::steady_clock::now() >= kill_at) {
+      signal_running(ranks, SIGKILL);
+      kill_at = std::chrono::steady_clock::time_point::max();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ::sigaction(SIGINT, &old_int, nullptr);
+  ::sigaction(SIGTERM, &old_term, nullptr);
+  if (interrupted)  // under data parallel a rank stops at once: what resumes is the last evaluation's checkpoint
+    log << "hrm launch: " << strsignal(interrupted) << " passed to every rank; all stopped" << std::endl;
+  return result;
+}
+
+}  // namespace hrm::dist
