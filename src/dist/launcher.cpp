@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -130,6 +131,7 @@ int run_launch(const LaunchPlan& plan, const std::string& binary, std::ostream& 
   ::sigaction(SIGTERM, &sa, &old_term);
   pending_signal = 0;
 
+  const pid_t launcher = ::getpid();
   std::vector<Rank> ranks;
   for (int l = 0; l < plan.nproc_per_node; ++l) {
     std::vector<char*> envp;
@@ -142,6 +144,10 @@ int run_launch(const LaunchPlan& plan, const std::string& binary, std::ostream& 
       ::setpgid(0, 0);
       ::signal(SIGINT, SIG_DFL);
       ::signal(SIGTERM, SIG_DFL);
+      // A launcher killed outright (SIGKILL, the OOM killer) takes its ranks along, rather than leaving
+      // them in the next collective; one that died before this line has a new parent already.
+      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+      if (::getppid() != launcher) ::_exit(128 + SIGTERM);
       ::execve(argv[0], argv.data(), envp.data());
       ::_exit(127);
     }

@@ -695,6 +695,36 @@ TEST_F(DistributedTrain, LaunchPassesCtrlCToEveryRank) {
   for (pid_t r : ranks) EXPECT_NE(::kill(r, 0), 0) << "rank pid " << r << " still runs after the launcher exited";
 }
 
+// The launcher itself SIGKILLed (it cannot pass anything on): its ranks get SIGTERM from the kernel
+// (PR_SET_PDEATHSIG) instead of training on, or waiting in a collective, as orphans.
+TEST_F(DistributedTrain, RanksOfAKilledLauncherStopToo) {
+  const std::string log = (dir_->path / "launch_killed.log").string();
+  const pid_t launcher = hrm::testing::spawn_hrm(
+      launch_args({"--nproc-per-node", "2"}, train_args(data(), path("launch_killed"), {"epochs=2000", "eval_interval=2000"})), log);
+  std::vector<pid_t> ranks;
+  for (const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+       ranks.size() < 2 && std::chrono::steady_clock::now() < until;
+       std::this_thread::sleep_for(std::chrono::milliseconds(5)))
+    ranks = children_of(launcher);
+  ASSERT_EQ(ranks.size(), 2u) << read_file(log);
+  ASSERT_EQ(::kill(launcher, SIGKILL), 0);
+  ::waitpid(launcher, nullptr, 0);
+  // Untold, they would train for minutes (8000 steps). Orphans are reaped by init (or a subreaper),
+  // or stay zombies: wait until none runs.
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  auto alive = [](pid_t p) {
+    std::ifstream stat(fs::path("/proc") / std::to_string(p) / "stat");
+    std::string line;
+    if (!std::getline(stat, line)) return false;
+    const size_t close = line.rfind(')');
+    return close != std::string::npos && line.size() > close + 2 && line[close + 2] != 'Z';
+  };
+  while ((alive(ranks[0]) || alive(ranks[1])) && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_FALSE(alive(ranks[0])) << "rank pid " << ranks[0] << " outlived its launcher";
+  EXPECT_FALSE(alive(ranks[1])) << "rank pid " << ranks[1] << " outlived its launcher";
+}
+
 TEST(DistributedLaunch, CommandOtherThanTrainOrEvalAndTwoNodesWithoutAPortAreRefused) {
   const auto data = hrm::testing::run_hrm({"launch", "--nproc-per-node", "2", "data", "info", "x"});
   EXPECT_EQ(data.status, 2);
