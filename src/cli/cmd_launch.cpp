@@ -33,6 +33,18 @@ struct LaunchArgs {
   int nproc_per_node = 0;  // 0: one per GPU
 };
 
+// hrm's own options given before `launch` (hrm --threads 4 launch ...) hold for the ranks too.
+std::vector<std::string> rank_command(const CLI::App& app, std::vector<std::string> command) {
+  if (command.empty()) return command;
+  const auto has = [&](const std::string& opt) {
+    return std::any_of(command.begin() + 1, command.end(), [&](const std::string& s) { return s == opt || s.rfind(opt + "=", 0) == 0; });
+  };
+  if (const CLI::Option* t = app.get_option("--threads"); t->count() > 0 && !has("--threads"))
+    command.insert(command.begin() + 1, {"--threads", t->as<std::string>()});
+  if (app.get_option("--unfused")->count() > 0 && !has("--unfused")) command.insert(command.begin() + 1, "--unfused");
+  return command;
+}
+
 void run(LaunchArgs& a, const std::vector<std::string>& command) {
   dist::LaunchPlan plan = a.plan;
   plan.command = command;
@@ -73,10 +85,11 @@ void register_launch(CLI::App& app) {
                   "seconds the other ranks get to stop after one fails, before SIGKILL (default 30)")
       ->check(CLI::NonNegativeNumber);
   // What follows the options is the command every rank runs, hrm's own options (--threads) included:
-  // nothing of it falls through to hrm's parser.
+  // nothing of it falls through to hrm's parser. ("train" stays with it because main.cpp's
+  // require_subcommand(1) allows one subcommand: launch.)
   cmd->prefix_command();
   cmd->fallthrough(false);
-  cmd->callback([a, cmd] { run(*a, cmd->remaining()); });
+  cmd->callback([a, cmd, &app] { run(*a, rank_command(app, cmd->remaining())); });
 }
 
 }  // namespace hrm::cli

@@ -88,7 +88,8 @@ std::vector<std::string> lines_of(const std::string& text) {
 std::string detect_kind(const std::string& puzzle) {
   if (!fs::is_regular_file(puzzle)) {
     if (is_sudoku_text(trimmed(puzzle))) return "sudoku";
-    HRM_THROW(ConfigError, "puzzle '", puzzle.substr(0, 100), "' is ", sudoku_text_error(trimmed(puzzle)));
+    HRM_THROW(ConfigError, "puzzle '", puzzle.substr(0, 100), "' is ", sudoku_text_error(trimmed(puzzle)),
+              " (a row of token ids? pass --kind tokens)");
   }
   if (fs::path(puzzle).extension() == ".json") return "arc";
   // A Sudoku file may have '#' comment lines; a maze's rows often start with '#' (a wall): the first
@@ -324,6 +325,9 @@ void solve_token_rows(answer::Solver& solver, const SolveArgs& a, answer::Haltin
     }
     if (lines.empty()) HRM_THROW(FormatError, a.puzzle, ": no row of tokens in the file");
   } else {
+    // A row holds ids, blanks, commas, '|' and '-' only: anything else is a file name that does not exist.
+    if (a.puzzle.find_first_not_of("0123456789 \t,|-") != std::string::npos)
+      HRM_THROW(FormatError, "puzzle '", a.puzzle.substr(0, 100), "': no such file, and not a row of token ids");
     lines.push_back(trimmed(a.puzzle));
     wheres.push_back("puzzle");
   }
@@ -335,6 +339,7 @@ void solve_token_rows(answer::Solver& solver, const SolveArgs& a, answer::Haltin
                                                 : parse_token_row(lines[i].substr(bar + 1), wheres[i], "the expected answer",
                                                                   solver.seq_len(), solver.vocab_size(), true));
   }
+  // Identifier 0: the blank one of hrm's builders and the reference's.
   const auto answers = solver.run(rows, std::vector<int32_t>(rows.size(), 0), halting);
   j["puzzles"] = ordered_json::array();
   int64_t compared = 0, right = 0;

@@ -82,7 +82,7 @@ void keep_freed_memory() {
 int main(int argc, char** argv) {
   keep_freed_memory();
   CLI::App app{"hrm: the Hierarchical Reasoning Model (arXiv 2506.21734) in C++ on libtorch"};
-  app.require_subcommand(1);
+  app.require_subcommand(1);  // one: `hrm launch ... train ...` leaves "train" to launch (cmd_launch.cpp)
   // hrm's own options (--threads, --unfused) after the subcommand too: `hrm eval ... --threads 1`.
   app.fallthrough();
   app.set_version_flag("--version", version_text, "Print the version, the libtorch it runs on, CUDA devices, data-parallel backends");
@@ -118,7 +118,7 @@ int main(int argc, char** argv) {
   // A rank of a data-parallel train or eval that stops before it joins the others tells them why.
   const auto stop = [&app](const std::string& why) {
     if (app.got_subcommand("train") || app.got_subcommand("eval"))
-      hrm::dist::post_startup_failure(why, std::chrono::seconds(120), std::cerr);
+      hrm::dist::post_startup_failure(why.empty() ? "an error without a message" : why, std::chrono::seconds(120), std::cerr);
     return 2;
   };
   try {

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <chrono>
 #include <csignal>
+#include <cerrno>
 #include <cstring>
 #include <thread>
 
@@ -23,8 +24,55 @@ namespace hrm::dist {
 
 namespace {
 
-volatile std::sig_atomic_t pending_signal = 0;  // SIGINT or SIGTERM received by the launcher, not yet passed on
-void on_signal(int sig) { pending_signal = sig; }
+// SIGINT and SIGTERM received by the launcher, not yet passed on.
+volatile std::sig_atomic_t pending_int = 0, pending_term = 0;
+void on_signal(int sig) { (sig == SIGINT ? pending_int : pending_term) = 1; }
+bool take_pending(int sig) {
+  volatile std::sig_atomic_t& p = sig == SIGINT ? pending_int : pending_term;
+  if (!p) return false;
+  p = 0;
+  return true;
+}
+
+// While alive: SIGINT and SIGTERM are noted for the ranks, and SIGCHLD has its default action, so
+// that waitpid sees the ranks end (an inherited SIG_IGN would reap them unseen).
+struct SignalsOfTheLauncher {
+  struct sigaction old_int {}, old_term {}, old_chld {};
+  SignalsOfTheLauncher() {
+    pending_int = pending_term = 0;
+    struct sigaction sa {};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    ::sigaction(SIGINT, &sa, &old_int);
+    ::sigaction(SIGTERM, &sa, &old_term);
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    ::sigaction(SIGCHLD, &dfl, &old_chld);
+  }
+  ~SignalsOfTheLauncher() {
+    ::sigaction(SIGINT, &old_int, nullptr);
+    ::sigaction(SIGTERM, &old_term, nullptr);
+    ::sigaction(SIGCHLD, &old_chld, nullptr);
+  }
+  SignalsOfTheLauncher(const SignalsOfTheLauncher&) = delete;
+  SignalsOfTheLauncher& operator=(const SignalsOfTheLauncher&) = delete;
+};
+
+// While alive: SIGINT and SIGTERM blocked (pending ones are delivered at the end).
+struct BlockedStopSignals {
+  sigset_t previous{};
+  BlockedStopSignals() {
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    ::sigprocmask(SIG_BLOCK, &stop, &previous);
+  }
+  ~BlockedStopSignals() { ::sigprocmask(SIG_SETMASK, &previous, nullptr); }
+  BlockedStopSignals(const BlockedStopSignals&) = delete;
+  BlockedStopSignals& operator=(const BlockedStopSignals&) = delete;
+};
 
 // A port free on this machine a moment ago (the kernel's choice), for rank 0's TCPStore.
 int pick_free_port() {
@@ -74,13 +122,14 @@ void check_launch_plan(LaunchPlan& plan) {
               plan.node_rank);
   if (plan.master_port < 0 || plan.master_port > 65535)
     HRM_THROW(ConfigError, "hrm launch: --master-port must be a TCP port (1-65535), got ", plan.master_port);
-  if (plan.nnodes > 1 && plan.master_port == 0)
+  if (plan.nnodes > 1 && (plan.master_port == 0 || plan.master_addr.empty()))
     HRM_THROW(ConfigError, "hrm launch: with --nnodes ", plan.nnodes,
-              " every node needs the same --master-port (and --master-addr: node 0's address)");
+              " every node needs the same --master-addr (node 0's address, reachable from every node) and --master-port");
   if (plan.command.empty() || (plan.command[0] != "train" && plan.command[0] != "eval"))
     HRM_THROW(ConfigError, "hrm launch: expected the command to run on every rank, train ... or eval ..., after the launch options",
               plan.command.empty() ? std::string() : ", got '" + plan.command[0] + "'",
               " (hrm's own options such as --threads go after train or eval)");
+  if (plan.master_addr.empty()) plan.master_addr = "127.0.0.1";
   if (plan.master_port == 0) plan.master_port = pick_free_port();
 }
 
@@ -124,79 +173,96 @@ int run_launch(const LaunchPlan& plan, const std::string& binary, std::ostream& 
   std::vector<std::vector<std::string>> envs;
   for (int l = 0; l < plan.nproc_per_node; ++l) envs.push_back(rank_environment(plan, l, base));
 
-  struct sigaction sa {}, old_int {}, old_term {};
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  ::sigaction(SIGINT, &sa, &old_int);
-  ::sigaction(SIGTERM, &sa, &old_term);
-  pending_signal = 0;
-
+  const SignalsOfTheLauncher signals;
   const pid_t launcher = ::getpid();
   std::vector<Rank> ranks;
-  for (int l = 0; l < plan.nproc_per_node; ++l) {
-    std::vector<char*> envp;
-    for (auto& v : envs[static_cast<size_t>(l)]) envp.push_back(v.data());
-    envp.push_back(nullptr);
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-      // Its own process group: a Ctrl-C at the terminal reaches the launcher alone, which passes it on
-      // once (hrm train takes a second one as "stop at once").
-      ::setpgid(0, 0);
-      ::signal(SIGINT, SIG_DFL);
-      ::signal(SIGTERM, SIG_DFL);
-      // A launcher killed outright (SIGKILL, the OOM killer) takes its ranks along, rather than leaving
-      // them in the next collective; one that died before this line has a new parent already.
-      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-      if (::getppid() != launcher) ::_exit(128 + SIGTERM);
-      ::execve(argv[0], argv.data(), envp.data());
-      ::_exit(127);
+  {
+    // SIGINT and SIGTERM wait, blocked, until every rank exists and has its default handlers: one
+    // passed on earlier would meet the launcher's handler, inherited by fork, and be lost.
+    const BlockedStopSignals blocked;
+    for (int l = 0; l < plan.nproc_per_node; ++l) {
+      std::vector<char*> envp;
+      for (auto& v : envs[static_cast<size_t>(l)]) envp.push_back(v.data());
+      envp.push_back(nullptr);
+      const pid_t pid = ::fork();
+      if (pid == 0) {
+        // A process group of its own: a Ctrl-C at the terminal reaches the launcher alone, which
+        // passes it on once (hrm train takes a second one as "stop at once").
+        ::setpgid(0, 0);
+        ::signal(SIGINT, SIG_DFL);
+        ::signal(SIGTERM, SIG_DFL);
+        // A launcher killed outright (SIGKILL, the OOM killer) takes its ranks along, rather than
+        // leaving them in the next collective; one that died before this line has a new parent already.
+        ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (::getppid() != launcher) ::_exit(128 + SIGTERM);
+        ::sigprocmask(SIG_SETMASK, &blocked.previous, nullptr);  // a signal passed on meanwhile ends it now
+        ::execve(argv[0], argv.data(), envp.data());
+        ::_exit(127);
+      }
+      if (pid < 0) {
+        const int error = errno;
+        signal_running(ranks, SIGKILL);
+        for (const Rank& r : ranks) ::waitpid(r.pid, nullptr, 0);
+        HRM_THROW(Error, "hrm launch: cannot start rank ", first + l, ": ", std::strerror(error));
+      }
+      ranks.push_back({first + l, pid, true});
     }
-    if (pid < 0) {
-      signal_running(ranks, SIGKILL);
-      for (const Rank& r : ranks) ::waitpid(r.pid, nullptr, 0);
-      HRM_THROW(Error, "hrm launch: cannot start rank ", first + l, ": ", std::strerror(errno));
-    }
-    ranks.push_back({first + l, pid, true});
   }
 
+  const auto grace = std::chrono::milliseconds(static_cast<int64_t>(plan.stop_grace_seconds * 1000));
   int result = 0, interrupted = 0;
-  std::chrono::steady_clock::time_point kill_at{};
+  auto kill_at = std::chrono::steady_clock::time_point::max();  // SIGKILL for the ranks still running then
   bool stopping = false;
   for (size_t left = ranks.size(); left > 0;) {
-    if (const int sig = pending_signal) {
-      pending_signal = 0;
+    for (const int sig : {SIGINT, SIGTERM}) {
+      if (!take_pending(sig)) continue;
       interrupted = sig;
       signal_running(ranks, sig);
+      kill_at = std::min(kill_at, std::chrono::steady_clock::now() + grace);
     }
-    int status = 0;
-    const pid_t pid = ::waitpid(-1, &status, WNOHANG);
-    if (pid > 0) {
-      for (Rank& r : ranks) {
-        if (r.pid != pid || !r.running) continue;
-        r.running = false;
-        --left;
-        const int code = exit_code_of(status);
-        if (code != 0 && result == 0) result = code;  // the first failure's
-        if (code == 0 || stopping || interrupted) break;  // a rank done, or the others stopping as told
-        log << "hrm launch: rank " << r.rank << " (pid " << pid << ") " << how_it_ended(status);
-        if (left > 0) log << "; stopping the other ranks (SIGTERM, then SIGKILL after " << plan.stop_grace_seconds << " s)";
-        log << std::endl;
-        stopping = true;
-        signal_running(ranks, SIGTERM);
-        kill_at = std::chrono::steady_clock::now() +
-                  std::chrono::milliseconds(static_cast<int64_t>(plan.stop_grace_seconds * 1000));
-        break;
+    // Every rank that ended since the last look: when several fail together, the cause is likelier
+    // the one killed by a signal (the others lost their peer), else the lowest rank.
+    std::vector<std::pair<Rank*, int>> ended;
+    while (left > 0) {
+      int status = 0;
+      const pid_t pid = ::waitpid(-1, &status, WNOHANG);
+      if (pid == 0) break;
+      if (pid < 0) {  // ECHILD with ranks left: they were reaped unseen
+        if (errno == EINTR) continue;
+        log << "hrm launch: lost track of the ranks (waitpid: " << std::strerror(errno) << ")" << std::endl;
+        for (Rank& r : ranks) r.running = false;
+        return result != 0 ? result : 1;
       }
-      continue;
+      for (Rank& r : ranks)
+        if (r.pid == pid && r.running) {
+          r.running = false;
+          --left;
+          ended.emplace_back(&r, status);
+        }
     }
-    if (stopping && std::chrono::steady_clock::now() >= kill_at) {
+    const std::pair<Rank*, int>* cause = nullptr;
+    for (const auto& e : ended) {
+      if (exit_code_of(e.second) == 0) continue;
+      if (!cause || (WIFSIGNALED(e.second) && !WIFSIGNALED(cause->second)) ||
+          (WIFSIGNALED(e.second) == WIFSIGNALED(cause->second) && e.first->rank < cause->first->rank))
+        cause = &e;
+    }
+    if (cause && result == 0) result = exit_code_of(cause->second);
+    if (cause && !stopping && !interrupted) {  // not a rank stopping as told
+      log << "hrm launch: rank " << cause->first->rank << " (pid " << cause->first->pid << ") " << how_it_ended(cause->second);
+      if (left > 0) log << "; stopping the other ranks (SIGTERM, then SIGKILL after " << plan.stop_grace_seconds << " s)";
+      log << std::endl;
+      stopping = true;
+      signal_running(ranks, SIGTERM);
+      kill_at = std::chrono::steady_clock::now() + grace;
+    }
+    if (left == 0) break;
+    if (std::chrono::steady_clock::now() >= kill_at) {
       signal_running(ranks, SIGKILL);
       kill_at = std::chrono::steady_clock::time_point::max();
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  ::sigaction(SIGINT, &old_int, nullptr);
-  ::sigaction(SIGTERM, &old_term, nullptr);
   if (interrupted)  // under data parallel a rank stops at once: what resumes is the last evaluation's checkpoint
     log << "hrm launch: " << strsignal(interrupted) << " passed to every rank; all stopped" << std::endl;
   return result;

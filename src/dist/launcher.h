@@ -15,14 +15,15 @@ namespace hrm::dist {
 struct LaunchPlan {
   int nproc_per_node = 1;
   int nnodes = 1, node_rank = 0;
-  std::string master_addr = "127.0.0.1";
+  std::string master_addr;      // empty: 127.0.0.1 (one node only)
   int master_port = 0;         // 0: a free port of this machine (one node only)
   std::string omp_threads;     // OMP_NUM_THREADS for each rank; empty: leave the environment as it is
   std::vector<std::string> command;  // the hrm subcommand and its arguments: train ... or eval ...
   double stop_grace_seconds = 30;    // after SIGTERM to the other ranks, SIGKILL for those still running
 };
 
-// Checks the plan (ConfigError naming the option); picks the port when master_port is 0.
+// Checks the plan (ConfigError naming the option); on one node, fills in 127.0.0.1 and a free port
+// where master_addr and master_port are not given.
 void check_launch_plan(LaunchPlan& plan);
 
 // The environment of local rank `local_rank`: `base` (NAME=VALUE entries) with the launcher's

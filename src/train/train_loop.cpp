@@ -469,7 +469,7 @@ TrainState run_pretrain(PretrainConfig config, std::ostream& out_all_ranks, cons
   const data::Dataset eval_data = data::Dataset::open(config.data_path, "test");
   data::check_splits_agree(train_data, eval_data);
   check_iteration_size(config, train_data);
-  if (config.resume) require_train_state(train_state_path(config.checkpoint_path.value_or(*config.resume)));
+  if (config.resume && config.checkpoint_path) require_train_state(train_state_path(*config.checkpoint_path));
 
   // Data parallel when launched so (train/distributed.h; null: one process). Only rank 0 prints, logs and
   // writes files; every rank trains its slice of each global batch.

@@ -316,16 +316,22 @@ TEST(CmdSolve, TokenRowsOfATaskOfOnesOwnAreAnsweredAndScoredAgainstTheExpectedAn
   EXPECT_EQ(j["kind"], "tokens");
   ASSERT_EQ(j["puzzles"].size(), 1u);
   EXPECT_EQ(j["puzzles"][0]["input"], json({2, 3, 4, 5, 2, 3, 4, 5}));
-  std::vector<int> answer = j["puzzles"][0]["answer"].get<std::vector<int>>();
-  ASSERT_EQ(answer.size(), 8u);
-  for (int t : answer) EXPECT_TRUE(t >= 0 && t < 6) << t;
+  ASSERT_EQ(j["puzzles"][0]["answer"].size(), 8u);
+  for (int t : j["puzzles"][0]["answer"].get<std::vector<int>>()) EXPECT_TRUE(t >= 0 && t < 6) << t;
   EXPECT_FALSE(j["puzzles"][0].contains("right"));
 
-  // A file: its own answer expected (one position not compared), then one token off.
+  // A file of two rows; then the same rows with the answers just given as expected (one position not
+  // compared), the second one token off. Both runs batch the two rows alike, so they answer alike.
+  write_file_atomic((dir.path / "plain.txt").string(), "2 3 4 5 2 3 4 5\n2,3,4,5,2,3,4,5\n");
+  const auto plain = run_hrm({"solve", "--checkpoint", ckpt, (dir.path / "plain.txt").string(), "--json", (dir.path / "p.json").string()});
+  ASSERT_EQ(plain.status, 0) << plain.output;
+  const json p = read_json(dir.path / "p.json");
+  ASSERT_EQ(p["puzzles"].size(), 2u);
+  const std::vector<int> a0 = p["puzzles"][0]["answer"].get<std::vector<int>>(), a1 = p["puzzles"][1]["answer"].get<std::vector<int>>();
   std::string same, off;
-  for (size_t k = 0; k < answer.size(); ++k) {
-    same += (k ? " " : "") + (k == 3 ? std::string("-100") : std::to_string(answer[k]));
-    off += (k ? "," : "") + std::to_string(k == 0 ? (answer[k] + 1) % 6 : answer[k]);
+  for (size_t k = 0; k < a0.size(); ++k) {
+    same += (k ? " " : "") + (k == 3 ? std::string("-100") : std::to_string(a0[k]));
+    off += (k ? "," : "") + std::to_string(k == 0 ? (a1[k] + 1) % 6 : a1[k]);
   }
   write_file_atomic((dir.path / "rows.txt").string(),
                     "# rows of my task\n2 3 4 5 2 3 4 5 | " + same + "\n\n2,3,4,5,2,3,4,5|" + off + "\n");
@@ -355,6 +361,9 @@ TEST(CmdSolve, TokenRowsOfATaskOfOnesOwnAreAnsweredAndScoredAgainstTheExpectedAn
   EXPECT_NE(word.output.find("bad.txt:2: token 2 of the expected answer is 'x', expected an integer token id 0..5"),
             std::string::npos)
       << word.output;
+  const auto typo = run_hrm({"solve", "--checkpoint", ckpt, (dir.path / "rows.tx").string()});
+  EXPECT_EQ(typo.status, 2);
+  EXPECT_NE(typo.output.find("rows.tx': no such file, and not a row of token ids"), std::string::npos) << typo.output;
 }
 
 }  // namespace

@@ -589,14 +589,17 @@ std::vector<std::string> launch_args(const std::vector<std::string>& launch, con
   return a;
 }
 
+// spawn_hrm runs `hrm --threads 1 launch ...`: hrm's own option before launch reaches the ranks, as
+// the single run had it.
 TEST_F(DistributedTrain, LaunchOfTwoRanksEndsWithTheWeightsOfOneProcess) {
   auto command = train_args(data(), path("launched"), {});
-  command.insert(command.begin() + 1, {"--threads", "1"});  // hrm's own option inside the command, as the single run
-  const auto r = hrm::testing::run_hrm(launch_args({"--nproc-per-node", "2"}, command));
-  ASSERT_EQ(r.status, 0) << r.output;
-  EXPECT_NE(r.output.find("hrm launch: ranks 0-1 of 2 on this machine (node 0 of 1), rendezvous at 127.0.0.1:"),
-            std::string::npos)
-      << r.output;
+  const std::string log = (dir_->path / "launched.log").string();
+  const int code = wait_for(hrm::testing::spawn_hrm(launch_args({"--nproc-per-node", "2"}, command), log), std::chrono::seconds(120));
+  const std::string out = read_file(log);
+  ASSERT_EQ(code, 0) << "(-2: still running after 120 s)\n" << out;
+  EXPECT_NE(out.find("hrm launch: ranks 0-1 of 2 on this machine (node 0 of 1), rendezvous at 127.0.0.1:"), std::string::npos)
+      << out;
+  EXPECT_NE(out.find(": hrm train --threads 1 device=cpu"), std::string::npos) << out;
   expect_same_weights(last_checkpoint(path("single")), last_checkpoint(path("launched")));
 }
 
@@ -604,7 +607,7 @@ TEST_F(DistributedTrain, LaunchOfTwoRanksEndsWithTheWeightsOfOneProcess) {
 TEST_F(DistributedTrain, LaunchersOfTwoNodesMakeOneRun) {
   const int port = free_port();
   auto command = train_args(data(), path("nodes"), {});
-  command.insert(command.begin() + 1, {"--threads", "1"});
+  command.insert(command.begin() + 1, {"--threads", "1"});  // in the command too: not given twice
   std::vector<pid_t> nodes;
   for (const char* node : {"0", "1"})
     nodes.push_back(hrm::testing::spawn_hrm(launch_args({"--nnodes", "2", "--node-rank", node, "--nproc-per-node", "1",
@@ -733,7 +736,12 @@ TEST(DistributedLaunch, CommandOtherThanTrainOrEvalAndTwoNodesWithoutAPortAreRef
       << data.output;
   const auto port = hrm::testing::run_hrm({"launch", "--nnodes", "2", "--nproc-per-node", "1", "train"});
   EXPECT_EQ(port.status, 2);
-  EXPECT_NE(port.output.find("every node needs the same --master-port"), std::string::npos) << port.output;
+  EXPECT_NE(port.output.find("every node needs the same --master-addr (node 0's address, reachable from every node) and --master-port"),
+            std::string::npos)
+      << port.output;
+  const auto addr = hrm::testing::run_hrm({"launch", "--nnodes", "2", "--master-port", "29500", "--nproc-per-node", "1", "train"});
+  EXPECT_EQ(addr.status, 2);
+  EXPECT_NE(addr.output.find("every node needs the same --master-addr"), std::string::npos) << addr.output;
   const auto node = hrm::testing::run_hrm({"launch", "--nnodes", "2", "--node-rank", "2", "--nproc-per-node", "1", "train"});
   EXPECT_EQ(node.status, 2);
   EXPECT_NE(node.output.find("--node-rank must be in [0, 1] for --nnodes 2, got 2"), std::string::npos) << node.output;
