@@ -82,7 +82,7 @@ void register_launch(CLI::App& app) {
   cmd->add_option("--master-port", a->plan.master_port, "its TCP port (default: a free one; required with --nnodes > 1)")
       ->check(CLI::Range(1, 65535));
   cmd->add_option("--stop-grace", a->plan.stop_grace_seconds,
-                  "seconds the other ranks get to stop after one fails, before SIGKILL (default 30)")
+                  "seconds the ranks get to stop, after one failed or after Ctrl-C/SIGTERM, before SIGKILL (default 30)")
       ->check(CLI::NonNegativeNumber);
   // What follows the options is the command every rank runs, hrm's own options (--threads) included:
   // nothing of it falls through to hrm's parser. ("train" stays with it because main.cpp's

@@ -11,8 +11,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <csignal>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <thread>
 

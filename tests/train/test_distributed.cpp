@@ -653,79 +653,84 @@ std::string rank_variable(pid_t pid) {
   return "";
 }
 
+// Whether `pid` runs (a zombie does not).
+bool running(pid_t pid) {
+  std::ifstream stat(fs::path("/proc") / std::to_string(pid) / "stat");
+  std::string line;
+  if (!std::getline(stat, line)) return false;
+  const size_t close = line.rfind(')');
+  return close != std::string::npos && line.size() > close + 2 && line[close + 2] != 'Z';
+}
+
+// `hrm launch --nproc-per-node 2` of a long run, returned as soon as both ranks exist (forked; perhaps
+// not yet exec'd).
+struct LaunchedPair {
+  pid_t launcher = -1;
+  std::vector<pid_t> ranks;
+  std::string log;
+};
+LaunchedPair launch_two_ranks(const fs::path& dir, const fs::path& data, const std::string& name, int epochs) {
+  LaunchedPair l;
+  l.log = (dir / (name + ".log")).string();
+  const std::string e = std::to_string(epochs);
+  l.launcher = hrm::testing::spawn_hrm(
+      launch_args({"--nproc-per-node", "2"}, train_args(data, dir / name, {"epochs=" + e, "eval_interval=" + e})), l.log);
+  for (const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+       l.ranks.size() < 2 && std::chrono::steady_clock::now() < until;
+       std::this_thread::sleep_for(std::chrono::milliseconds(5)))
+    l.ranks = children_of(l.launcher);
+  return l;
+}
+
 // Rank 1 killed as it starts, before the rendezvous: rank 0 would wait there for dist_timeout (30
 // minutes); the launcher stops it, exits with the dead rank's status and says which rank died how.
 TEST_F(DistributedTrain, LaunchStopsTheOtherRanksWhenOneDies) {
-  const std::string log = (dir_->path / "launch_dead.log").string();
-  const pid_t launcher = hrm::testing::spawn_hrm(
-      launch_args({"--nproc-per-node", "2"}, train_args(data(), path("launch_dead"), {"epochs=400", "eval_interval=400"})), log);
+  const LaunchedPair l = launch_two_ranks(dir_->path, data(), "launch_dead", 400);
+  ASSERT_EQ(l.ranks.size(), 2u) << read_file(l.log);
   pid_t rank0 = -1, rank1 = -1;
   for (const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-       (rank0 < 0 || rank1 < 0) && std::chrono::steady_clock::now() < until;) {
-    for (pid_t c : children_of(launcher)) {
-      const std::string r = rank_variable(c);
+       (rank0 < 0 || rank1 < 0) && std::chrono::steady_clock::now() < until;
+       std::this_thread::sleep_for(std::chrono::milliseconds(5)))
+    for (pid_t c : l.ranks) {
+      const std::string r = rank_variable(c);  // once exec'd
       if (r == "0") rank0 = c;
       if (r == "1") rank1 = c;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  ASSERT_GT(rank1, 0) << "no rank 1 child found\n" << read_file(log);
+  ASSERT_GT(rank1, 0) << "no rank 1 child found\n" << read_file(l.log);
   ASSERT_GT(rank0, 0);
   ASSERT_EQ(::kill(rank1, SIGKILL), 0);
-  const int code = wait_for(launcher, std::chrono::seconds(60));
-  const std::string out = read_file(log);
+  const int code = wait_for(l.launcher, std::chrono::seconds(60));
+  const std::string out = read_file(l.log);
   EXPECT_EQ(code, 128 + SIGKILL) << out;
   EXPECT_NE(out.find("hrm launch: rank 1 (pid " + std::to_string(rank1) + ") was killed by signal 9"), std::string::npos) << out;
-  EXPECT_NE(::kill(rank0, 0), 0) << "rank 0 still runs after the launcher exited";
+  EXPECT_FALSE(running(rank0)) << "rank 0 still runs after the launcher exited";
 }
 
-// Ctrl-C reaches the launcher alone (the ranks have their own process group); it passes it on once.
+// Ctrl-C reaches the launcher alone (each rank has a process group of its own); it passes it on once,
+// also to ranks not yet exec'd (the signal waits, blocked, until they have their default handlers).
 TEST_F(DistributedTrain, LaunchPassesCtrlCToEveryRank) {
-  const std::string log = (dir_->path / "launch_int.log").string();
-  const pid_t launcher = hrm::testing::spawn_hrm(
-      launch_args({"--nproc-per-node", "2"}, train_args(data(), path("launch_int"), {"epochs=400", "eval_interval=400"})), log);
-  std::vector<pid_t> ranks;
-  for (const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-       ranks.size() < 2 && std::chrono::steady_clock::now() < until;
-       std::this_thread::sleep_for(std::chrono::milliseconds(5)))
-    ranks = children_of(launcher);
-  ASSERT_EQ(ranks.size(), 2u) << read_file(log);
-  ASSERT_EQ(::kill(launcher, SIGINT), 0);
-  const int code = wait_for(launcher, std::chrono::seconds(60));
-  const std::string out = read_file(log);
+  const LaunchedPair l = launch_two_ranks(dir_->path, data(), "launch_int", 400);
+  ASSERT_EQ(l.ranks.size(), 2u) << read_file(l.log);
+  ASSERT_EQ(::kill(l.launcher, SIGINT), 0);
+  const int code = wait_for(l.launcher, std::chrono::seconds(60));
+  const std::string out = read_file(l.log);
   EXPECT_EQ(code, 128 + SIGINT) << out;
   EXPECT_NE(out.find("hrm launch: Interrupt passed to every rank; all stopped"), std::string::npos) << out;
-  for (pid_t r : ranks) EXPECT_NE(::kill(r, 0), 0) << "rank pid " << r << " still runs after the launcher exited";
+  for (pid_t r : l.ranks) EXPECT_FALSE(running(r)) << "rank pid " << r << " still runs after the launcher exited";
 }
 
 // The launcher itself SIGKILLed (it cannot pass anything on): its ranks get SIGTERM from the kernel
 // (PR_SET_PDEATHSIG) instead of training on, or waiting in a collective, as orphans.
 TEST_F(DistributedTrain, RanksOfAKilledLauncherStopToo) {
-  const std::string log = (dir_->path / "launch_killed.log").string();
-  const pid_t launcher = hrm::testing::spawn_hrm(
-      launch_args({"--nproc-per-node", "2"}, train_args(data(), path("launch_killed"), {"epochs=2000", "eval_interval=2000"})), log);
-  std::vector<pid_t> ranks;
-  for (const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-       ranks.size() < 2 && std::chrono::steady_clock::now() < until;
-       std::this_thread::sleep_for(std::chrono::milliseconds(5)))
-    ranks = children_of(launcher);
-  ASSERT_EQ(ranks.size(), 2u) << read_file(log);
-  ASSERT_EQ(::kill(launcher, SIGKILL), 0);
-  ::waitpid(launcher, nullptr, 0);
-  // Untold, they would train for minutes (8000 steps). Orphans are reaped by init (or a subreaper),
-  // or stay zombies: wait until none runs.
+  const LaunchedPair l = launch_two_ranks(dir_->path, data(), "launch_killed", 2000);  // untold, minutes of training
+  ASSERT_EQ(l.ranks.size(), 2u) << read_file(l.log);
+  ASSERT_EQ(::kill(l.launcher, SIGKILL), 0);
+  ::waitpid(l.launcher, nullptr, 0);
+  // Orphans are reaped by init (or a subreaper), or stay zombies: wait until none runs.
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  auto alive = [](pid_t p) {
-    std::ifstream stat(fs::path("/proc") / std::to_string(p) / "stat");
-    std::string line;
-    if (!std::getline(stat, line)) return false;
-    const size_t close = line.rfind(')');
-    return close != std::string::npos && line.size() > close + 2 && line[close + 2] != 'Z';
-  };
-  while ((alive(ranks[0]) || alive(ranks[1])) && std::chrono::steady_clock::now() < until)
+  while ((running(l.ranks[0]) || running(l.ranks[1])) && std::chrono::steady_clock::now() < until)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  EXPECT_FALSE(alive(ranks[0])) << "rank pid " << ranks[0] << " outlived its launcher";
-  EXPECT_FALSE(alive(ranks[1])) << "rank pid " << ranks[1] << " outlived its launcher";
+  for (pid_t r : l.ranks) EXPECT_FALSE(running(r)) << "rank pid " << r << " outlived its launcher";
 }
 
 TEST(DistributedLaunch, CommandOtherThanTrainOrEvalAndTwoNodesWithoutAPortAreRefused) {
