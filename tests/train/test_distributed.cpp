@@ -603,6 +603,23 @@ TEST_F(DistributedTrain, LaunchOfTwoRanksEndsWithTheWeightsOfOneProcess) {
   expect_same_weights(last_checkpoint(path("single")), last_checkpoint(path("launched")));
 }
 
+TEST_F(DistributedTrain, LaunchOfATwoRankEvalGivesTheMetricsOfOneProcess) {
+  const fs::path ckpt = last_checkpoint(path("single"));
+  ASSERT_FALSE(ckpt.empty());
+  const std::vector<std::string> eval{"eval", "checkpoint=" + ckpt.string(), "save_outputs=[]"};
+  const auto one = hrm::testing::run_hrm(eval);
+  ASSERT_EQ(one.status, 0) << one.output;
+  const std::string log = (dir_->path / "launched_eval.log").string();
+  const int code = wait_for(hrm::testing::spawn_hrm(launch_args({"--nproc-per-node", "2"}, eval), log), std::chrono::seconds(120));
+  const std::string out = read_file(log);
+  ASSERT_EQ(code, 0) << "(-2: still running after 120 s)\n" << out;
+  EXPECT_NE(out.find("hrm launch: ranks 0-1 of 2"), std::string::npos) << out;
+  const nlohmann::json a = eval_metrics(one.output), b = eval_metrics(out);
+  ASSERT_EQ(a.size(), b.size()) << a << "\n" << b;
+  for (const auto& [set, values] : a.items())
+    for (const auto& [k, v] : values.items()) EXPECT_NEAR(v.get<double>(), b[set][k].get<double>(), 1e-6) << set << "/" << k;
+}
+
 // Two machines' launchers, here both on this one: each starts its rank with the global rank and world size.
 TEST_F(DistributedTrain, LaunchersOfTwoNodesMakeOneRun) {
   const int port = free_port();
