@@ -127,8 +127,8 @@ int main(int argc, char** argv) {
     // --help and --version exit 0; a usage error exits 2 like every other error (not CLI11's 100+ codes).
     return app.exit(e) == 0 ? 0 : stop(e.what());
   } catch (const hrm::Interrupted& e) {
-    std::cerr << e.what() << "\n";
-    return 130;  // as a shell reports a process stopped by SIGINT
+    std::cerr << std::string(e.what()) + "\n";  // one write: ranks sharing a terminal stop together
+    return hrm::kInterruptedExit;
   } catch (const hrm::Error& e) {
     std::cerr << "error: " << e.what() << "\n";
     return stop(e.what());

@@ -20,10 +20,12 @@ struct ConfigError : Error {
 struct FormatError : Error {
   using Error::Error;
 };
-// The user stopped the work (Ctrl-C); the message says what was kept. main() exits 130 with it.
+// The user or a scheduler stopped the work (SIGINT, SIGTERM); the message says what was kept. main()
+// exits kInterruptedExit with it.
 struct Interrupted : Error {
   using Error::Error;
 };
+constexpr int kInterruptedExit = 130;  // as a shell reports a process stopped by SIGINT
 
 namespace detail {
 template <typename... Args>

@@ -248,6 +248,15 @@ int run_launch(const LaunchPlan& plan, const std::string& binary, std::ostream& 
         cause = &e;
     }
     if (cause && result == 0) result = exit_code_of(cause->second);
+    if (cause && !stopping && !interrupted && exit_code_of(cause->second) == kInterruptedExit) {
+      // hrm train signalled on this node alone (a scheduler's SIGTERM, say): the ranks agreed on the
+      // step, rank 0 saved the state, the others are ending too. SIGTERM would be a second signal.
+      log << "hrm launch: rank " << cause->first->rank << " (pid " << cause->first->pid
+          << ") exited 130, interrupted by a signal to a rank; "
+          << (left > 0 ? "the others stop after the same step" : "every rank stopped") << std::endl;
+      stopping = true;
+      kill_at = std::chrono::steady_clock::now() + grace;
+    }
     if (cause && !stopping && !interrupted) {  // not a rank stopping as told
       log << "hrm launch: rank " << cause->first->rank << " (pid " << cause->first->pid << ") " << how_it_ended(cause->second);
       if (left > 0) log << "; stopping the other ranks (SIGTERM, then SIGKILL after " << plan.stop_grace_seconds << " s)";
@@ -263,7 +272,7 @@ int run_launch(const LaunchPlan& plan, const std::string& binary, std::ostream& 
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  if (interrupted)  // under data parallel a rank stops at once: what resumes is the last evaluation's checkpoint
+  if (interrupted)  // hrm train: the ranks agreed on a step and saved the state there
     log << "hrm launch: " << strsignal(interrupted) << " passed to every rank; all stopped" << std::endl;
   return result;
 }

@@ -9,6 +9,7 @@
 // - `train_state.pt` (same file format, str -> Tensor): everything else a run needs to continue
 //   exactly: the trained weights, AdamATan2 moments and step counts, the EMA shadow, step and
 //   iteration counters, the exploration generator, the sampler position, and the ACT carry.
+// train_state.pt is also written when a signal stops the run between evaluations (train_loop.h).
 // Both files are written atomically (temporary file, then rename), step_N first: an interrupted
 // write leaves the previous state intact.
 #pragma once

@@ -86,6 +86,12 @@ torch::Tensor all_reduce_gradients(dist::Comm& comm, const std::vector<torch::Te
   return flag;
 }
 
+bool any_rank_stops(dist::Comm& comm, bool mine) {
+  torch::Tensor flag = torch::full({1}, mine ? 1.0F : 0.0F, torch::TensorOptions().device(comm.device()));
+  comm.all_reduce_sum(flag, "all-reduce of the stop requests");
+  return flag.item<float>() > 0;
+}
+
 optim::GatherGradsFn sign_sgd_all_gather(dist::Comm& comm) {
   return [&comm](const torch::Tensor& grad, const torch::Tensor& ids) {
     return std::make_pair(comm.all_gather_cat(grad, "all-gather of the puzzle-embedding gradients"),

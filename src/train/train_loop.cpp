@@ -405,9 +405,10 @@ void check_iteration_size(const PretrainConfig& config, const data::Dataset& tra
               " examples), too few to fill one batch, so no step would train; lower global_batch_size or raise eval_interval");
 }
 
-// Ctrl-C (or SIGTERM) in a one-process run: the step in progress finishes and the run stops saying what
-// resumes, instead of dying silently mid-step; a second one stops at once. Not under data parallel: ranks
-// stopping at different steps would leave the others waiting in a collective.
+// Ctrl-C or SIGTERM (a scheduler's preemption or time limit): the step in progress finishes, the
+// training state is saved there and the run stops saying what resumes, instead of dying mid-step and
+// losing the steps since the last evaluation; a second one stops at once. Under data parallel the
+// ranks agree on the step first (any_rank_stops), whichever of them was signalled.
 std::atomic<int> g_stop_signal{0};
 std::atomic<int64_t> g_stop_signal_ms{0};
 
@@ -427,14 +428,13 @@ extern "C" void on_stop_signal(int sig) {
     return;
   }
   g_stop_signal_ms = monotonic_ms();
-  const char msg[] = "\nstopping after this step (again to stop now)\n";
+  const char msg[] = "\nstopping after this step, saving the training state (again to stop now)\n";
   [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, msg, sizeof msg - 1);
 }
 
 class StopSignals {
  public:
-  explicit StopSignals(bool active) : active_(active) {
-    if (!active_) return;
+  StopSignals() {
     g_stop_signal = 0;
     struct sigaction sa {};
     sa.sa_handler = on_stop_signal;
@@ -444,16 +444,19 @@ class StopSignals {
     ::sigaction(SIGTERM, &sa, &old_term_);
   }
   ~StopSignals() {
-    if (!active_) return;
     ::sigaction(SIGINT, &old_int_, nullptr);
     ::sigaction(SIGTERM, &old_term_, nullptr);
   }
   StopSignals(const StopSignals&) = delete;
   StopSignals& operator=(const StopSignals&) = delete;
-  bool requested() const { return active_ && g_stop_signal != 0; }
+  bool requested() const { return g_stop_signal != 0; }
+  // For messages: what this process received, or why it stops without one.
+  static std::string received() {
+    const int sig = g_stop_signal;
+    return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "another rank was signalled";
+  }
 
  private:
-  bool active_;
   struct sigaction old_int_ {}, old_term_ {};
 };
 
@@ -560,13 +563,35 @@ TrainState run_pretrain(PretrainConfig config, std::ostream& out_all_ranks, cons
     progress.metrics(state.step, m);
   };
 
-  const StopSignals stop(!comm);
+  // The training state (the model checkpoints step_N come with evaluations). Under data parallel the
+  // carry is saved as the global batch (every rank's rows), so that any world size can resume.
+  auto save_state = [&] {
+    if (comm && state.carry) {
+      const Carry local = *state.carry;
+      state.carry = gather_carry(*comm, local);
+      if (root) save_train_state(run_dir, state, train_sampler.state());
+      state.carry = local;
+    } else if (root) {
+      save_train_state(run_dir, state, train_sampler.state());
+    }
+    last_checkpoint_step = state.step;
+  };
+
+  const StopSignals stop;
   auto stop_if_requested = [&] {
-    if (!stop.requested()) return;
+    if (!(comm ? any_rank_stops(*comm, stop.requested()) : stop.requested())) return;
     flush_metrics();
     progress.finish();
-    HRM_THROW(Interrupted, "stopped at step ", state.step, " (", g_stop_signal == SIGINT ? "SIGINT" : "SIGTERM",
-              "); the steps since the last checkpoint are not saved. ", where_to_resume(), ".");
+    const bool unsaved = state.step > 0 && last_checkpoint_step != state.step;
+    if (unsaved) {
+      save_state();
+      // No rank exits before rank 0 has written the state: a launcher stops the others when one ends.
+      if (comm) comm->barrier("barrier after saving the stopped run's state");
+    }
+    if (unsaved)
+      HRM_THROW(Interrupted, "stopped at step ", state.step, " (", StopSignals::received(), "); saved the training state in ",
+                train_state_path(run_dir), ": `hrm train resume=", run_dir, "` continues from step ", state.step, ".");
+    HRM_THROW(Interrupted, "stopped at step ", state.step, " (", StopSignals::received(), "). ", where_to_resume(), ".");
   };
 
   // Training Loop
@@ -615,15 +640,7 @@ TrainState run_pretrain(PretrainConfig config, std::ostream& out_all_ranks, cons
       EmaScope ema_weights(state.ema.get());
       save_model_checkpoint(model_checkpoint_path(run_dir, state.step), state.model);
     }
-    if (comm && state.carry) {  // the carry of the global batch, so that any world size can resume
-      const Carry local = *state.carry;
-      state.carry = gather_carry(*comm, local);
-      if (root) save_train_state(run_dir, state, train_sampler.state());
-      state.carry = local;
-    } else if (root) {
-      save_train_state(run_dir, state, train_sampler.state());
-    }
-    last_checkpoint_step = state.step;
+    save_state();
     if (hooks.after_checkpoint) hooks.after_checkpoint(state);
     stop_if_requested();  // a signal during the evaluation: the checkpoint just written is the place to resume
   }

@@ -2,11 +2,12 @@
 // and the train/eval/checkpoint loop.
 // Mirrors pretrain.py of sapientinc/HRM@42410da (TrainState, create_model, init_train_state,
 // compute_lr, train_batch, evaluate, launch) with the same statement order and metric names.
-// Differs: data parallel on c10d through train/distributed.h (Gloo on CPU too); no torch.compile; the device comes from the config;
-// the full training state is checkpointed at every evaluation (checkpoint.h) and resumable; a
-// non-finite loss or gradient skips the step (no optimizer update) and training stops after
-// max_nonfinite_steps of them in a row; optional EMA weights (ema.h) for evaluation and saving;
-// train metrics are summed on the device over log_interval steps and read once per interval.
+// Differs: data parallel on c10d through train/distributed.h (Gloo on CPU too); no torch.compile;
+// the device comes from the config; the full training state is checkpointed at every evaluation and
+// when SIGINT/SIGTERM stops the run after a step (checkpoint.h), and resumable; a non-finite loss or
+// gradient skips the step (no optimizer update) and training stops after max_nonfinite_steps of
+// them in a row; optional EMA weights (ema.h) for evaluation and saving; train metrics are summed
+// on the device over log_interval steps and read once per interval.
 #pragma once
 
 #include <torch/torch.h>
@@ -120,7 +121,8 @@ struct TrainHooks {
 // launch(): the whole run. Prints the resolved config, saves all_config.yaml, trains
 // epochs/eval_interval iterations of eval_interval epochs each, evaluating and checkpointing after
 // each. With config.resume, continues from DIR/train_state.pt. Returns the final train state.
-// Throws hrm::Error when max_nonfinite_steps non-finite steps happen in a row.
+// Throws hrm::Error when max_nonfinite_steps non-finite steps happen in a row, and Interrupted after
+// SIGINT/SIGTERM (to any rank), with the state saved at the step where every rank stopped.
 TrainState run_pretrain(PretrainConfig config, std::ostream& out, const TrainHooks& hooks = {});
 
 }  // namespace hrm::train

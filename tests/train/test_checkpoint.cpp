@@ -1,11 +1,13 @@
 // test_checkpoint.cpp: tests src/train/checkpoint.cpp: step_N holds the reference's state-dict keys
 // with the `_orig_mod.` prefix and loads back; the reference's own checkpoints load; a run stopped
-// after an evaluation and resumed from train_state.pt ends bit-identical to an uninterrupted run
-// (weights, puzzle embeddings, optimizer moments, EMA); a damaged train state names the missing key.
+// after an evaluation, or by SIGTERM mid-iteration, and resumed from train_state.pt ends
+// bit-identical to an uninterrupted run (weights, puzzle embeddings, optimizer moments, EMA); a
+// damaged train state names the missing key.
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
+#include <csignal>
 #include <map>
 #include <sstream>
 
@@ -120,6 +122,49 @@ TEST_F(Checkpoint, ResumedRunEndsBitIdenticalToAnUninterruptedOne) {
   const auto fb = as_map(io::load_torch_file((b.path / "step_16").string()));
   for (const auto& [k, v] : fa) EXPECT_TRUE(torch::equal(v, fb.at(k))) << k;
   EXPECT_NE(out.str().find("Resuming"), std::string::npos);
+}
+
+// SIGTERM mid-iteration (a scheduler's preemption): the step in progress finishes, the training
+// state is saved there (no model checkpoint: those come with evaluations), and resuming from it ends
+// bit-identical to the uninterrupted run: the sampler continues inside its pass, the carry holds the
+// rows in flight.
+TEST_F(Checkpoint, RunStoppedMidIterationSavesItsStateAndResumesBitIdentical) {
+  TempDir a("ckpt_full_term"), b("ckpt_term");
+  const std::vector<std::string> extra = {"epochs=4", "eval_interval=1", "ema=True"};  // 4 steps per iteration
+  std::ostringstream out;
+  run_pretrain(tiny_config(data(), a.path, extra), out);
+
+  TrainHooks term;
+  term.before_step = [](TrainState& s) {
+    if (s.step == 5) ::raise(SIGTERM);  // during step 6, the second of iteration 2
+  };
+  try {
+    run_pretrain(tiny_config(data(), b.path, extra), out, term);
+    FAIL() << "the run did not stop";
+  } catch (const Interrupted& e) {
+    EXPECT_NE(std::string(e.what()).find("stopped at step 6 (SIGTERM); saved the training state in"), std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find("continues from step 6"), std::string::npos) << e.what();
+  }
+  const auto saved = as_map(io::load_torch_file((b.path / "train_state.pt").string()));
+  EXPECT_EQ(saved.at("step").item<int64_t>(), 6);
+  EXPECT_TRUE(fs::exists(b.path / "step_4"));
+  EXPECT_FALSE(fs::exists(b.path / "step_6"));
+
+  const PretrainConfig resumed = load_pretrain_config(std::nullopt, [&] {
+    auto o = testing::tiny_overrides(data(), b.path);
+    o.insert(o.end(), extra.begin(), extra.end());
+    o.push_back("resume=" + b.path.string());
+    return o;
+  }());
+  TrainState end = run_pretrain(resumed, out);
+  EXPECT_EQ(end.step, 16);
+  expect_same_training_state(a.path, b.path);
+  for (const char* step : {"step_8", "step_16"}) {
+    const auto fa = as_map(io::load_torch_file((a.path / step).string()));
+    const auto fb = as_map(io::load_torch_file((b.path / step).string()));
+    for (const auto& [k, v] : fa) EXPECT_TRUE(torch::equal(v, fb.at(k))) << step << " " << k;
+  }
 }
 
 TEST_F(Checkpoint, DamagedTrainStateNamesTheMissingKey) {

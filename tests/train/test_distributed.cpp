@@ -686,12 +686,14 @@ struct LaunchedPair {
   std::vector<pid_t> ranks;
   std::string log;
 };
-LaunchedPair launch_two_ranks(const fs::path& dir, const fs::path& data, const std::string& name, int epochs) {
+// eval_interval 0: one train/eval iteration of all `epochs`.
+LaunchedPair launch_two_ranks(const fs::path& dir, const fs::path& data, const std::string& name, int epochs,
+                              int eval_interval = 0) {
   LaunchedPair l;
   l.log = (dir / (name + ".log")).string();
-  const std::string e = std::to_string(epochs);
+  const std::string e = std::to_string(epochs), i = std::to_string(eval_interval > 0 ? eval_interval : epochs);
   l.launcher = hrm::testing::spawn_hrm(
-      launch_args({"--nproc-per-node", "2"}, train_args(data, dir / name, {"epochs=" + e, "eval_interval=" + e})), l.log);
+      launch_args({"--nproc-per-node", "2"}, train_args(data, dir / name, {"epochs=" + e, "eval_interval=" + i})), l.log);
   for (const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
        l.ranks.size() < 2 && std::chrono::steady_clock::now() < until;
        std::this_thread::sleep_for(std::chrono::milliseconds(5)))
@@ -699,20 +701,21 @@ LaunchedPair launch_two_ranks(const fs::path& dir, const fs::path& data, const s
   return l;
 }
 
+// The launched child whose RANK is `rank`, once it has exec'd (-1 if none within 20 s).
+pid_t rank_pid(const LaunchedPair& l, const std::string& rank) {
+  for (const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20); std::chrono::steady_clock::now() < until;
+       std::this_thread::sleep_for(std::chrono::milliseconds(5)))
+    for (pid_t c : l.ranks)
+      if (rank_variable(c) == rank) return c;
+  return -1;
+}
+
 // Rank 1 killed as it starts, before the rendezvous: rank 0 would wait there for dist_timeout (30
 // minutes); the launcher stops it, exits with the dead rank's status and says which rank died how.
 TEST_F(DistributedTrain, LaunchStopsTheOtherRanksWhenOneDies) {
   const LaunchedPair l = launch_two_ranks(dir_->path, data(), "launch_dead", 400);
   ASSERT_EQ(l.ranks.size(), 2u) << read_file(l.log);
-  pid_t rank0 = -1, rank1 = -1;
-  for (const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-       (rank0 < 0 || rank1 < 0) && std::chrono::steady_clock::now() < until;
-       std::this_thread::sleep_for(std::chrono::milliseconds(5)))
-    for (pid_t c : l.ranks) {
-      const std::string r = rank_variable(c);  // once exec'd
-      if (r == "0") rank0 = c;
-      if (r == "1") rank1 = c;
-    }
+  const pid_t rank1 = rank_pid(l, "1"), rank0 = rank_pid(l, "0");
   ASSERT_GT(rank1, 0) << "no rank 1 child found\n" << read_file(l.log);
   ASSERT_GT(rank0, 0);
   ASSERT_EQ(::kill(rank1, SIGKILL), 0);
@@ -734,6 +737,39 @@ TEST_F(DistributedTrain, LaunchPassesCtrlCToEveryRank) {
   EXPECT_EQ(code, 128 + SIGINT) << out;
   EXPECT_NE(out.find("hrm launch: Interrupt passed to every rank; all stopped"), std::string::npos) << out;
   for (pid_t r : l.ranks) EXPECT_FALSE(running(r)) << "rank pid " << r << " still runs after the launcher exited";
+}
+
+// SIGTERM to one rank only (a scheduler signalling one machine's processes, say): the ranks agree to
+// stop after the same step, rank 0 saves the state there before any rank exits, the launcher lets
+// them end (no SIGTERM of its own) and exits 130; two ranks resume the run to its end.
+TEST_F(DistributedTrain, SigtermToOneRankStopsEveryRankAfterTheSameStepWithTheStateSaved) {
+  const LaunchedPair l = launch_two_ranks(dir_->path, data(), "launch_term", 100, 25);  // 4 iterations of 100 steps
+  ASSERT_EQ(l.ranks.size(), 2u) << read_file(l.log);
+  const pid_t rank1 = rank_pid(l, "1");
+  ASSERT_GT(rank1, 0) << read_file(l.log);
+  const fs::path run = dir_->path / "launch_term", state = run / "train_state.pt";
+  for (const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+       !fs::exists(state) && std::chrono::steady_clock::now() < until;)
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  ASSERT_TRUE(fs::exists(state)) << read_file(l.log);
+  ASSERT_EQ(::kill(rank1, SIGTERM), 0);
+  const int code = wait_for(l.launcher, std::chrono::seconds(60));
+  const std::string out = read_file(l.log);
+  if (fs::exists(run / "step_400")) GTEST_SKIP() << "the run finished before the signal arrived";
+  EXPECT_EQ(code, 130) << out;
+  EXPECT_NE(out.find(") exited 130, interrupted by a signal to a rank"), std::string::npos) << out;  // either rank, ending together
+  EXPECT_EQ(out.find("stopping the other ranks"), std::string::npos) << out;
+  const int64_t step = load(state).at("step").item<int64_t>();
+  EXPECT_GT(step, 100) << out;
+  for (const std::string why : {"SIGTERM", "another rank was signalled"})
+    EXPECT_NE(out.find("stopped at step " + std::to_string(step) + " (" + why + ")"), std::string::npos) << why << "\n" << out;
+
+  const std::string log = (dir_->path / "launch_term_resumed.log").string();
+  const pid_t resumed = hrm::testing::spawn_hrm(launch_args({"--nproc-per-node", "2"}, {"train", "resume=" + run.string()}), log);
+  EXPECT_EQ(wait_for(resumed, std::chrono::seconds(120)), 0) << read_file(log);
+  EXPECT_NE(read_file(log).find("Resuming " + run.string() + " at step " + std::to_string(step)), std::string::npos)
+      << read_file(log);
+  EXPECT_TRUE(fs::exists(run / "step_400")) << read_file(log);
 }
 
 // The launcher itself SIGKILLed (it cannot pass anything on): its ranks get SIGTERM from the kernel
