@@ -86,10 +86,11 @@ torch::Tensor all_reduce_gradients(dist::Comm& comm, const std::vector<torch::Te
   return flag;
 }
 
-bool any_rank_stops(dist::Comm& comm, bool mine) {
-  torch::Tensor flag = torch::full({1}, mine ? 1.0F : 0.0F, torch::TensorOptions().device(comm.device()));
-  comm.all_reduce_sum(flag, "all-reduce of the stop requests");
-  return flag.item<float>() > 0;
+StepRequests any_rank_requests(dist::Comm& comm, StepRequests mine) {
+  torch::Tensor flags = torch::tensor({mine.stop ? 1.0F : 0.0F, mine.save ? 1.0F : 0.0F}).to(comm.device());
+  comm.all_reduce_sum(flags, "all-reduce of the stop and save requests");
+  const torch::Tensor any = (flags > 0).cpu();
+  return {any[0].item<bool>(), any[1].item<bool>()};
 }
 
 optim::GatherGradsFn sign_sgd_all_gather(dist::Comm& comm) {

@@ -47,9 +47,14 @@ void setup_gradient_reduction(dist::Comm& comm, const PretrainConfig& config, co
 torch::Tensor all_reduce_gradients(dist::Comm& comm, const std::vector<torch::Tensor>& grads,
                                    const torch::Tensor& local_bad);
 
-// Whether any rank asks to stop (a collective: every rank gets the same answer, so all stop after the
-// same step and the state rank 0 saves is one run's). `mine`: this rank was signalled.
-bool any_rank_stops(dist::Comm& comm, bool mine);
+// What the ranks do after a step: stop (a rank was signalled), save the training state (rank 0's
+// save_state_minutes clock).
+struct StepRequests {
+  bool stop = false, save = false;
+};
+// Each request of any rank, on every rank (a collective: all stop or save after the same step, so the
+// state rank 0 saves is one run's).
+StepRequests any_rank_requests(dist::Comm& comm, StepRequests mine);
 
 // The sign-SGD hook: every rank's local embedding gradients and ids, concatenated in rank order.
 optim::GatherGradsFn sign_sgd_all_gather(dist::Comm& comm);

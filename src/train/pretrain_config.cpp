@@ -182,6 +182,7 @@ std::vector<Field> top_fields() {
       HRM_INT(log_interval),
       HRM_INT(max_nonfinite_steps),
       HRM_OPT_STR(resume),
+      HRM_DBL(save_state_minutes),
   };
 }
 
@@ -405,6 +406,8 @@ void PretrainConfig::validate() const {
   if (!(ema_rate >= 0 && ema_rate <= 1)) HRM_THROW(ConfigError, "config key 'ema_rate' = ", ema_rate, ": must be in [0, 1]");
   non_negative("max_nonfinite_steps", static_cast<double>(max_nonfinite_steps));
   positive("log_interval", log_interval);
+  if (!(save_state_minutes >= 0 && save_state_minutes <= 1e6))  // a steady_clock duration holds ~292 years
+    HRM_THROW(ConfigError, "config key 'save_state_minutes' = ", save_state_minutes, ": must be in [0, 1000000] (minutes; 0: off)");
   if (!(dist_timeout > 0)) HRM_THROW(ConfigError, "config key 'dist_timeout' = ", dist_timeout, ": must be > 0 (seconds)");
   static const std::regex device_re(R"(auto|cpu|cuda(:[0-9]+)?)");
   if (!std::regex_match(device, device_re))

@@ -5,7 +5,7 @@
 // same `all_config.yaml` beside the checkpoints (readable by the reference's evaluate.py).
 // Differs: unknown keys are errors naming the nearest valid key (pydantic's extra='allow' accepts
 // anything on arch); wrong types are errors naming the expected type; eval_save_outputs names are
-// checked; a few keys of hrm's own (device, cuda_graphs, ema, ema_rate, max_nonfinite_steps, resume, log_interval, dist_timeout, dist_reducer).
+// checked; a few keys of hrm's own (device, cuda_graphs, ema, ema_rate, max_nonfinite_steps, resume, log_interval, save_state_minutes, dist_timeout, dist_reducer).
 #pragma once
 
 #include <cstdint>
@@ -59,6 +59,9 @@ struct PretrainConfig {
   int64_t max_nonfinite_steps = 10;
   std::optional<std::string> resume;  // a run directory to continue
   int64_t log_interval = 10;
+  // Minutes between saves of train_state.pt between evaluations (after the step in progress); 0: only
+  // at evaluations and when a signal stops the run.
+  double save_state_minutes = 0;
   // Data parallel (docs/DISTRIBUTED.md): seconds the rendezvous and each collective may wait for the other
   // ranks before this rank stops with an error (a dead or stuck peer).
   double dist_timeout = 1800;

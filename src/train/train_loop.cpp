@@ -8,12 +8,14 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <functional>
 #include <numeric>
 #include <ostream>
+#include <sstream>
 
 #include "core/atomic_file.h"
 #include "core/check.h"
@@ -576,10 +578,27 @@ TrainState run_pretrain(PretrainConfig config, std::ostream& out_all_ranks, cons
     }
     last_checkpoint_step = state.step;
   };
+  // save_state_minutes: the state between evaluations too, so that a run killed outright (no signal: an
+  // OOM kill, a lost machine) loses at most that much training. Rank 0's clock decides for every rank.
+  using Clock = std::chrono::steady_clock;
+  const auto save_every = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double, std::ratio<60>>(config.save_state_minutes));
+  Clock::time_point last_save = Clock::now();
 
   const StopSignals stop;
-  auto stop_if_requested = [&] {
-    if (!(comm ? any_rank_stops(*comm, stop.requested()) : stop.requested())) return;
+  // After a step (`in_iteration`) or an evaluation: stop or save as any rank asks.
+  auto stop_or_save_if_requested = [&](bool in_iteration) {
+    StepRequests r;
+    r.stop = stop.requested();
+    r.save = in_iteration && root && config.save_state_minutes > 0 && Clock::now() - last_save >= save_every;
+    if (comm) r = any_rank_requests(*comm, r);
+    if (r.save && !r.stop) {
+      save_state();
+      last_save = Clock::now();
+      std::ostringstream m;
+      m << "saved the training state at step " << state.step << " (save_state_minutes=" << config.save_state_minutes << ")";
+      progress.message(m.str());
+    }
+    if (!r.stop) return;
     flush_metrics();
     progress.finish();
     const bool unsaved = state.step > 0 && last_checkpoint_step != state.step;
@@ -616,7 +635,7 @@ TrainState run_pretrain(PretrainConfig config, std::ostream& out_all_ranks, cons
       if (metrics) acc.add(*metrics);
       progress.step(state.step);
       if (acc.steps + acc.skipped >= config.log_interval) flush_metrics();
-      stop_if_requested();
+      stop_or_save_if_requested(/*in_iteration=*/true);
     }
     flush_metrics();
 
@@ -641,8 +660,9 @@ TrainState run_pretrain(PretrainConfig config, std::ostream& out_all_ranks, cons
       save_model_checkpoint(model_checkpoint_path(run_dir, state.step), state.model);
     }
     save_state();
+    last_save = Clock::now();
     if (hooks.after_checkpoint) hooks.after_checkpoint(state);
-    stop_if_requested();  // a signal during the evaluation: the checkpoint just written is the place to resume
+    stop_or_save_if_requested(/*in_iteration=*/false);  // a signal during the evaluation: the checkpoint just written is the place to resume
   }
   progress.finish();
   if (state.step < state.total_steps)

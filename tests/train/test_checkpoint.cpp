@@ -167,6 +167,36 @@ TEST_F(Checkpoint, RunStoppedMidIterationSavesItsStateAndResumesBitIdentical) {
   }
 }
 
+// save_state_minutes: the state is saved between evaluations after the step in progress, so that a
+// run killed outright (here: a crash after step 6, mid-iteration, with no signal) resumes from it,
+// bit-identical to the uninterrupted run.
+TEST_F(Checkpoint, StateSavedEveryFewMinutesResumesAKilledRunMidIteration) {
+  TempDir a("ckpt_full_periodic"), b("ckpt_periodic");
+  const std::vector<std::string> extra = {"epochs=4", "eval_interval=1"};  // 4 steps per iteration
+  std::ostringstream out;
+  run_pretrain(tiny_config(data(), a.path, extra), out);
+
+  std::vector<std::string> periodic = extra;
+  periodic.push_back("save_state_minutes=1e-9");  // after every step
+  TrainHooks crash;
+  crash.before_step = [](TrainState& s) {
+    if (s.step == 6) throw Crash{};
+  };
+  std::ostringstream saves;
+  EXPECT_THROW(run_pretrain(tiny_config(data(), b.path, periodic), saves, crash), Crash);
+  EXPECT_NE(saves.str().find("saved the training state at step 6 (save_state_minutes=1e-09)"), std::string::npos) << saves.str();
+  EXPECT_EQ(as_map(io::load_torch_file((b.path / "train_state.pt").string())).at("step").item<int64_t>(), 6);
+
+  const PretrainConfig resumed = load_pretrain_config(std::nullopt, [&] {
+    auto o = testing::tiny_overrides(data(), b.path);
+    o.insert(o.end(), extra.begin(), extra.end());
+    o.push_back("resume=" + b.path.string());
+    return o;
+  }());
+  EXPECT_EQ(run_pretrain(resumed, out).step, 16);
+  expect_same_training_state(a.path, b.path);
+}
+
 TEST_F(Checkpoint, DamagedTrainStateNamesTheMissingKey) {
   TempDir run("ckpt_damaged");
   const PretrainConfig config = tiny_config(data(), run.path, {"epochs=2", "eval_interval=2"});

@@ -403,6 +403,14 @@ TEST_F(DistributedTrain, TwoGlooRanksWithTheBucketedAllReduceEndWithTheWeightsOf
   expect_same_weights(last_checkpoint(path("single")), last_checkpoint(path("two_bucketed")));
 }
 
+// save_state_minutes after every step: rank 0's clock decides, every rank joins the carry's gather
+// after the same step (else they would wait in different collectives), and training is undisturbed.
+TEST_F(DistributedTrain, StateSavesBetweenEvaluationsHappenOnEveryRankAfterTheSameStep) {
+  const auto logs = run_ranks(train_args(data(), path("two_saving"), {"save_state_minutes=1e-9"}), 2, dir_->path);
+  EXPECT_NE(logs[0].find("saved the training state at step 7 (save_state_minutes=1e-09)"), std::string::npos) << logs[0];
+  expect_same_weights(last_checkpoint(path("single")), last_checkpoint(path("two_saving")));
+}
+
 TEST_F(DistributedTrain, RunOfTwoRanksResumedByOneProcessContinues) {
   // Two ranks train the first 2 epochs (one train/eval iteration); one process resumes for 2 more.
   run_ranks(train_args(data(), path("resumed"), {"epochs=2"}), 2, dir_->path);

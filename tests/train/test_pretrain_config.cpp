@@ -127,6 +127,8 @@ TEST(PretrainConfig, ValuesOutOfRangeAreErrors) {
   EXPECT_NE(error_of({"arch.pos_encodings=alibi"}).find("rope, learned"), std::string::npos);
   EXPECT_NE(error_of({"arch.name=other@Model"}).find("only"), std::string::npos);
   EXPECT_NE(error_of({"global_batch_size=0"}).find("must be > 0"), std::string::npos);
+  for (const char* minutes : {"save_state_minutes=-1", "save_state_minutes=1e7", "save_state_minutes=.nan"})
+    EXPECT_NE(error_of({minutes}).find("'save_state_minutes' = "), std::string::npos) << minutes;
 }
 
 TEST(PretrainConfig, ConfigFileWithARepeatedKeyOrAFlatArchIsAnError) {
