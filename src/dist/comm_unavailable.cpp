@@ -1,12 +1,13 @@
-// comm_unavailable.cpp: dist::Comm in a build on libtorch < 2 (CMakeLists.txt compiles this file
-// instead of comm.cpp, grad_reducer.cpp and the two backends). libtorch 1.13's c10d has no
-// Backend-based ProcessGroupGloo, no Backend::shutdown and no installed headers for the Reducer, so
-// data parallel is not built there; the constructor says so, and as no Comm can exist, its methods
-// are never reached.
+// comm_unavailable.cpp: dist::Comm and dist::NodeLink in a build on libtorch < 2 (CMakeLists.txt
+// compiles this file instead of comm.cpp, grad_reducer.cpp, node_link.cpp and the two backends).
+// libtorch 1.13's c10d has no Backend-based ProcessGroupGloo, no Backend::shutdown and no installed
+// headers for the Reducer, so data parallel is not built there; the constructors say so, and as no
+// Comm or NodeLink can exist, their methods are never reached (nor is `hrm launch`, not registered).
 #include <torch/version.h>
 
 #include "core/check.h"
 #include "dist/comm.h"
+#include "dist/node_link.h"
 
 namespace hrm::dist {
 
@@ -45,5 +46,13 @@ void Comm::attach_gradient_reducer(const std::vector<torch::Tensor>&, int64_t) {
 bool Comm::has_gradient_reducer() const { unavailable(); }
 void Comm::run_backward(const std::function<void()>&) { unavailable(); }
 std::string Comm::broadcast_string(const std::string&, const char*) { unavailable(); }
+
+struct NodeLink::Impl {};
+NodeLink::NodeLink(const std::string&, int, int, int, std::chrono::milliseconds) { unavailable(); }
+NodeLink::~NodeLink() = default;
+void NodeLink::post_failure(int, const std::string&) { unavailable(); }
+std::optional<NodeLink::Failure> NodeLink::failure_elsewhere() { unavailable(); }
+void NodeLink::post_done() { unavailable(); }
+void NodeLink::wait_for_other_nodes(std::chrono::milliseconds) { unavailable(); }
 
 }  // namespace hrm::dist

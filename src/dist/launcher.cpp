@@ -14,9 +14,12 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <memory>
+#include <optional>
 #include <thread>
 
 #include "core/check.h"
+#include "dist/node_link.h"
 
 extern char** environ;
 
@@ -95,6 +98,9 @@ std::string how_it_ended(int status) {
   return "ended";
 }
 
+// hrm train stopped by SIGINT/SIGTERM after saving (every rank after the same step), not killed by one.
+bool stopped_as_told(int status) { return WIFEXITED(status) && WEXITSTATUS(status) == kInterruptedExit; }
+
 int exit_code_of(int status) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
@@ -142,6 +148,8 @@ std::vector<std::string> rank_environment(const LaunchPlan& plan, int local_rank
       {"MASTER_ADDR", plan.master_addr},
       {"MASTER_PORT", std::to_string(plan.master_port)}};
   if (!plan.omp_threads.empty()) set.emplace_back("OMP_NUM_THREADS", plan.omp_threads);
+  // Several machines: node 0's launcher hosts the store (dist/node_link.h), as torchrun's agent does.
+  if (plan.nnodes > 1) set.emplace_back("TORCHELASTIC_USE_AGENT_STORE", "True");
   // Set here, or dropped: a torchrun agent's store is not there (rank 0 hosts its own).
   const auto ours = [&](const std::string& name) {
     return name == "TORCHELASTIC_USE_AGENT_STORE" ||
@@ -173,6 +181,13 @@ int run_launch(const LaunchPlan& plan, const std::string& binary, std::ostream& 
   std::vector<std::vector<std::string>> envs;
   for (int l = 0; l < plan.nproc_per_node; ++l) envs.push_back(rank_environment(plan, l, base));
 
+  // Several machines: in touch with the other launchers before any rank starts (node k > 0 waits here
+  // for node 0's launcher), so that a failure on any machine stops every machine's ranks.
+  std::unique_ptr<NodeLink> link;
+  if (plan.nnodes > 1)
+    link = std::make_unique<NodeLink>(plan.master_addr, plan.master_port, plan.node_rank, plan.nnodes,
+                                      std::chrono::milliseconds(static_cast<int64_t>(plan.link_timeout_seconds * 1000)));
+
   const SignalsOfTheLauncher signals;
   const pid_t launcher = ::getpid();
   std::vector<Rank> ranks;
@@ -195,6 +210,9 @@ int run_launch(const LaunchPlan& plan, const std::string& binary, std::ostream& 
         // leaving them in the next collective; one that died before this line has a new parent already.
         ::prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (::getppid() != launcher) ::_exit(128 + SIGTERM);
+#ifdef CLOSE_RANGE_CLOEXEC
+        ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);  // not the launcher's sockets (its store's, on node 0)
+#endif
         ::sigprocmask(SIG_SETMASK, &blocked.previous, nullptr);  // a signal passed on meanwhile ends it now
         ::execve(argv[0], argv.data(), envp.data());
         ::_exit(127);
@@ -213,6 +231,8 @@ int run_launch(const LaunchPlan& plan, const std::string& binary, std::ostream& 
   int result = 0, interrupted = 0;
   auto kill_at = std::chrono::steady_clock::time_point::max();  // SIGKILL for the ranks still running then
   bool stopping = false;
+  bool posted = false;  // a failure of this node, for the other launchers (or theirs acted on)
+  auto next_look_elsewhere = std::chrono::steady_clock::now();
   for (size_t left = ranks.size(); left > 0;) {
     for (const int sig : {SIGINT, SIGTERM}) {
       if (!take_pending(sig)) continue;
@@ -248,7 +268,7 @@ int run_launch(const LaunchPlan& plan, const std::string& binary, std::ostream& 
         cause = &e;
     }
     if (cause && result == 0) result = exit_code_of(cause->second);
-    if (cause && !stopping && !interrupted && exit_code_of(cause->second) == kInterruptedExit) {
+    if (cause && !stopping && !interrupted && stopped_as_told(cause->second)) {
       // hrm train signalled on this node alone (a scheduler's SIGTERM, say): the ranks agreed on the
       // step, rank 0 saved the state, the others are ending too. SIGTERM would be a second signal.
       log << "hrm launch: rank " << cause->first->rank << " (pid " << cause->first->pid
@@ -256,6 +276,22 @@ int run_launch(const LaunchPlan& plan, const std::string& binary, std::ostream& 
           << (left > 0 ? "the others stop after the same step" : "every rank stopped") << std::endl;
       stopping = true;
       kill_at = std::chrono::steady_clock::now() + grace;
+    }
+    if (link && cause && !posted && !stopped_as_told(cause->second)) {
+      link->post_failure(exit_code_of(cause->second), "rank " + std::to_string(cause->first->rank) + " (node " +
+                                                          std::to_string(plan.node_rank) + ") " + how_it_ended(cause->second));
+      posted = true;
+    }
+    if (link && !stopping && !interrupted && std::chrono::steady_clock::now() >= next_look_elsewhere) {
+      next_look_elsewhere = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
+      if (const std::optional<NodeLink::Failure> f = link->failure_elsewhere()) {
+        log << "hrm launch: " << f->why << "; stopping this machine's ranks (SIGTERM, then SIGKILL after "
+            << plan.stop_grace_seconds << " s)" << std::endl;
+        stopping = posted = true;
+        result = f->exit_code;
+        signal_running(ranks, SIGTERM);
+        kill_at = std::chrono::steady_clock::now() + grace;
+      }
     }
     if (cause && !stopping && !interrupted) {  // not a rank stopping as told
       log << "hrm launch: rank " << cause->first->rank << " (pid " << cause->first->pid << ") " << how_it_ended(cause->second);
@@ -274,6 +310,10 @@ int run_launch(const LaunchPlan& plan, const std::string& binary, std::ostream& 
   }
   if (interrupted)  // hrm train: the ranks agreed on a step and saved the state there
     log << "hrm launch: " << strsignal(interrupted) << " passed to every rank; all stopped" << std::endl;
+  if (link) {
+    if (!posted) link->post_done();
+    link->wait_for_other_nodes(grace);  // node 0: its store serves until the others are done with it
+  }
   return result;
 }
 

@@ -2,8 +2,8 @@
 // data-parallel `hrm train` or `hrm eval` as child processes with the variables torchrun sets
 // (RANK, LOCAL_RANK, WORLD_SIZE, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT), pass signals on, and
 // when one rank fails stop the others (as torchrun does), so that no rank waits dist_timeout in a
-// collective for a peer that is gone. Only processes: the ranks meet and communicate through c10d
-// (dist/comm.h). No elastic restarts.
+// collective for a peer that is gone; on several machines, every machine's (dist/node_link.h). Only
+// processes: the ranks meet and communicate through c10d (dist/comm.h). No elastic restarts.
 #pragma once
 
 #include <ostream>
@@ -20,6 +20,7 @@ struct LaunchPlan {
   std::string omp_threads;     // OMP_NUM_THREADS for each rank; empty: leave the environment as it is
   std::vector<std::string> command;  // the hrm subcommand and its arguments: train ... or eval ...
   double stop_grace_seconds = 30;    // after SIGTERM to the other ranks, SIGKILL for those still running
+  double link_timeout_seconds = 1800;  // several machines: how long node k > 0 waits for node 0's launcher
 };
 
 // Checks the plan (ConfigError naming the option); on one node, fills in 127.0.0.1 and a free port
@@ -32,8 +33,9 @@ std::vector<std::string> rank_environment(const LaunchPlan& plan, int local_rank
 
 // Starts the ranks of this node from `binary` (this hrm) and waits for all of them. Returns 0 when
 // every rank succeeded; else the first failure's exit code (128 + N for a rank killed by signal N),
-// after stopping the ranks still running. SIGINT and SIGTERM to the launcher are passed to every rank.
-// Says what it starts and which rank failed how on `log`.
+// after stopping the ranks still running; on several machines, also when another machine's rank
+// failed (its code) or node 0's launcher is lost (1). SIGINT and SIGTERM to the launcher are passed
+// to every rank. Says what it starts and which rank failed how on `log`.
 int run_launch(const LaunchPlan& plan, const std::string& binary, std::ostream& log);
 
 }  // namespace hrm::dist

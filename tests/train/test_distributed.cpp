@@ -155,7 +155,8 @@ int wait_for(pid_t pid, std::chrono::seconds limit) {
 }
 
 // hrm launch's children: torchrun's variables over the launcher's environment, the user's
-// OMP_NUM_THREADS kept when the plan has none, a torchrun agent's store variable dropped.
+// OMP_NUM_THREADS kept when the plan has none; a torchrun agent's store variable dropped on one
+// machine, set on several (node 0's launcher hosts the store, dist/node_link.h).
 TEST(DistributedLaunch, RankEnvironmentSetsTheTorchrunVariablesOverTheLaunchersOwn) {
   dist::LaunchPlan plan;
   plan.nnodes = 2;
@@ -167,12 +168,18 @@ TEST(DistributedLaunch, RankEnvironmentSetsTheTorchrunVariablesOverTheLaunchersO
   std::vector<std::string> env = dist::rank_environment(plan, 2, base);
   std::sort(env.begin(), env.end());
   EXPECT_EQ(env, (std::vector<std::string>{"LOCAL_RANK=2", "LOCAL_WORLD_SIZE=4", "MASTER_ADDR=10.0.0.1", "MASTER_PORT=1234",
-                                           "OMP_NUM_THREADS=3", "PATH=/bin", "RANK=6", "WORLD_SIZE=8"}));
+                                           "OMP_NUM_THREADS=3", "PATH=/bin", "RANK=6", "TORCHELASTIC_USE_AGENT_STORE=True",
+                                           "WORLD_SIZE=8"}));
   plan.omp_threads = "1";
   env = dist::rank_environment(plan, 0, base);
   EXPECT_EQ(std::count(env.begin(), env.end(), "OMP_NUM_THREADS=1"), 1);
   EXPECT_EQ(std::count(env.begin(), env.end(), "OMP_NUM_THREADS=3"), 0);
   EXPECT_EQ(std::count(env.begin(), env.end(), "RANK=4"), 1);
+  EXPECT_EQ(std::count(env.begin(), env.end(), "TORCHELASTIC_USE_AGENT_STORE=True"), 1);
+  plan.nnodes = 1;
+  plan.node_rank = 0;
+  env = dist::rank_environment(plan, 0, base);
+  EXPECT_EQ(std::count_if(env.begin(), env.end(), [](const std::string& kv) { return kv.rfind("TORCHELASTIC", 0) == 0; }), 0);
 }
 
 #if HRM_TORCH_FALLBACK
@@ -685,6 +692,66 @@ bool running(pid_t pid) {
   if (!std::getline(stat, line)) return false;
   const size_t close = line.rfind(')');
   return close != std::string::npos && line.size() > close + 2 && line[close + 2] != 'Z';
+}
+
+// Two machines' launchers (here on this one), one long run; returns their pids once each has its rank.
+struct TwoNodes {
+  std::vector<pid_t> launchers;
+  std::vector<std::string> logs;
+};
+TwoNodes launch_two_nodes(const fs::path& dir, const fs::path& data, const std::string& name) {
+  const int port = free_port();
+  TwoNodes n;
+  for (const std::string node : {"0", "1"}) {
+    n.logs.push_back((dir / (name + node + ".log")).string());
+    n.launchers.push_back(hrm::testing::spawn_hrm(
+        launch_args({"--nnodes", "2", "--node-rank", node, "--nproc-per-node", "1", "--master-addr", "127.0.0.1",
+                     "--master-port", std::to_string(port), "--stop-grace", "1"},
+                    train_args(data, dir / name, {"epochs=2000", "eval_interval=2000"})),
+        n.logs.back()));
+  }
+  for (size_t i = 0; i < 2; ++i)
+    for (const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+         children_of(n.launchers[i]).empty() && std::chrono::steady_clock::now() < until;)
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  return n;
+}
+
+// Node 1's rank killed as it starts: node 1's launcher posts it in the launchers' store and node 0's
+// stops its rank, which would otherwise wait in the rendezvous for dist_timeout (30 minutes), and
+// exits with the dead rank's status naming it.
+TEST_F(DistributedTrain, LaunchersOfTwoNodesStopBothWhenARankOfOneDies) {
+  const TwoNodes n = launch_two_nodes(dir_->path, data(), "nodes_dead");
+  std::vector<pid_t> rank1;
+  for (const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+       rank1.empty() && std::chrono::steady_clock::now() < until; std::this_thread::sleep_for(std::chrono::milliseconds(2)))
+    rank1 = children_of(n.launchers[1]);
+  ASSERT_EQ(rank1.size(), 1u) << read_file(n.logs[1]);
+  ASSERT_EQ(::kill(rank1[0], SIGKILL), 0);
+  const int c0 = wait_for(n.launchers[0], std::chrono::seconds(60)), c1 = wait_for(n.launchers[1], std::chrono::seconds(60));
+  const std::string l0 = read_file(n.logs[0]), l1 = read_file(n.logs[1]);
+  EXPECT_EQ(c1, 128 + SIGKILL) << l1;
+  EXPECT_EQ(c0, 128 + SIGKILL) << l0;
+  EXPECT_NE(l0.find("hrm launch: rank 1 (node 1) was killed by signal 9 (Killed); stopping this machine's ranks"), std::string::npos)
+      << l0;
+}
+
+// Node 0's launcher killed outright (its rank follows: PR_SET_PDEATHSIG): node 1's launcher loses the
+// store and stops its rank rather than leave it waiting for peers that are gone. Node 1's rank is
+// frozen (SIGSTOP) so that it cannot notice the lost peer first: only its launcher can end it.
+TEST_F(DistributedTrain, LauncherOfNodeOneStopsItsRanksWhenNodeZerosLauncherIsGone) {
+  const TwoNodes n = launch_two_nodes(dir_->path, data(), "nodes_lost");
+  const std::vector<pid_t> rank1 = children_of(n.launchers[1]);
+  ASSERT_EQ(rank1.size(), 1u) << read_file(n.logs[1]);
+  ASSERT_EQ(::kill(rank1[0], SIGSTOP), 0);
+  ASSERT_EQ(::kill(n.launchers[0], SIGKILL), 0);
+  ::waitpid(n.launchers[0], nullptr, 0);
+  const int c1 = wait_for(n.launchers[1], std::chrono::seconds(60));
+  const std::string l1 = read_file(n.logs[1]);
+  EXPECT_NE(c1, 0) << l1;
+  EXPECT_NE(c1, -2) << "node 1's launcher still ran after 60 s\n" << l1;
+  EXPECT_NE(l1.find("hrm launch: lost the link to node 0's launcher at 127.0.0.1:"), std::string::npos) << l1;
+  EXPECT_FALSE(running(rank1[0])) << "node 1's rank outlived its launcher";
 }
 
 // `hrm launch --nproc-per-node 2` of a long run, returned as soon as both ranks exist (forked; perhaps
