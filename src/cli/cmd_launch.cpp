@@ -78,11 +78,13 @@ void register_launch(CLI::App& app) {
   cmd->add_option("--nnodes", a->plan.nnodes, "machines in the run (default 1)")->check(CLI::PositiveNumber);
   cmd->add_option("--node-rank", a->plan.node_rank, "this machine's index, 0..nnodes-1 (default 0)")->check(CLI::NonNegativeNumber);
   cmd->add_option("--master-addr", a->plan.master_addr,
-                  "address of node 0, where rank 0 hosts the rendezvous (default 127.0.0.1: give node 0's address with --nnodes > 1)");
+                  "address of node 0, where the rendezvous is hosted (by rank 0 on one machine, by node 0's launcher on "
+                  "several; default 127.0.0.1: give node 0's address with --nnodes > 1)");
   cmd->add_option("--master-port", a->plan.master_port, "its TCP port (default: a free one; required with --nnodes > 1)")
       ->check(CLI::Range(1, 65535));
   cmd->add_option("--stop-grace", a->plan.stop_grace_seconds,
-                  "seconds the ranks get to stop, after one failed or after Ctrl-C/SIGTERM, before SIGKILL (default 30)")
+                  "seconds the ranks get to stop, after one failed or after Ctrl-C/SIGTERM (hrm train: finish the step "
+                  "and save its state), before SIGKILL (default 30)")
       ->check(CLI::NonNegativeNumber);
   // What follows the options is the command every rank runs, hrm's own options (--threads) included:
   // nothing of it falls through to hrm's parser. ("train" stays with it because main.cpp's

@@ -232,7 +232,6 @@ int run_launch(const LaunchPlan& plan, const std::string& binary, std::ostream& 
   auto kill_at = std::chrono::steady_clock::time_point::max();  // SIGKILL for the ranks still running then
   bool stopping = false;
   bool posted = false;  // a failure of this node, for the other launchers (or theirs acted on)
-  auto next_look_elsewhere = std::chrono::steady_clock::now();
   for (size_t left = ranks.size(); left > 0;) {
     for (const int sig : {SIGINT, SIGTERM}) {
       if (!take_pending(sig)) continue;
@@ -282,8 +281,7 @@ int run_launch(const LaunchPlan& plan, const std::string& binary, std::ostream& 
                                                           std::to_string(plan.node_rank) + ") " + how_it_ended(cause->second));
       posted = true;
     }
-    if (link && !stopping && !interrupted && std::chrono::steady_clock::now() >= next_look_elsewhere) {
-      next_look_elsewhere = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
+    if (link && !stopping && !interrupted) {
       if (const std::optional<NodeLink::Failure> f = link->failure_elsewhere()) {
         log << "hrm launch: " << f->why << "; stopping this machine's ranks (SIGTERM, then SIGKILL after "
             << plan.stop_grace_seconds << " s)" << std::endl;
@@ -311,8 +309,9 @@ int run_launch(const LaunchPlan& plan, const std::string& binary, std::ostream& 
   if (interrupted)  // hrm train: the ranks agreed on a step and saved the state there
     log << "hrm launch: " << strsignal(interrupted) << " passed to every rank; all stopped" << std::endl;
   if (link) {
-    if (!posted) link->post_done();
-    link->wait_for_other_nodes(grace);  // node 0: its store serves until the others are done with it
+    link->post_done();
+    // Node 0: its store serves until the others are done with it (their ranks may end a little later).
+    link->wait_for_other_nodes(std::max(grace, std::chrono::milliseconds(10000)));
   }
   return result;
 }

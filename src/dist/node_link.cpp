@@ -1,9 +1,15 @@
 // node_link.cpp: see node_link.h. Keys under "hrm_launch/" (the ranks' are under "hrm/"):
 // failure/<node> = "<exit code> <why>", done/<node>.
+// Every store call of a node k > 0 runs on a watcher thread: a request to a machine that vanished
+// without closing the connection can block for long, and the launcher's own loop must go on
+// passing signals, reaping and killing its ranks meanwhile.
 #include "dist/node_link.h"
 
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -15,6 +21,7 @@ namespace hrm::dist {
 namespace {
 
 const std::string kPrefix = "hrm_launch/";
+constexpr auto kPollEvery = std::chrono::milliseconds(200);
 
 std::string key(const char* what, int node) { return kPrefix + what + "/" + std::to_string(node); }
 
@@ -29,73 +36,135 @@ std::string get_string(c10d::Store& store, const std::string& k) {
 
 }  // namespace
 
-struct NodeLink::Impl {
+// Shared with the watcher thread, which may outlive the NodeLink if a store call hangs at exit.
+struct LinkState {
   c10::intrusive_ptr<c10d::TCPStore> store;
   int node_rank = 0, nnodes = 1;
   std::string where;  // addr:port, for messages
+  std::mutex m;
+  std::condition_variable wake;
+  std::vector<std::pair<std::string, std::string>> posts;  // to set, in order
+  std::optional<NodeLink::Failure> seen;                   // the first failure elsewhere (or the lost link)
+  bool stopping = false, stopped = false;
 };
+
+struct NodeLink::Impl {
+  std::shared_ptr<LinkState> s;
+  std::thread watcher;
+};
+
+namespace {
+
+// Sends the posts, then looks for other nodes' failures, every kPollEvery until told to stop (after a
+// last round of posts).
+void watch(const std::shared_ptr<LinkState>& s) {
+  while (true) {
+    std::vector<std::pair<std::string, std::string>> posts;
+    bool stopping = false;
+    {
+      std::unique_lock<std::mutex> lock(s->m);
+      s->wake.wait_for(lock, kPollEvery, [&] { return s->stopping || !s->posts.empty(); });
+      posts.swap(s->posts);
+      stopping = s->stopping;
+    }
+    try {
+      for (const auto& [k, v] : posts) set_string(*s->store, k, v);
+      if (stopping) break;
+      bool known = false;
+      {
+        std::lock_guard<std::mutex> lock(s->m);
+        known = s->seen.has_value();
+      }
+      for (int n = 0; n < s->nnodes && !known; ++n) {
+        if (n == s->node_rank || !s->store->check({key("failure", n)})) continue;
+        const std::string post = get_string(*s->store, key("failure", n));
+        const size_t space = post.find(' ');
+        NodeLink::Failure f;
+        f.exit_code = std::atoi(post.substr(0, space).c_str());
+        if (f.exit_code == 0) f.exit_code = 1;
+        f.why = space == std::string::npos ? post : post.substr(space + 1);
+        std::lock_guard<std::mutex> lock(s->m);
+        s->seen = f;
+        known = true;
+      }
+    } catch (const std::exception& e) {
+      std::lock_guard<std::mutex> lock(s->m);
+      if (!s->seen)
+        s->seen = NodeLink::Failure{1, "lost the link to node 0's launcher at " + s->where + " (" + message_of(e) +
+                                           "): it ended or its machine is gone, and its ranks with it"};
+      if (s->stopping) break;
+    }
+  }
+  std::lock_guard<std::mutex> lock(s->m);
+  s->stopped = true;
+  s->wake.notify_all();
+}
+
+}  // namespace
 
 NodeLink::NodeLink(const std::string& addr, int port, int node_rank, int nnodes, std::chrono::milliseconds timeout)
     : impl_(std::make_unique<Impl>()) {
-  impl_->node_rank = node_rank;
-  impl_->nnodes = nnodes;
-  impl_->where = addr + ":" + std::to_string(port);
+  auto s = std::make_shared<LinkState>();
+  s->node_rank = node_rank;
+  s->nnodes = nnodes;
+  s->where = addr + ":" + std::to_string(port);
   c10d::TCPStoreOptions so;
   so.port = static_cast<uint16_t>(port);
   so.isServer = node_rank == 0;
   so.waitWorkers = false;  // the ranks join as they start; nobody waits for a count
   so.timeout = timeout;
   try {
-    impl_->store = c10::make_intrusive<c10d::TCPStore>(addr, so);
+    s->store = c10::make_intrusive<c10d::TCPStore>(addr, so);
   } catch (const std::exception& e) {
     HRM_THROW(Error, "hrm launch: node ", node_rank, ": ",
-              node_rank == 0 ? "cannot serve the launchers' store at " : "cannot reach node 0's launcher at ", impl_->where,
+              node_rank == 0 ? "cannot serve the launchers' store at " : "cannot reach node 0's launcher at ", s->where,
               " (", message_of(e), "); ",
               node_rank == 0 ? "is --master-port free on this machine, and --master-addr one of its addresses?"
                              : "did node 0's hrm launch start, and do --master-addr/--master-port reach it?");
   }
+  impl_->s = s;
+  impl_->watcher = std::thread(watch, s);
 }
 
-NodeLink::~NodeLink() = default;
+NodeLink::~NodeLink() {
+  const std::shared_ptr<LinkState>& s = impl_->s;
+  std::unique_lock<std::mutex> lock(s->m);
+  s->stopping = true;
+  s->wake.notify_all();
+  // The last posts go out, unless the store hangs: then the thread is left to the process's exit.
+  if (s->wake.wait_for(lock, std::chrono::seconds(5), [&] { return s->stopped; })) {
+    lock.unlock();
+    impl_->watcher.join();
+  } else {
+    lock.unlock();
+    impl_->watcher.detach();
+  }
+}
 
 void NodeLink::post_failure(int exit_code, const std::string& why) {
-  try {
-    set_string(*impl_->store, key("failure", impl_->node_rank), std::to_string(exit_code) + " " + why);
-  } catch (const std::exception&) {  // node 0's launcher gone: the others learn it from the lost link
-  }
+  std::lock_guard<std::mutex> lock(impl_->s->m);
+  impl_->s->posts.emplace_back(key("failure", impl_->s->node_rank), std::to_string(exit_code) + " " + why);
+  impl_->s->wake.notify_all();
 }
 
 std::optional<NodeLink::Failure> NodeLink::failure_elsewhere() {
-  try {
-    for (int n = 0; n < impl_->nnodes; ++n) {
-      if (n == impl_->node_rank || !impl_->store->check({key("failure", n)})) continue;
-      const std::string post = get_string(*impl_->store, key("failure", n));
-      const size_t space = post.find(' ');
-      Failure f;
-      f.exit_code = std::atoi(post.substr(0, space).c_str());
-      if (f.exit_code == 0) f.exit_code = 1;
-      f.why = space == std::string::npos ? post : post.substr(space + 1);
-      return f;
-    }
-    return std::nullopt;
-  } catch (const std::exception& e) {
-    return Failure{1, "lost the link to node 0's launcher at " + impl_->where + " (" + message_of(e) +
-                          "): it ended or its machine is gone, and its ranks with it"};
-  }
+  std::lock_guard<std::mutex> lock(impl_->s->m);
+  return impl_->s->seen;
 }
 
 void NodeLink::post_done() {
-  try {
-    set_string(*impl_->store, key("done", impl_->node_rank), "");
-  } catch (const std::exception&) {  // node 0's launcher gone: nobody waits for this post
-  }
+  std::lock_guard<std::mutex> lock(impl_->s->m);
+  impl_->s->posts.emplace_back(key("done", impl_->s->node_rank), "");
+  impl_->s->wake.notify_all();
 }
 
 void NodeLink::wait_for_other_nodes(std::chrono::milliseconds patience) {
-  if (impl_->node_rank != 0) return;
+  const std::shared_ptr<LinkState>& s = impl_->s;
+  if (s->node_rank != 0) return;
+  // Node 0 serves the store itself: these calls cannot hang on a lost machine.
   const auto until = std::chrono::steady_clock::now() + patience;
-  for (int n = 1; n < impl_->nnodes; ++n)
-    while (!impl_->store->check({key("done", n)}) && !impl_->store->check({key("failure", n)}) &&
+  for (int n = 1; n < s->nnodes; ++n)
+    while (!s->store->check({key("done", n)}) && !s->store->check({key("failure", n)}) &&
            std::chrono::steady_clock::now() < until)
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
 }

@@ -410,7 +410,7 @@ void check_iteration_size(const PretrainConfig& config, const data::Dataset& tra
 // Ctrl-C or SIGTERM (a scheduler's preemption or time limit): the step in progress finishes, the
 // training state is saved there and the run stops saying what resumes, instead of dying mid-step and
 // losing the steps since the last evaluation; a second one stops at once. Under data parallel the
-// ranks agree on the step first (any_rank_stops), whichever of them was signalled.
+// ranks agree on the step first (any_rank_requests), whichever of them was signalled.
 std::atomic<int> g_stop_signal{0};
 std::atomic<int64_t> g_stop_signal_ms{0};
 
@@ -421,15 +421,18 @@ int64_t monotonic_ms() {  // async-signal-safe
 }
 
 extern "C" void on_stop_signal(int sig) {
-  if (g_stop_signal.exchange(sig) != 0) {
-    // The second stops now, unless it is the same one delivered twice (timeout(1) and some job runners
-    // signal the process and then its group).
-    if (monotonic_ms() - g_stop_signal_ms < 1000) return;
+  // The time first: a second signal, perhaps on another thread, compares with it.
+  const int64_t now = monotonic_ms();
+  int64_t first = 0;
+  if (!g_stop_signal_ms.compare_exchange_strong(first, now)) {
+    // The second stops now, unless it is the same one delivered twice (timeout(1), job runners and
+    // `hrm launch` under a scheduler signal the process and then its group, or the process twice).
+    if (now - first < 1000) return;
     ::signal(sig, SIG_DFL);
     ::raise(sig);
     return;
   }
-  g_stop_signal_ms = monotonic_ms();
+  g_stop_signal = sig;
   const char msg[] = "\nstopping after this step, saving the training state (again to stop now)\n";
   [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, msg, sizeof msg - 1);
 }
@@ -438,10 +441,13 @@ class StopSignals {
  public:
   StopSignals() {
     g_stop_signal = 0;
+    g_stop_signal_ms = 0;
     struct sigaction sa {};
     sa.sa_handler = on_stop_signal;
     sa.sa_flags = SA_RESTART;  // a write in progress (a checkpoint) goes on instead of failing with EINTR
     sigemptyset(&sa.sa_mask);
+    sigaddset(&sa.sa_mask, SIGINT);  // not nested in one another on one thread
+    sigaddset(&sa.sa_mask, SIGTERM);
     ::sigaction(SIGINT, &sa, &old_int_);
     ::sigaction(SIGTERM, &sa, &old_term_);
   }
@@ -554,7 +560,7 @@ TrainState run_pretrain(PretrainConfig config, std::ostream& out_all_ranks, cons
   std::optional<int64_t> last_checkpoint_step;
   if (config.resume) last_checkpoint_step = state.step;
   auto where_to_resume = [&]() -> std::string {  // for a run that stops early
-    return last_checkpoint_step ? "The last good checkpoint (step " + std::to_string(*last_checkpoint_step) + ") is intact in " +
+    return last_checkpoint_step ? "The last saved training state (step " + std::to_string(*last_checkpoint_step) + ") is intact in " +
                                       run_dir + "; `hrm train resume=" + run_dir + "` continues from it"
                                 : std::string("No checkpoint was written yet (the first comes with the first evaluation)");
   };
@@ -592,6 +598,7 @@ TrainState run_pretrain(PretrainConfig config, std::ostream& out_all_ranks, cons
     r.save = in_iteration && root && config.save_state_minutes > 0 && Clock::now() - last_save >= save_every;
     if (comm) r = any_rank_requests(*comm, r);
     if (r.save && !r.stop) {
+      flush_metrics();  // a run resumed from this state keeps the log up to here, all of it
       save_state();
       last_save = Clock::now();
       std::ostringstream m;
@@ -662,7 +669,9 @@ TrainState run_pretrain(PretrainConfig config, std::ostream& out_all_ranks, cons
     save_state();
     last_save = Clock::now();
     if (hooks.after_checkpoint) hooks.after_checkpoint(state);
-    stop_or_save_if_requested(/*in_iteration=*/false);  // a signal during the evaluation: the checkpoint just written is the place to resume
+    // A signal during the evaluation: the state just written is the place to resume; after the last
+    // one the run is complete, and ends as such.
+    if (iter < total_iters - 1) stop_or_save_if_requested(/*in_iteration=*/false);
   }
   progress.finish();
   if (state.step < state.total_steps)

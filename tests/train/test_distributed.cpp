@@ -816,7 +816,8 @@ TEST_F(DistributedTrain, LaunchPassesCtrlCToEveryRank) {
 
 // SIGTERM to one rank only (a scheduler signalling one machine's processes, say): the ranks agree to
 // stop after the same step, rank 0 saves the state there before any rank exits, the launcher lets
-// them end (no SIGTERM of its own) and exits 130; two ranks resume the run to its end.
+// them end (no SIGTERM of its own) and exits 130; two ranks resume the run to its end, with the
+// weights of the run never stopped.
 TEST_F(DistributedTrain, SigtermToOneRankStopsEveryRankAfterTheSameStepWithTheStateSaved) {
   const LaunchedPair l = launch_two_ranks(dir_->path, data(), "launch_term", 100, 25);  // 4 iterations of 100 steps
   ASSERT_EQ(l.ranks.size(), 2u) << read_file(l.log);
@@ -844,7 +845,15 @@ TEST_F(DistributedTrain, SigtermToOneRankStopsEveryRankAfterTheSameStepWithTheSt
   EXPECT_EQ(wait_for(resumed, std::chrono::seconds(120)), 0) << read_file(log);
   EXPECT_NE(read_file(log).find("Resuming " + run.string() + " at step " + std::to_string(step)), std::string::npos)
       << read_file(log);
-  EXPECT_TRUE(fs::exists(run / "step_400")) << read_file(log);
+  ASSERT_TRUE(fs::exists(run / "step_400")) << read_file(log);
+
+  // The same run never stopped ends with the same weights, bit for bit: the state saved mid-iteration
+  // (the carry gathered from both ranks, the sampler inside its pass) continues exactly.
+  const LaunchedPair full = launch_two_ranks(dir_->path, data(), "launch_term_full", 100, 25);
+  ASSERT_EQ(wait_for(full.launcher, std::chrono::seconds(120)), 0) << read_file(full.log);
+  const auto a = load(run / "step_400"), b = load(dir_->path / "launch_term_full" / "step_400");
+  ASSERT_EQ(a.size(), b.size());
+  for (const auto& [k, v] : a) EXPECT_TRUE(torch::equal(v, b.at(k))) << k;
 }
 
 // The launcher itself SIGKILLed (it cannot pass anything on): its ranks get SIGTERM from the kernel

@@ -283,7 +283,7 @@ TEST_F(TrainLoop, TooManyNonFiniteStepsStopWithTheLastCheckpointIntact) {
     const std::string msg = e.what();
     EXPECT_NE(msg.find("3 steps in a row"), std::string::npos) << msg;
     EXPECT_NE(msg.find("max_nonfinite_steps=3"), std::string::npos) << msg;
-    EXPECT_NE(msg.find("last good checkpoint (step 8)"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("last saved training state (step 8)"), std::string::npos) << msg;
   }
   ASSERT_TRUE(fs::exists(run.path / "step_8"));
   for (const auto& [k, v] : io::load_torch_file((run.path / "step_8").string()))
