@@ -282,6 +282,14 @@ GeneratedSplits generate(const GeneratorConfig& cfg, int64_t train_size, int64_t
     HRM_THROW(ConfigError, "wall fractions must satisfy 0 <= wall_min <= wall_max < 1, got ", cfg.wall_min, " and ", cfg.wall_max);
   if (cfg.min_path_length < 0 || cfg.min_path_length >= n - 1)
     HRM_THROW(ConfigError, "min_path_length must be in [0, ", n - 2, "], got ", cfg.min_path_length);
+  // A path of more than min_path_length moves needs min_path_length + 2 open cells, and every maze
+  // has at least wall_min of its cells walls: beyond that no attempt can succeed (said now, not
+  // after the generator's patience runs out).
+  const int64_t most_open = n - std::llround(cfg.wall_min * static_cast<double>(n));
+  if (cfg.min_path_length + 2 > most_open)
+    HRM_THROW(ConfigError, "maze generator: --min-path-length ", cfg.min_path_length, " cannot be met: a ", cfg.side, "x",
+              cfg.side, " maze with at least ", n - most_open, " walls (--wall-min ", cfg.wall_min, ") has at most ",
+              most_open, " open cells, so no path is longer than ", most_open - 1, " moves; lower --min-path-length or --wall-min");
   if (train_size < 0 || test_size < 0) HRM_THROW(ConfigError, "train and test sizes must be >= 0");
   threads = std::max(1, threads);
 

@@ -180,6 +180,23 @@ TEST(MazeGenerator, DefaultThresholdGivesPathsLongerThan110) {
 
 // More mazes than a 2x2 grid has (each of its layouts once) once ran forever: now an error after a
 // stretch of attempts with no new maze, naming what was found and what to change.
+// A path longer than the open cells allow is refused at once, naming the bound.
+TEST(MazeGenerator, APathLongerThanTheOpenCellsAllowIsRefusedAtOnce) {
+  maze::GeneratorConfig g;
+  g.side = 30;
+  g.min_path_length = 800;  // 30x30 with >= 270 walls: at most 630 open cells
+  try {
+    maze::generate(g, 1, 1, 2);
+    FAIL() << "expected an error";
+  } catch (const ConfigError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("--min-path-length 800 cannot be met: a 30x30 maze with at least 270 walls (--wall-min 0.3) has "
+                        "at most 630 open cells, so no path is longer than 629 moves"),
+              std::string::npos)
+        << what;
+  }
+}
+
 TEST(MazeGenerator, ARequestThatCannotBeMetIsAnErrorNotAHang) {
   maze::GeneratorConfig g;
   g.side = 2;
