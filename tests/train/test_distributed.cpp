@@ -819,7 +819,7 @@ TEST_F(DistributedTrain, LaunchPassesCtrlCToEveryRank) {
 // them end (no SIGTERM of its own) and exits 130; two ranks resume the run to its end, with the
 // weights of the run never stopped.
 TEST_F(DistributedTrain, SigtermToOneRankStopsEveryRankAfterTheSameStepWithTheStateSaved) {
-  const LaunchedPair l = launch_two_ranks(dir_->path, data(), "launch_term", 100, 25);  // 4 iterations of 100 steps
+  const LaunchedPair l = launch_two_ranks(dir_->path, data(), "launch_term", 40, 10);  // 4 iterations of 40 steps
   ASSERT_EQ(l.ranks.size(), 2u) << read_file(l.log);
   const pid_t rank1 = rank_pid(l, "1");
   ASSERT_GT(rank1, 0) << read_file(l.log);
@@ -831,12 +831,12 @@ TEST_F(DistributedTrain, SigtermToOneRankStopsEveryRankAfterTheSameStepWithTheSt
   ASSERT_EQ(::kill(rank1, SIGTERM), 0);
   const int code = wait_for(l.launcher, std::chrono::seconds(60));
   const std::string out = read_file(l.log);
-  if (fs::exists(run / "step_400")) GTEST_SKIP() << "the run finished before the signal arrived";
+  if (fs::exists(run / "step_160")) GTEST_SKIP() << "the run finished before the signal arrived";
   EXPECT_EQ(code, 130) << out;
   EXPECT_NE(out.find(") exited 130, interrupted by a signal to a rank"), std::string::npos) << out;  // either rank, ending together
   EXPECT_EQ(out.find("stopping the other ranks"), std::string::npos) << out;
   const int64_t step = load(state).at("step").item<int64_t>();
-  EXPECT_GT(step, 100) << out;
+  EXPECT_GT(step, 40) << out;
   for (const std::string why : {"SIGTERM", "another rank was signalled"})
     EXPECT_NE(out.find("stopped at step " + std::to_string(step) + " (" + why + ")"), std::string::npos) << why << "\n" << out;
 
@@ -845,13 +845,13 @@ TEST_F(DistributedTrain, SigtermToOneRankStopsEveryRankAfterTheSameStepWithTheSt
   EXPECT_EQ(wait_for(resumed, std::chrono::seconds(120)), 0) << read_file(log);
   EXPECT_NE(read_file(log).find("Resuming " + run.string() + " at step " + std::to_string(step)), std::string::npos)
       << read_file(log);
-  ASSERT_TRUE(fs::exists(run / "step_400")) << read_file(log);
+  ASSERT_TRUE(fs::exists(run / "step_160")) << read_file(log);
 
   // The same run never stopped ends with the same weights, bit for bit: the state saved mid-iteration
   // (the carry gathered from both ranks, the sampler inside its pass) continues exactly.
-  const LaunchedPair full = launch_two_ranks(dir_->path, data(), "launch_term_full", 100, 25);
+  const LaunchedPair full = launch_two_ranks(dir_->path, data(), "launch_term_full", 40, 10);
   ASSERT_EQ(wait_for(full.launcher, std::chrono::seconds(120)), 0) << read_file(full.log);
-  const auto a = load(run / "step_400"), b = load(dir_->path / "launch_term_full" / "step_400");
+  const auto a = load(run / "step_160"), b = load(dir_->path / "launch_term_full" / "step_160");
   ASSERT_EQ(a.size(), b.size());
   for (const auto& [k, v] : a) EXPECT_TRUE(torch::equal(v, b.at(k))) << k;
 }
