@@ -281,7 +281,7 @@ int run_launch(const LaunchPlan& plan, const std::string& binary, std::ostream& 
                                                           std::to_string(plan.node_rank) + ") " + how_it_ended(cause->second));
       posted = true;
     }
-    if (link && !stopping && !interrupted) {
+    if (link && !stopping && !interrupted && left > 0) {  // (ranks all ended well: nothing left to stop)
       if (const std::optional<NodeLink::Failure> f = link->failure_elsewhere()) {
         log << "hrm launch: " << f->why << "; stopping this machine's ranks (SIGTERM, then SIGKILL after "
             << plan.stop_grace_seconds << " s)" << std::endl;
