@@ -571,6 +571,12 @@ TrainState run_pretrain(PretrainConfig config, std::ostream& out_all_ranks, cons
     progress.metrics(state.step, m);
   };
 
+  // save_state_minutes: the state between evaluations too, so that a run killed outright (no signal: an
+  // OOM kill, a lost machine) loses at most that much training. Rank 0's clock decides for every rank.
+  using Clock = std::chrono::steady_clock;
+  const auto save_every = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double, std::ratio<60>>(config.save_state_minutes));
+  Clock::time_point last_save = Clock::now();
+
   // The training state (the model checkpoints step_N come with evaluations). Under data parallel the
   // carry is saved as the global batch (every rank's rows), so that any world size can resume.
   auto save_state = [&] {
@@ -583,12 +589,8 @@ TrainState run_pretrain(PretrainConfig config, std::ostream& out_all_ranks, cons
       save_train_state(run_dir, state, train_sampler.state());
     }
     last_checkpoint_step = state.step;
+    last_save = Clock::now();
   };
-  // save_state_minutes: the state between evaluations too, so that a run killed outright (no signal: an
-  // OOM kill, a lost machine) loses at most that much training. Rank 0's clock decides for every rank.
-  using Clock = std::chrono::steady_clock;
-  const auto save_every = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double, std::ratio<60>>(config.save_state_minutes));
-  Clock::time_point last_save = Clock::now();
 
   const StopSignals stop;
   // After a step (`in_iteration`) or an evaluation: stop or save as any rank asks.
@@ -600,7 +602,6 @@ TrainState run_pretrain(PretrainConfig config, std::ostream& out_all_ranks, cons
     if (r.save && !r.stop) {
       flush_metrics();  // a run resumed from this state keeps the log up to here, all of it
       save_state();
-      last_save = Clock::now();
       std::ostringstream m;
       m << "saved the training state at step " << state.step << " (save_state_minutes=" << config.save_state_minutes << ")";
       progress.message(m.str());
@@ -608,15 +609,13 @@ TrainState run_pretrain(PretrainConfig config, std::ostream& out_all_ranks, cons
     if (!r.stop) return;
     flush_metrics();
     progress.finish();
-    const bool unsaved = state.step > 0 && last_checkpoint_step != state.step;
-    if (unsaved) {
+    if (state.step > 0 && last_checkpoint_step != state.step) {
       save_state();
       // No rank exits before rank 0 has written the state: a launcher stops the others when one ends.
       if (comm) comm->barrier("barrier after saving the stopped run's state");
-    }
-    if (unsaved)
       HRM_THROW(Interrupted, "stopped at step ", state.step, " (", StopSignals::received(), "); saved the training state in ",
                 train_state_path(run_dir), ": `hrm train resume=", run_dir, "` continues from step ", state.step, ".");
+    }
     HRM_THROW(Interrupted, "stopped at step ", state.step, " (", StopSignals::received(), "). ", where_to_resume(), ".");
   };
 
@@ -667,7 +666,6 @@ TrainState run_pretrain(PretrainConfig config, std::ostream& out_all_ranks, cons
       save_model_checkpoint(model_checkpoint_path(run_dir, state.step), state.model);
     }
     save_state();
-    last_save = Clock::now();
     if (hooks.after_checkpoint) hooks.after_checkpoint(state);
     // A signal during the evaluation: the state just written is the place to resume; after the last
     // one the run is complete, and ends as such.
