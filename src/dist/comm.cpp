@@ -45,11 +45,6 @@ std::string rank_list(const std::vector<int>& ranks) {
   return out;
 }
 
-std::string get_string(c10d::Store& store, const std::string& key) {
-  const std::vector<uint8_t> v = store.get(key);
-  return std::string(v.begin(), v.end());
-}
-
 }  // namespace
 
 void agree_to_start(c10d::Store& store, const LaunchEnv& env, const std::string& mine,

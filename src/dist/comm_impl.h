@@ -5,6 +5,8 @@
 #include <torch/csrc/distributed/c10d/Store.hpp>
 
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "core/check.h"
 #include "dist/comm.h"
@@ -19,6 +21,12 @@ namespace hrm::dist {
 inline std::string message_of(const std::exception& e) {
   if (const auto* c = dynamic_cast<const c10::Error*>(&e)) return c->what_without_backtrace();
   return e.what();
+}
+
+// A store value posted as text (c10d keeps bytes).
+inline std::string get_string(c10d::Store& store, const std::string& key) {
+  const std::vector<uint8_t> v = store.get(key);
+  return std::string(v.begin(), v.end());
 }
 
 // Before the process group: every rank posts its backend ("gloo (CPU)", "nccl (CUDA)") or its

@@ -29,11 +29,6 @@ void set_string(c10d::Store& store, const std::string& k, const std::string& v) 
   store.set(k, std::vector<uint8_t>(v.begin(), v.end()));
 }
 
-std::string get_string(c10d::Store& store, const std::string& k) {
-  const std::vector<uint8_t> v = store.get(k);
-  return std::string(v.begin(), v.end());
-}
-
 }  // namespace
 
 // Shared with the watcher thread, which may outlive the NodeLink if a store call hangs at exit.

@@ -11,12 +11,13 @@
 #include "data/dataset.h"
 #include "data/maze.h"
 #include "test_paths.h"
+#include "test_support.h"
 
 namespace hrm::answer {
 namespace {
 
 namespace fs = std::filesystem;
-const fs::path kFixtures = fs::path(HRM_SHARED_DIR) / "fixtures/datasets";
+using hrm::testing::kDatasetFixtures;
 
 std::vector<int32_t> test_row(const fs::path& dir, int64_t row) {
   const data::Dataset ds = data::Dataset::open(dir, "test");
@@ -38,7 +39,7 @@ TEST(AnswerPuzzleText, KindsFollowTheBuildersShapes) {
 }
 
 TEST(AnswerPuzzleText, SudokuTokensAreTheReferenceBuildersTokens) {
-  const fs::path dir = kFixtures / "sudoku-small";
+  const fs::path dir = kDatasetFixtures / "sudoku-small";
   const auto puzzles = data::read_sudoku_file((dir / "input/test.csv").string());
   for (int64_t i = 0; i < 2; ++i) EXPECT_EQ(sudoku_tokens(puzzles[i].puzzle), test_row(dir, i)) << i;
   const auto tokens = sudoku_tokens(puzzles[0].solution);
@@ -48,7 +49,7 @@ TEST(AnswerPuzzleText, SudokuTokensAreTheReferenceBuildersTokens) {
 }
 
 TEST(AnswerPuzzleText, MazeTextIsParsedAndEncodedAsTheReferenceBuilderDid) {
-  const fs::path dir = kFixtures / "maze-small";
+  const fs::path dir = kDatasetFixtures / "maze-small";
   const auto records = data::maze::read_maze_csv((dir / "input/test.csv").string());
   const std::string& q = records.at(0).question;
   EXPECT_EQ(maze_tokens(q, "q"), test_row(dir, 0));
@@ -95,7 +96,7 @@ TEST(AnswerPuzzleText, BadMazeTextNamesTheFileAndLine) {
 TEST(AnswerPuzzleText, ArcTokensAreTheReferenceBuildersTestTokens) {
   // 31d5ba1a (ARC-AGI-1 evaluation) is puzzle identifier 1 of arc-small; its test pairs are the
   // first examples of the puzzle with that identifier, untranslated.
-  const fs::path dir = kFixtures / "arc-small";
+  const fs::path dir = kDatasetFixtures / "arc-small";
   const arc::Task task = arc::load_task(std::string(HRM_SHARED_DIR) + "/data/arc/ARC-AGI-1/evaluation/31d5ba1a.json");
   const data::Dataset ds = data::Dataset::open(dir, "test");
   const data::DatasetSet& set = ds.set("all");

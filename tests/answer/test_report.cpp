@@ -14,13 +14,14 @@
 #include "core/check.h"
 #include "data/dataset.h"
 #include "test_paths.h"
+#include "test_support.h"
 
 namespace hrm::answer {
 namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-const fs::path kFixtures = fs::path(HRM_SHARED_DIR) / "fixtures/datasets";
+using hrm::testing::kDatasetFixtures;
 
 std::vector<json> metrics() {
   std::vector<json> m{{{"step", 0}, {"num_params", 132994.0}}};  // as `hrm train` starts its log: a fact, not a curve
@@ -31,7 +32,7 @@ std::vector<json> metrics() {
 
 // A Sudoku answer with two wrong cells, from the fixture's first test row.
 AnswerView sudoku_answer() {
-  const data::Dataset ds = data::Dataset::open(kFixtures / "sudoku-small", "test");
+  const data::Dataset ds = data::Dataset::open(kDatasetFixtures / "sudoku-small", "test");
   AnswerView v;
   v.title = "row 0 </script><b>";  // must stay text
   v.input.resize(81), v.label.resize(81);
@@ -55,7 +56,7 @@ ReportData sample_report() {
   r.answers_seq_len = 81;
   r.answers = {sudoku_answer()};
   r.answers_summary = "0 of 1 rows right";
-  r.dataset = browse_dataset((kFixtures / "sudoku-small").string(), BrowseLimits{3, 2, 2});
+  r.dataset = browse_dataset((kDatasetFixtures / "sudoku-small").string(), BrowseLimits{3, 2, 2});
   return r;
 }
 
@@ -99,7 +100,7 @@ TEST(AnswerReport, AMetricsLineThatIsNotJsonNamesItsLineAndTheParsersReason) {
 }
 
 TEST(AnswerReport, DatasetSampleTakesEvenlySpacedGroupsWithTheirNames) {
-  const json d = browse_dataset((kFixtures / "arc-small").string(), BrowseLimits{2, 3, 2});
+  const json d = browse_dataset((kDatasetFixtures / "arc-small").string(), BrowseLimits{2, 3, 2});
   EXPECT_EQ(d["kind"], "arc");
   EXPECT_EQ(d["seq_len"], 900);
   ASSERT_EQ(d["splits"].size(), 2u);
@@ -113,9 +114,9 @@ TEST(AnswerReport, DatasetSampleTakesEvenlySpacedGroupsWithTheirNames) {
   EXPECT_EQ(train["groups"][0]["puzzles_total"], 5);
   EXPECT_EQ(p[0]["examples"].size(), 2u);
   EXPECT_EQ(p[0]["examples"][0]["input"].size(), 900u);
-  const auto ids = data::read_identifiers((kFixtures / "arc-small").string());
+  const auto ids = data::read_identifiers((kDatasetFixtures / "arc-small").string());
   EXPECT_EQ(p[1]["name"], ids.at(p[1]["identifier"].get<size_t>()));
-  EXPECT_THROW(browse_dataset((kFixtures / "arc-small" / "train").string(), {}), FormatError);
+  EXPECT_THROW(browse_dataset((kDatasetFixtures / "arc-small" / "train").string(), {}), FormatError);
 }
 
 TEST(AnswerReport, PageHoldsEverySectionAndItsDataCannotCloseTheScript) {

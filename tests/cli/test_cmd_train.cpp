@@ -23,10 +23,7 @@ using hrm::testing::run_hrm;
 using hrm::testing::spawn_hrm;
 using testing::TempDir;
 
-std::map<std::string, torch::Tensor> load(const fs::path& p) {
-  const auto sd = io::load_torch_file(p.string());
-  return {sd.begin(), sd.end()};
-}
+using testing::load_tensors;
 
 TEST(CmdTrain, RunKilledWithSigkillAndResumedEndsWithTheUninterruptedWeights) {
   TempDir dir("cmd_train_kill");
@@ -63,10 +60,10 @@ TEST(CmdTrain, RunKilledWithSigkillAndResumedEndsWithTheUninterruptedWeights) {
   EXPECT_NE(resumed.output.find("Resuming"), std::string::npos) << resumed.output;
   ASSERT_TRUE(fs::exists(killed / "step_128")) << resumed.output;
 
-  const auto want = load(full / "step_128"), got = load(killed / "step_128");
+  const auto want = load_tensors(full / "step_128"), got = load_tensors(killed / "step_128");
   ASSERT_EQ(want.size(), got.size());
   for (const auto& [k, v] : want) EXPECT_TRUE(torch::equal(v, got.at(k))) << k;
-  const auto want_state = load(full / "train_state.pt"), got_state = load(killed / "train_state.pt");
+  const auto want_state = load_tensors(full / "train_state.pt"), got_state = load_tensors(killed / "train_state.pt");
   for (const auto& [k, v] : want_state) EXPECT_TRUE(torch::equal(v, got_state.at(k))) << k;
 }
 

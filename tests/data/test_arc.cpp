@@ -6,16 +6,12 @@
 
 #include "core/check.h"
 #include "data/arc.h"
+#include "data/arc_grids.h"
 
 namespace hrm::arc {
 namespace {
 
-Grid make(std::vector<std::vector<int>> rows) {
-  Grid g(static_cast<int>(rows.size()), static_cast<int>(rows[0].size()));
-  for (int r = 0; r < g.rows; ++r)
-    for (int c = 0; c < g.cols; ++c) g.at(r, c) = static_cast<uint8_t>(rows[r][c]);
-  return g;
-}
+using test_grids::make;
 
 // The FormatError message of parsing `json`, or "" when it parses.
 std::string parse_error(const std::string& json) {

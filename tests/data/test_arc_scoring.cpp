@@ -6,16 +6,12 @@
 
 #include "core/check.h"
 #include "data/arc_scoring.h"
+#include "data/arc_grids.h"
 
 namespace hrm::arc {
 namespace {
 
-Grid make(std::vector<std::vector<int>> rows) {
-  Grid g(static_cast<int>(rows.size()), static_cast<int>(rows[0].size()));
-  for (int r = 0; r < g.rows; ++r)
-    for (int c = 0; c < g.cols; ++c) g.at(r, c) = static_cast<uint8_t>(rows[r][c]);
-  return g;
-}
+using test_grids::make;
 
 // A test split and aligned predictions, declared row by row in the ORIGINAL (un-augmented) space;
 // the builder augments inputs, labels and answers by the puzzle's name, as a model would see them.

@@ -12,22 +12,18 @@
 #include "core/check.h"
 #include "data/dataset.h"
 #include "test_paths.h"
+#include "test_support.h"
 
 namespace hrm::data {
 namespace {
 
-const fs::path kFixtures = fs::path(HRM_SHARED_DIR) / "fixtures" / "datasets";
+using hrm::testing::kDatasetFixtures;
 
-fs::path temp_dir(const std::string& tag) {
-  fs::path p = fs::temp_directory_path() / ("hrm_test_dataset_" + tag + "_" + std::to_string(::getpid()));
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p;
-}
+using hrm::testing::temp_dir;
 
 std::vector<fs::path> fixture_datasets() {
   std::vector<fs::path> out;
-  for (const auto& e : fs::directory_iterator(kFixtures))
+  for (const auto& e : fs::directory_iterator(kDatasetFixtures))
     if (fs::exists(e.path() / "identifiers.json")) out.push_back(e.path());
   std::sort(out.begin(), out.end());
   return out;
@@ -57,7 +53,7 @@ void copy_dataset(const fs::path& src, const fs::path& dst) {
   w.commit(read_identifiers(src));
 }
 
-std::vector<std::string> files_under(const fs::path& root) {
+std::vector<std::string> dataset_files(const fs::path& root) {
   std::vector<std::string> out;
   for (const auto& e : fs::recursive_directory_iterator(root))
     if (e.is_regular_file() && e.path().extension() != ".md" && e.path().parent_path().filename() != "input")
@@ -68,7 +64,7 @@ std::vector<std::string> files_under(const fs::path& root) {
 
 TEST(DatasetFixtures, EveryReferenceDatasetLoadsWithConsistentStructure) {
   const auto datasets = fixture_datasets();
-  ASSERT_GE(datasets.size(), 3u) << "expected the reference's fixture datasets in " << kFixtures;
+  ASSERT_GE(datasets.size(), 3u) << "expected the reference's fixture datasets in " << kDatasetFixtures;
   for (const auto& dir : datasets) {
     const auto ids = read_identifiers(dir);
     ASSERT_FALSE(ids.empty());
@@ -98,9 +94,9 @@ TEST(DatasetFixtures, RewritingAFixtureGivesTheSameFilesShapesAndMetadata) {
     SCOPED_TRACE(src.string());
     const fs::path out = temp_dir("copy") / src.filename();
     copy_dataset(src, out);
-    EXPECT_EQ(files_under(out), files_under(src));
+    EXPECT_EQ(dataset_files(out), dataset_files(src));
     EXPECT_EQ(read_file((out / "identifiers.json").string()), read_file((src / "identifiers.json").string()));
-    for (const std::string& f : files_under(src)) {
+    for (const std::string& f : dataset_files(src)) {
       if (f == "identifiers.json") continue;
       const std::string a = read_file((src / f).string()), b = read_file((out / f).string());
       if (f.find("inputs") != std::string::npos || f.find("labels") != std::string::npos) {
@@ -349,7 +345,7 @@ TEST(DatasetReader, StructuralErrorsNameTheFile) {
 TEST(DatasetInterop, NumpyAndAReferenceStyleLoaderReadWhatWeWrite) {
   const fs::path root = temp_dir("py");
   write_small(root / "ds");
-  copy_dataset(kFixtures / "arc-small", root / "arc");
+  copy_dataset(kDatasetFixtures / "arc-small", root / "arc");
   const char* venv = std::getenv("HRM_VENV");
   const std::string py = std::string(venv ? venv : std::string(std::getenv("HOME")) + "/.cache/hrm/venv") + "/bin/python";
   ASSERT_TRUE(fs::exists(py)) << "numpy is needed in " << py << " (set HRM_VENV)";

@@ -15,18 +15,14 @@
 #include "data/build_maze.h"
 #include "data/dihedral.h"
 #include "test_paths.h"
+#include "test_support.h"
 
 namespace hrm::data {
 namespace {
 
 const fs::path kMazeSmall = fs::path(HRM_SHARED_DIR) / "fixtures" / "datasets" / "maze-small";
 
-fs::path temp_dir(const std::string& tag) {
-  fs::path p = fs::temp_directory_path() / ("hrm_test_maze_" + tag + "_" + std::to_string(::getpid()));
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p;
-}
+using hrm::testing::temp_dir;
 
 std::string error_of(const std::function<void()>& f) {
   try {

@@ -14,11 +14,12 @@
 #include "core/check.h"
 #include "data/puzzle_dataset.h"
 #include "test_paths.h"
+#include "test_support.h"
 
 namespace hrm::data {
 namespace {
 
-const fs::path kFixtures = fs::path(HRM_SHARED_DIR) / "fixtures" / "datasets";
+using hrm::testing::kDatasetFixtures;
 
 // 9 groups of 1-3 puzzles of 1-4 examples; input row = {example, puzzle, group}, label row =
 // {example % 3, 1, 2} (0 is the ignore id), puzzle identifier = puzzle + 1 (0 is the blank).
@@ -277,7 +278,7 @@ TEST(SamplerFixtures, TestModeReturnsEveryFixtureArrayInOrder) {
   for (const char* name : {"sudoku-small", "maze-small", "arc-small"})
     for (const char* split : {"train", "test"}) {
       SCOPED_TRACE(std::string(name) + "/" + split);
-      const Dataset d = Dataset::open(kFixtures / name, split);
+      const Dataset d = Dataset::open(kDatasetFixtures / name, split);
       const DatasetSet& set = d.sets()[0];
       const int64_t L = d.metadata().seq_len;
       PuzzleSampler s(d, config(0, 3, true));

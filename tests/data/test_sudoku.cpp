@@ -10,6 +10,7 @@
 #include "core/check.h"
 #include "data/sudoku.h"
 #include "test_paths.h"
+#include "test_support.h"
 
 namespace sd = hrm::sudoku;
 
@@ -37,15 +38,7 @@ sd::Shuffle digits_only(hrm::Rng& rng) {
   return s;
 }
 
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const hrm::FormatError& e) {
-    return e.what();
-  }
-  return "(no FormatError)";
-}
+using hrm::testing::error_of;
 
 }  // namespace
 
@@ -181,16 +174,16 @@ TEST(SudokuShuffle, DrawsTheReferencesStructure) {
 
 TEST(SudokuParse, ErrorsNameThePlaceAndWhatWasExpected) {
   EXPECT_EQ(sd::to_string(sd::parse_grid(std::string(81, '0'), "x")), std::string(81, '.'));
-  EXPECT_NE(error_of([] { sd::parse_grid(std::string(80, '.'), "a.txt:3"); }).find("a.txt:3: expected 81 cells, got 80"),
+  EXPECT_NE(error_of<hrm::FormatError>([] { sd::parse_grid(std::string(80, '.'), "a.txt:3"); }).find("a.txt:3: expected 81 cells, got 80"),
             std::string::npos);
   std::string bad(81, '.');
   bad[4] = 'x';
-  const std::string e = error_of([&] { sd::parse_grid(bad, "a.txt:7"); });
+  const std::string e = error_of<hrm::FormatError>([&] { sd::parse_grid(bad, "a.txt:7"); });
   EXPECT_NE(e.find("a.txt:7: column 5: unexpected 'x'"), std::string::npos) << e;
   bad[4] = '\xff';  // shown in hex (was "\x255": the decimal value behind a hex escape)
-  const std::string e3 = error_of([&] { sd::parse_grid(bad, "a.txt:7"); });
+  const std::string e3 = error_of<hrm::FormatError>([&] { sd::parse_grid(bad, "a.txt:7"); });
   EXPECT_NE(e3.find("column 5: unexpected '\\xff'"), std::string::npos) << e3;
-  const std::string e2 = error_of([] { sd::parse_grid(std::string(81, '.'), "answer", false); });
+  const std::string e2 = error_of<hrm::FormatError>([] { sd::parse_grid(std::string(81, '.'), "answer", false); });
   EXPECT_NE(e2.find("expected a digit 1-9"), std::string::npos) << e2;
 }
 

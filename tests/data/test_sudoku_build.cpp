@@ -19,6 +19,7 @@
 #include "data/build_sudoku.h"
 #include "data/npy.h"
 #include "test_paths.h"
+#include "test_support.h"
 
 namespace fs = std::filesystem;
 namespace sd = hrm::sudoku;
@@ -71,15 +72,7 @@ sd::Grid row_grid(const hrm::npy::Array& a, int64_t row) {  // tokens - 1
   return g;
 }
 
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const hrm::Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using hrm::testing::error_of;
 
 const std::string kHeader = "source,question,answer,rating\n";
 // The first row of the fixture's train.csv.

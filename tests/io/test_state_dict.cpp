@@ -8,14 +8,15 @@
 #include "io/state_dict.h"
 #include "io/torch_file.h"
 #include "test_paths.h"
+#include "test_support.h"
 
 namespace hrm::io {
 namespace {
 
 namespace fs = std::filesystem;
 
-const std::string kFixtures = std::string(HRM_SHARED_DIR) + "/fixtures/hrm-tiny";
-const std::string kCheckpoints = std::string(HRM_SHARED_DIR) + "/fixtures/checkpoints/hrm-tiny";
+using hrm::testing::kTinyCheckpoints;
+using hrm::testing::kTinyFixture;
 
 struct LeafImpl : torch::nn::Module {
   LeafImpl() {
@@ -168,13 +169,13 @@ TEST(LoadStateDict, ResizePuzzleEmbAppendsMeanRowsOrDropsExtraRows) {
 }
 
 TEST(LoadStateDict, EveryReferenceCheckpointLoadsIntoAModuleWithTheReferenceKeys) {
-  StateDict weights = load_torch_file(kFixtures + "/weights.pt");
+  StateDict weights = load_torch_file(kTinyFixture + "/weights.pt");
   Node model;
   for (const auto& [k, t] : weights) model.add(k, torch::zeros_like(t), /*buffer=*/false);
   EXPECT_EQ(keys(state_dict(model)), keys(weights));
 
   size_t files = 0;
-  for (const auto& e : fs::directory_iterator(kCheckpoints)) {
+  for (const auto& e : fs::directory_iterator(kTinyCheckpoints)) {
     if (e.path().extension() != ".pt") continue;
     ++files;
     std::string path = e.path().string();

@@ -24,14 +24,15 @@
 #include "io/pickler.h"
 #include "io/torch_file.h"
 #include "test_paths.h"
+#include "test_support.h"
 
 namespace hrm::io {
 namespace {
 
 namespace fs = std::filesystem;
 
-const std::string kFixtures = std::string(HRM_SHARED_DIR) + "/fixtures/hrm-tiny";
-const std::string kCheckpoints = std::string(HRM_SHARED_DIR) + "/fixtures/checkpoints/hrm-tiny";
+using hrm::testing::kTinyCheckpoints;
+using hrm::testing::kTinyFixture;
 const std::string kPrefix = "_orig_mod.";
 
 // ---- helpers ------------------------------------------------------------------------------------
@@ -273,7 +274,7 @@ StateDict sample() {
 class ReferenceCheckpoint : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(ReferenceCheckpoint, YieldsTheTensorsOfWeightsPt) {
-  StateDict weights = load_torch_file(kFixtures + "/weights.pt");
+  StateDict weights = load_torch_file(kTinyFixture + "/weights.pt");
   ASSERT_EQ(weights.size(), 23u);
   StateDict ckpt = load_torch_file(GetParam());
   ASSERT_EQ(ckpt.size(), weights.size());
@@ -288,7 +289,7 @@ TEST_P(ReferenceCheckpoint, YieldsTheTensorsOfWeightsPt) {
   }
 }
 
-std::vector<std::string> checkpoint_files() { return pt_files(kCheckpoints); }
+std::vector<std::string> checkpoint_files() { return pt_files(kTinyCheckpoints); }
 
 INSTANTIATE_TEST_SUITE_P(Files, ReferenceCheckpoint, ::testing::ValuesIn(checkpoint_files()),
                          [](const ::testing::TestParamInfo<std::string>& info) {
@@ -300,19 +301,19 @@ INSTANTIATE_TEST_SUITE_P(Files, ReferenceCheckpoint, ::testing::ValuesIn(checkpo
 
 TEST(ReferenceCheckpoints, FolderHoldsTheFourReferenceFilesWithTheExpectedDtypes) {
   auto files = checkpoint_files();
-  ASSERT_GE(files.size(), 4u) << kCheckpoints;
-  StateDict bf16 = load_torch_file(kCheckpoints + "/step_plain_bf16init_torch211.pt");
+  ASSERT_GE(files.size(), 4u) << kTinyCheckpoints;
+  StateDict bf16 = load_torch_file(kTinyCheckpoints + "/step_plain_bf16init_torch211.pt");
   EXPECT_EQ(find(bf16, "model.inner.H_init").scalar_type(), torch::kBFloat16);
   EXPECT_EQ(find(bf16, "model.inner.L_init").scalar_type(), torch::kBFloat16);
   EXPECT_EQ(find(bf16, "model.inner.lm_head.weight").scalar_type(), torch::kFloat32);
-  StateDict compiled = load_torch_file(kCheckpoints + "/step_compiled_fp32_torch113.pt");
+  StateDict compiled = load_torch_file(kTinyCheckpoints + "/step_compiled_fp32_torch113.pt");
   EXPECT_EQ(compiled.front().first, "_orig_mod.model.inner.H_init");
 }
 
 // ---- the flat fixture dicts ---------------------------------------------------------------------
 
 TEST(FixtureDicts, ScalarsKeepTheirDtypesAndZeroDims) {
-  StateDict trace = load_torch_file(kFixtures + "/eval_trace.pt");
+  StateDict trace = load_torch_file(kTinyFixture + "/eval_trace.pt");
   struct Want {
     const char* key;
     c10::ScalarType dtype;
@@ -333,12 +334,12 @@ TEST(FixtureDicts, ScalarsKeepTheirDtypesAndZeroDims) {
   EXPECT_TRUE(find(trace, "all_halted_4").item<bool>());
   EXPECT_TRUE(find(trace, "halted_4").all().item<bool>());
 
-  StateDict batch = load_torch_file(kFixtures + "/batch.pt");
+  StateDict batch = load_torch_file(kTinyFixture + "/batch.pt");
   ASSERT_EQ(batch.size(), 3u);
   EXPECT_EQ(batch[0].first, "inputs");
   EXPECT_TRUE(torch::equal(find(batch, "puzzle_identifiers"), torch::tensor({2, 0, 2, 0}, torch::kInt32)));
 
-  StateDict optim = load_torch_file(kFixtures + "/optim_step.pt");
+  StateDict optim = load_torch_file(kTinyFixture + "/optim_step.pt");
   EXPECT_EQ(find(optim, "lr").scalar_type(), torch::kFloat64);
   EXPECT_DOUBLE_EQ(find(optim, "lr").item<double>(), 0.001);
 }
@@ -347,7 +348,7 @@ TEST(FixtureDicts, ScalarsKeepTheirDtypesAndZeroDims) {
 class TorchLoadAgreement : public ::testing::TestWithParam<Py> {};
 
 TEST_P(TorchLoadAgreement, EveryFixtureFileReadsAsPythonReadsIt) {
-  std::vector<std::string> files = pt_files(kFixtures);
+  std::vector<std::string> files = pt_files(kTinyFixture);
   for (const auto& f : checkpoint_files()) files.push_back(f);
   ASSERT_GE(files.size(), 10u);
   auto dumps = run_python(GetParam(), [&] {
@@ -512,7 +513,7 @@ void expect_format_error(const std::string& path, std::vector<std::string> parts
 
 TEST(DamagedFiles, TruncatedCheckpointsAreFormatErrorsNamingTheFile) {
   TempDir tmp;
-  std::string good = read_bytes(kCheckpoints + "/step_compiled_fp32_torch211.pt");
+  std::string good = read_bytes(kTinyCheckpoints + "/step_compiled_fp32_torch211.pt");
   ASSERT_GT(good.size(), 1000u);
   for (size_t len : {size_t(0), size_t(3), size_t(100), good.size() / 2, good.size() - 30, good.size() - 1}) {
     std::string f = tmp.file("cut_" + std::to_string(len) + ".pt");
@@ -523,7 +524,7 @@ TEST(DamagedFiles, TruncatedCheckpointsAreFormatErrorsNamingTheFile) {
 
 TEST(DamagedFiles, CorruptDataPklIsAFormatErrorNamingTheFile) {
   TempDir tmp;
-  std::string bytes = read_bytes(kFixtures + "/batch.pt");
+  std::string bytes = read_bytes(kTinyFixture + "/batch.pt");
   size_t at = bytes.find("collections\nOrderedDict");
   ASSERT_NE(at, std::string::npos);
   bytes[at + 1] = 'X';  // "cXllections": an unknown global, or a CRC error if the reader checks CRCs

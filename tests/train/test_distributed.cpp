@@ -332,10 +332,7 @@ std::vector<std::string> train_args(const fs::path& data, const fs::path& run, c
   return a;
 }
 
-std::map<std::string, torch::Tensor> load(const fs::path& p) {
-  const auto sd = io::load_torch_file(p.string());
-  return {sd.begin(), sd.end()};
-}
+using testing::load_tensors;
 
 using hrm::testing::last_checkpoint;
 
@@ -347,7 +344,7 @@ void expect_same_weights(const fs::path& a, const fs::path& b) {
   ASSERT_FALSE(a.empty());
   ASSERT_FALSE(b.empty());
   EXPECT_EQ(a.filename(), b.filename());
-  const auto wa = load(a), wb = load(b);
+  const auto wa = load_tensors(a), wb = load_tensors(b);
   ASSERT_EQ(wa.size(), wb.size());
   double worst = 0;
   for (const auto& [k, v] : wa) {
@@ -439,7 +436,7 @@ TEST_F(DistributedTrain, RunOfOneProcessResumedByTwoRanksContinues) {
 }
 
 // The metrics JSON line `hrm eval` prints last.
-nlohmann::json eval_metrics(const std::string& output) {
+nlohmann::json printed_metrics(const std::string& output) {
   const size_t at = output.rfind("\n{");
   EXPECT_NE(at, std::string::npos) << output;
   return nlohmann::json::parse(output.substr(at + 1, output.find('\n', at + 1) - at - 1));
@@ -451,19 +448,19 @@ TEST_F(DistributedTrain, EvalOfTwoRanksGivesTheMetricsOfOneProcessAndSavesEveryR
   const std::string stem = ckpt.string() + "_all_preds.";
   const auto one = hrm::testing::run_hrm({"eval", "checkpoint=" + ckpt.string()});
   ASSERT_EQ(one.status, 0) << one.output;
-  const auto one_rows = load(stem + "0");
+  const auto one_rows = load_tensors(stem + "0");
 
   const auto logs = run_ranks({"eval", "checkpoint=" + ckpt.string(), "show=1"}, 2, dir_->path);
   // show=N draws from every rank's rows (the one test batch has 16).
   EXPECT_NE(logs[0].find(" of 16 test puzzles"), std::string::npos) << logs[0];
-  const nlohmann::json a = eval_metrics(one.output), b = eval_metrics(logs[0]);
+  const nlohmann::json a = printed_metrics(one.output), b = printed_metrics(logs[0]);
   ASSERT_EQ(a.size(), b.size()) << a << "\n" << b;
   for (const auto& [set, values] : a.items())
     for (const auto& [k, v] : values.items())
       EXPECT_NEAR(v.get<double>(), b[set][k].get<double>(), 1e-6) << set << "/" << k;
   EXPECT_EQ(logs[1].find("Starting evaluation"), std::string::npos) << "rank 1 printed:\n" << logs[1];
   // Each rank saved its half of the one test batch: together, the rows of one process.
-  const auto r0 = load(stem + "0"), r1 = load(stem + "1");
+  const auto r0 = load_tensors(stem + "0"), r1 = load_tensors(stem + "1");
   for (const auto& [k, v] : one_rows) {
     const torch::Tensor both = torch::cat({r0.at(k), r1.at(k)});
     EXPECT_TRUE(torch::allclose(both.to(torch::kFloat64), v.to(torch::kFloat64), 1e-5, 1e-5)) << k;
@@ -629,7 +626,7 @@ TEST_F(DistributedTrain, LaunchOfATwoRankEvalGivesTheMetricsOfOneProcess) {
   const std::string out = read_file(log);
   ASSERT_EQ(code, 0) << "(-2: still running after 120 s)\n" << out;
   EXPECT_NE(out.find("hrm launch: ranks 0-1 of 2"), std::string::npos) << out;
-  const nlohmann::json a = eval_metrics(one.output), b = eval_metrics(out);
+  const nlohmann::json a = printed_metrics(one.output), b = printed_metrics(out);
   ASSERT_EQ(a.size(), b.size()) << a << "\n" << b;
   for (const auto& [set, values] : a.items())
     for (const auto& [k, v] : values.items()) EXPECT_NEAR(v.get<double>(), b[set][k].get<double>(), 1e-6) << set << "/" << k;
@@ -835,7 +832,7 @@ TEST_F(DistributedTrain, SigtermToOneRankStopsEveryRankAfterTheSameStepWithTheSt
   EXPECT_EQ(code, 130) << out;
   EXPECT_NE(out.find(") exited 130, interrupted by a signal to a rank"), std::string::npos) << out;  // either rank, ending together
   EXPECT_EQ(out.find("stopping the other ranks"), std::string::npos) << out;
-  const int64_t step = load(state).at("step").item<int64_t>();
+  const int64_t step = load_tensors(state).at("step").item<int64_t>();
   EXPECT_GT(step, 40) << out;
   for (const std::string why : {"SIGTERM", "another rank was signalled"})
     EXPECT_NE(out.find("stopped at step " + std::to_string(step) + " (" + why + ")"), std::string::npos) << why << "\n" << out;
@@ -851,7 +848,7 @@ TEST_F(DistributedTrain, SigtermToOneRankStopsEveryRankAfterTheSameStepWithTheSt
   // (the carry gathered from both ranks, the sampler inside its pass) continues exactly.
   const LaunchedPair full = launch_two_ranks(dir_->path, data(), "launch_term_full", 40, 10);
   ASSERT_EQ(wait_for(full.launcher, std::chrono::seconds(120)), 0) << read_file(full.log);
-  const auto a = load(run / "step_160"), b = load(dir_->path / "launch_term_full" / "step_160");
+  const auto a = load_tensors(run / "step_160"), b = load_tensors(dir_->path / "launch_term_full" / "step_160");
   ASSERT_EQ(a.size(), b.size());
   for (const auto& [k, v] : a) EXPECT_TRUE(torch::equal(v, b.at(k))) << k;
 }

@@ -11,7 +11,7 @@
 namespace hrm::train {
 namespace {
 
-HRMConfig small_config(int batch) {
+HRMConfig graph_config(int batch) {
   HRMConfig c;
   c.batch_size = batch;
   c.seq_len = 16;
@@ -34,7 +34,7 @@ Batch random_batch(const HRMConfig& c, torch::Device d) {
 }
 
 TEST(EvalStepGraph, RefusesCpuTensorsAndTrainMode) {
-  const HRMConfig c = small_config(2);
+  const HRMConfig c = graph_config(2);
   ACTLossHead head(HRMACTV1(c, 0), c.loss_type);
   const Batch batch = random_batch(c, torch::kCPU);
   EvalStepGraph graph(true);
@@ -44,7 +44,7 @@ TEST(EvalStepGraph, RefusesCpuTensorsAndTrainMode) {
 }
 
 TEST(EvalStepGraph, DisabledItIsTheEagerStepOnAnyDevice) {
-  const HRMConfig c = small_config(3);
+  const HRMConfig c = graph_config(3);
   ACTLossHead head(HRMACTV1(c, 0), c.loss_type);
   head->eval();
   torch::NoGradGuard no_grad;
@@ -62,7 +62,7 @@ TEST(EvalStepGraph, ReplaysWhatTheEagerStepComputes) {
   torch::manual_seed(0);
   EvalStepGraph graph(true);
   for (const int batch_size : {3, 5, 3}) {  // a new shape recaptures; the first again works too
-    const HRMConfig c = small_config(batch_size);
+    const HRMConfig c = graph_config(batch_size);
     ACTLossHead head(HRMACTV1(c, 7), c.loss_type);
     head->model->to_device(torch::kCUDA);
     head->eval();

@@ -12,12 +12,14 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "core/remove_tree.h"
 #include "core/rng.h"
 #include "data/dataset.h"
+#include "io/torch_file.h"
 #include "train/pretrain_config.h"
 
 namespace hrm::train::testing {
@@ -108,6 +110,12 @@ inline PretrainConfig tiny_config(const fs::path& data, const fs::path& run,
 }
 
 // A fresh temporary directory, removed at scope exit.
+// Every tensor of a file torch.save'd (a checkpoint, train_state.pt), by name.
+inline std::map<std::string, torch::Tensor> load_tensors(const fs::path& p) {
+  const auto sd = io::load_torch_file(p.string());
+  return {sd.begin(), sd.end()};
+}
+
 struct TempDir {
   fs::path path;
   explicit TempDir(const std::string& name) {
