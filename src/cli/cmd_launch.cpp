@@ -66,6 +66,20 @@ void run(LaunchArgs& a, const std::vector<std::string>& command) {
 
 }  // namespace
 
+void drop_dashes_before_launched_command(const CLI::App& app, std::vector<std::string>& args) {
+  const auto launch = std::find(args.begin(), args.end(), "launch");
+  if (launch == args.end() || app.get_subcommands([](const CLI::App* c) { return c->get_name() == "launch"; }).empty())
+    return;
+  for (auto it = launch + 1; it != args.end(); ++it) {
+    if (*it == "--") {
+      args.erase(it);
+      return;
+    }
+    const std::string& token = *it;
+    if (!app.get_subcommands([&](const CLI::App* c) { return c->get_name() == token; }).empty()) return;  // the command
+  }
+}
+
 void register_launch(CLI::App& app) {
   if (!dist::comm_available()) return;  // the libtorch 1.13 fallback: no data parallel to launch
   auto a = std::make_shared<LaunchArgs>();
@@ -86,6 +100,10 @@ void register_launch(CLI::App& app) {
                   "seconds the ranks get to stop, after one failed or after Ctrl-C/SIGTERM (hrm train: finish the step "
                   "and save its state), before SIGKILL (default 30)")
       ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--node-timeout", a->plan.node_timeout_seconds,
+                  "several machines: seconds a machine's launcher may go unheard (it beats 5 times a second) before "
+                  "the others count it as failed and stop their ranks (default 30)")
+      ->check(CLI::PositiveNumber);
   // What follows the options is the command every rank runs, hrm's own options (--threads) included:
   // nothing of it falls through to hrm's parser. ("train" stays with it because main.cpp's
   // require_subcommand(1) allows one subcommand: launch.)

@@ -2,6 +2,9 @@
 // A subcommand exists in --help only when its file is built and registered here.
 #pragma once
 
+#include <string>
+#include <vector>
+
 namespace CLI {
 class App;
 }
@@ -16,4 +19,9 @@ void register_arc_score(CLI::App& app);
 void register_solve(CLI::App& app);
 void register_report(CLI::App& app);
 void register_launch(CLI::App& app);
+
+// `hrm launch [options] -- train ...`, as torchrun's users write it: the `--` before the ranks'
+// command is dropped from `args` (argv without the program), since CLI11's prefix_command would
+// pass what follows it to hrm's own parser. A `--` inside the command is left alone.
+void drop_dashes_before_launched_command(const CLI::App& app, std::vector<std::string>& args);
 }  // namespace hrm::cli

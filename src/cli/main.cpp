@@ -9,12 +9,15 @@
 #include <malloc.h>
 #endif
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <sstream>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "cli/commands.h"
 #include "cli/validators.h"
@@ -122,7 +125,11 @@ int main(int argc, char** argv) {
     return 2;
   };
   try {
-    app.parse(argc, argv);
+    std::vector<std::string> args(argv + 1, argv + argc);
+    hrm::cli::drop_dashes_before_launched_command(app, args);
+    std::reverse(args.begin(), args.end());  // CLI11 takes the arguments last first
+    app.name(argv[0]);                       // as parse(argc, argv) would, for the usage line
+    app.parse(args);
   } catch (const CLI::ParseError& e) {
     // --help and --version exit 0; a usage error exits 2 like every other error (not CLI11's 100+ codes).
     return app.exit(e) == 0 ? 0 : stop(e.what());

@@ -48,7 +48,9 @@ void Comm::run_backward(const std::function<void()>&) { unavailable(); }
 std::string Comm::broadcast_string(const std::string&, const char*) { unavailable(); }
 
 struct NodeLink::Impl {};
-NodeLink::NodeLink(const std::string&, int, int, int, std::chrono::milliseconds) { unavailable(); }
+NodeLink::NodeLink(const std::string&, int, int, int, std::chrono::milliseconds, std::chrono::milliseconds) {
+  unavailable();
+}
 NodeLink::~NodeLink() = default;
 void NodeLink::post_failure(int, const std::string&) { unavailable(); }
 std::optional<NodeLink::Failure> NodeLink::failure_elsewhere() { unavailable(); }

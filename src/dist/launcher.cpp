@@ -131,6 +131,8 @@ void check_launch_plan(LaunchPlan& plan) {
   if (plan.nnodes > 1 && (plan.master_port == 0 || plan.master_addr.empty()))
     HRM_THROW(ConfigError, "hrm launch: with --nnodes ", plan.nnodes,
               " every node needs the same --master-addr (node 0's address, reachable from every node) and --master-port");
+  if (!(plan.node_timeout_seconds > 0))
+    HRM_THROW(ConfigError, "hrm launch: --node-timeout must be > 0 seconds, got ", plan.node_timeout_seconds);
   if (plan.command.empty() || (plan.command[0] != "train" && plan.command[0] != "eval"))
     HRM_THROW(ConfigError, "hrm launch: expected the command to run on every rank, train ... or eval ..., after the launch options",
               plan.command.empty() ? std::string() : ", got '" + plan.command[0] + "'",
@@ -186,7 +188,8 @@ int run_launch(const LaunchPlan& plan, const std::string& binary, std::ostream& 
   std::unique_ptr<NodeLink> link;
   if (plan.nnodes > 1)
     link = std::make_unique<NodeLink>(plan.master_addr, plan.master_port, plan.node_rank, plan.nnodes,
-                                      std::chrono::milliseconds(static_cast<int64_t>(plan.link_timeout_seconds * 1000)));
+                                      std::chrono::milliseconds(static_cast<int64_t>(plan.link_timeout_seconds * 1000)),
+                                      std::chrono::milliseconds(static_cast<int64_t>(plan.node_timeout_seconds * 1000)));
 
   const SignalsOfTheLauncher signals;
   const pid_t launcher = ::getpid();

@@ -21,6 +21,7 @@ struct LaunchPlan {
   std::vector<std::string> command;  // the hrm subcommand and its arguments: train ... or eval ...
   double stop_grace_seconds = 30;    // after SIGTERM to the other ranks, SIGKILL for those still running
   double link_timeout_seconds = 1800;  // several machines: how long node k > 0 waits for node 0's launcher
+  double node_timeout_seconds = 30;    // several machines: a launcher unheard this long counts as failed
 };
 
 // Checks the plan (ConfigError naming the option); on one node, fills in 127.0.0.1 and a free port

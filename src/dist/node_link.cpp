@@ -1,5 +1,5 @@
 // node_link.cpp: see node_link.h. Keys under "hrm_launch/" (the ranks' are under "hrm/"):
-// failure/<node> = "<exit code> <why>", done/<node>.
+// failure/<node> = "<exit code> <why>", done/<node>, beat/<node> (a counter that node k > 0 adds to).
 // Every store call of a node k > 0 runs on a watcher thread: a request to a machine that vanished
 // without closing the connection can block for long, and the launcher's own loop must go on
 // passing signals, reaping and killing its ranks meanwhile.
@@ -10,6 +10,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
+#include <sstream>
 #include <thread>
 #include <vector>
 
@@ -25,6 +26,12 @@ constexpr auto kPollEvery = std::chrono::milliseconds(200);
 
 std::string key(const char* what, int node) { return kPrefix + what + "/" + std::to_string(node); }
 
+std::string seconds_text(std::chrono::milliseconds d) {
+  std::ostringstream o;
+  o << static_cast<double>(d.count()) / 1000 << " s";
+  return o.str();
+}
+
 void set_string(c10d::Store& store, const std::string& k, const std::string& v) {
   store.set(k, std::vector<uint8_t>(v.begin(), v.end()));
 }
@@ -36,6 +43,13 @@ struct LinkState {
   c10::intrusive_ptr<c10d::TCPStore> store;
   int node_rank = 0, nnodes = 1;
   std::string where;  // addr:port, for messages
+  std::chrono::milliseconds silence{0};
+  std::chrono::steady_clock::time_point last_round;  // the watcher's last round that every store call finished
+  struct Heard {
+    int64_t beats = 0;
+    std::chrono::steady_clock::time_point at;
+  };
+  std::vector<Heard> heard;  // node 0: each node's beat count, and when it last changed
   std::mutex m;
   std::condition_variable wake;
   std::vector<std::pair<std::string, std::string>> posts;  // to set, in order
@@ -65,6 +79,23 @@ void watch(const std::shared_ptr<LinkState>& s) {
     try {
       for (const auto& [k, v] : posts) set_string(*s->store, k, v);
       if (stopping) break;
+      if (s->node_rank > 0) s->store->add(key("beat", s->node_rank), 1);
+      const auto now = std::chrono::steady_clock::now();
+      for (int n = 1; n < s->nnodes && s->node_rank == 0; ++n) {
+        // Node 0 serves the store: these calls answer at once.
+        const int64_t beats = s->store->add(key("beat", n), 0);
+        auto& h = s->heard[n];
+        if (beats != h.beats) {
+          h = {beats, now};
+        } else if (beats > 0 && now - h.at > s->silence && !s->store->check({key("done", n)}) &&
+                   !s->store->check({key("failure", n)})) {
+          std::lock_guard<std::mutex> lock(s->m);
+          if (!s->seen)
+            s->seen = NodeLink::Failure{1, "node " + std::to_string(n) + "'s launcher has not been heard from for " +
+                                               seconds_text(s->silence) +
+                                               " (--node-timeout): it ended or hangs, or its machine is gone"};
+        }
+      }
       bool known = false;
       {
         std::lock_guard<std::mutex> lock(s->m);
@@ -82,6 +113,8 @@ void watch(const std::shared_ptr<LinkState>& s) {
         s->seen = f;
         known = true;
       }
+      std::lock_guard<std::mutex> lock(s->m);
+      s->last_round = std::chrono::steady_clock::now();
     } catch (const std::exception& e) {
       std::lock_guard<std::mutex> lock(s->m);
       if (!s->seen)
@@ -97,12 +130,15 @@ void watch(const std::shared_ptr<LinkState>& s) {
 
 }  // namespace
 
-NodeLink::NodeLink(const std::string& addr, int port, int node_rank, int nnodes, std::chrono::milliseconds timeout)
+NodeLink::NodeLink(const std::string& addr, int port, int node_rank, int nnodes, std::chrono::milliseconds timeout,
+                   std::chrono::milliseconds silence)
     : impl_(std::make_unique<Impl>()) {
   auto s = std::make_shared<LinkState>();
   s->node_rank = node_rank;
   s->nnodes = nnodes;
   s->where = addr + ":" + std::to_string(port);
+  s->silence = silence;
+  s->heard.resize(static_cast<size_t>(nnodes));
   c10d::TCPStoreOptions so;
   so.port = static_cast<uint16_t>(port);
   so.isServer = node_rank == 0;
@@ -117,6 +153,13 @@ NodeLink::NodeLink(const std::string& addr, int port, int node_rank, int nnodes,
               node_rank == 0 ? "is --master-port free on this machine, and --master-addr one of its addresses?"
                              : "did node 0's hrm launch start, and do --master-addr/--master-port reach it?");
   }
+  try {
+    // The first beat before any rank starts: node 0 judges a node's silence only once it has heard it.
+    if (node_rank > 0) s->store->add(key("beat", node_rank), 1);
+  } catch (const std::exception& e) {
+    HRM_THROW(Error, "hrm launch: node ", node_rank, ": lost node 0's launcher at ", s->where, " (", message_of(e), ")");
+  }
+  s->last_round = std::chrono::steady_clock::now();
   impl_->s = s;
   impl_->watcher = std::thread(watch, s);
 }
@@ -143,8 +186,15 @@ void NodeLink::post_failure(int exit_code, const std::string& why) {
 }
 
 std::optional<NodeLink::Failure> NodeLink::failure_elsewhere() {
-  std::lock_guard<std::mutex> lock(impl_->s->m);
-  return impl_->s->seen;
+  LinkState& s = *impl_->s;
+  std::lock_guard<std::mutex> lock(s.m);
+  // Node k > 0: a store call that does not return (node 0's machine gone without closing the
+  // connection, or its launcher frozen) holds the watcher up; the store's own timeout is the link's
+  // (--nnodes: 30 minutes), far too long to leave the ranks waiting.
+  if (!s.seen && s.node_rank > 0 && std::chrono::steady_clock::now() - s.last_round > s.silence)
+    s.seen = Failure{1, "no answer from node 0's launcher at " + s.where + " for " + seconds_text(s.silence) +
+                            " (--node-timeout): it hangs, or its machine is gone"};
+  return s.seen;
 }
 
 void NodeLink::post_done() {

@@ -16,8 +16,13 @@ namespace hrm::dist {
 class NodeLink {
  public:
   // Node 0 binds `port` and serves; the others connect, retrying for up to `timeout` (node 0's launcher
-  // may start later). Throws Error naming the address when that fails.
-  NodeLink(const std::string& addr, int port, int node_rank, int nnodes, std::chrono::milliseconds timeout);
+  // may start later). Throws Error naming the address when that fails. Each launcher k > 0 beats in
+  // the store several times a second; one unheard for `silence` counts as a failure: node 0's
+  // launcher unheard by node k (a machine gone without closing its connections, or frozen), node k's
+  // launcher unheard by node 0 once it has beaten (node 0's ranks would otherwise wait in their
+  // collectives for the lost peer: NCCL perhaps until dist_timeout).
+  NodeLink(const std::string& addr, int port, int node_rank, int nnodes, std::chrono::milliseconds timeout,
+           std::chrono::milliseconds silence);
   ~NodeLink();
   NodeLink(const NodeLink&) = delete;
   NodeLink& operator=(const NodeLink&) = delete;
@@ -28,8 +33,8 @@ class NodeLink {
     int exit_code = 1;
     std::string why;
   };
-  // A failure another node posted, or the link lost (node 0's launcher gone, and its ranks with it);
-  // nullopt while all is well. Posts of this node are not returned.
+  // A failure another node posted, or the link lost (node 0's launcher gone, and its ranks with it),
+  // or a launcher unheard for `silence`; nullopt while all is well. Posts of this node are not returned.
   std::optional<Failure> failure_elsewhere();
   // This node's ranks have all ended (as told, or as posted).
   void post_done();

@@ -24,14 +24,7 @@ const fs::path kMazeSmall = fs::path(HRM_SHARED_DIR) / "fixtures" / "datasets" /
 
 using hrm::testing::temp_dir;
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const FormatError& e) {
-    return e.what();
-  }
-  return "<no FormatError>";
-}
+using hrm::testing::error_of;
 
 // The first record of the fixture's train.csv, for mutations.
 maze::MazeRecord fixture_record() { return maze::read_maze_csv((kMazeSmall / "input" / "train.csv").string()).at(0); }
@@ -74,7 +67,7 @@ TEST(MazeCheck, BadAnswersNameTheCsvLine) {
   maze::MazeRecord r = fixture_record();
   r.line = 17;
   const size_t o = r.answer.find('o');
-  auto check = [](const maze::MazeRecord& x) { return error_of([&] { maze::check_maze(x, 30, "m.csv"); }); };
+  auto check = [](const maze::MazeRecord& x) { return error_of<FormatError>([&] { maze::check_maze(x, 30, "m.csv"); }); };
   maze::MazeRecord missing = r;
   missing.answer[o] = ' ';
   EXPECT_NE(check(missing).find("m.csv:17: the answer's"), std::string::npos) << check(missing);
@@ -119,13 +112,13 @@ TEST(MazeCsv, ParsesQuotesCrlfAndBlankLinesAndNamesBadLines) {
   EXPECT_EQ(recs[0].line, 2);
   EXPECT_EQ(recs[1].question, "multi\nline");
   EXPECT_EQ(recs[1].line, 4);
-  EXPECT_NE(error_of([] { maze::parse_maze_csv("h\na,b,c\n", "t.csv"); }).find("t.csv:2: expected 4 fields"), std::string::npos);
-  EXPECT_NE(error_of([] { maze::parse_maze_csv("h\na,\"b,c,d\n", "t.csv"); }).find("t.csv:2: quoted field not closed"), std::string::npos);
-  EXPECT_NE(error_of([] { maze::parse_maze_csv("h\na,b\"c,d,e\n", "t.csv"); }).find("t.csv:2: unexpected '\"'"), std::string::npos);
-  EXPECT_NE(error_of([] { maze::parse_maze_csv("", "t.csv"); }).find("empty file"), std::string::npos);
+  EXPECT_NE(error_of<FormatError>([] { maze::parse_maze_csv("h\na,b,c\n", "t.csv"); }).find("t.csv:2: expected 4 fields"), std::string::npos);
+  EXPECT_NE(error_of<FormatError>([] { maze::parse_maze_csv("h\na,\"b,c,d\n", "t.csv"); }).find("t.csv:2: quoted field not closed"), std::string::npos);
+  EXPECT_NE(error_of<FormatError>([] { maze::parse_maze_csv("h\na,b\"c,d,e\n", "t.csv"); }).find("t.csv:2: unexpected '\"'"), std::string::npos);
+  EXPECT_NE(error_of<FormatError>([] { maze::parse_maze_csv("", "t.csv"); }).find("empty file"), std::string::npos);
   // A file without its header row: refused, rather than its first puzzle silently dropped.
   const std::string row = "s," + std::string(16, '#') + "," + std::string(16, '#') + ",0\n";
-  EXPECT_NE(error_of([&] { maze::parse_maze_csv(row + row, "t.csv"); }).find("t.csv:1: expected the header row"),
+  EXPECT_NE(error_of<FormatError>([&] { maze::parse_maze_csv(row + row, "t.csv"); }).find("t.csv:1: expected the header row"),
             std::string::npos);
   const std::string text = read_file((kMazeSmall / "input" / "test.csv").string());
   EXPECT_EQ(maze::format_maze_csv(maze::parse_maze_csv(text, "test.csv")), text);
@@ -141,7 +134,7 @@ TEST(MazeBuild, ImportRejectsABadRowWithItsLine) {
   MazeBuildConfig cfg;
   cfg.output_dir = (dir / "out").string();
   cfg.input_dir = (dir / "in").string();
-  EXPECT_NE(error_of([&] { build_maze_dataset(cfg); }).find("train.csv:4:"), std::string::npos);
+  EXPECT_NE(error_of<FormatError>([&] { build_maze_dataset(cfg); }).find("train.csv:4:"), std::string::npos);
   EXPECT_FALSE(fs::exists(dir / "out"));
   cfg.check = false;  // --no-check imports it as the reference would
   EXPECT_NO_THROW(build_maze_dataset(cfg));

@@ -13,18 +13,14 @@
 #include "core/check.h"
 #include "data/npy.h"
 #include "test_paths.h"
+#include "test_support.h"
 
 namespace hrm::npy {
 namespace {
 
 namespace fs = std::filesystem;
 
-fs::path temp_dir(const std::string& tag) {
-  fs::path p = fs::temp_directory_path() / ("hrm_test_npy_" + tag + "_" + std::to_string(::getpid()));
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p;
-}
+using hrm::testing::temp_dir;
 
 std::string python() {
   const char* venv = std::getenv("HRM_VENV");
@@ -38,15 +34,7 @@ int run_python(const fs::path& dir, const std::string& script) {
   return std::system((python() + " " + (dir / "check.py").string()).c_str());
 }
 
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const FormatError& e) {
-    return e.what();
-  }
-  return "<no FormatError>";
-}
+using hrm::testing::error_of;
 
 TEST(Npy, HeaderMatchesNumpyLayoutWithDataAt128) {
   const std::string h = make_header(DType::u1, {48, 900});
@@ -153,29 +141,29 @@ TEST(Npy, MalformedFilesRaiseFormatErrorsNamingFileAndExpectation) {
     b += static_cast<char>(d.size() >> 8);
     return b + d;
   };
-  EXPECT_NE(error_of([&] { Array::from_bytes(good.substr(0, good.size() - 3), "t.npy"); }).find("t.npy: truncated"), std::string::npos);
-  EXPECT_NE(error_of([&] { Array::from_bytes(good + "xx", "t.npy"); }).find("size mismatch"), std::string::npos);
-  EXPECT_NE(error_of([&] { Array::from_bytes("PK\x03\x04" + good, "t.npy"); }).find("magic"), std::string::npos);
-  EXPECT_NE(error_of([&] { Array::from_bytes(good.substr(0, 50), "t.npy"); }).find("truncated .npy header"), std::string::npos);
-  EXPECT_NE(error_of([&] { Array::from_bytes(with_dict("{'descr': '<i4', 'fortran_order': True, 'shape': (2,), }") + std::string(8, '\0'), "f.npy"); })
+  EXPECT_NE(error_of<FormatError>([&] { Array::from_bytes(good.substr(0, good.size() - 3), "t.npy"); }).find("t.npy: truncated"), std::string::npos);
+  EXPECT_NE(error_of<FormatError>([&] { Array::from_bytes(good + "xx", "t.npy"); }).find("size mismatch"), std::string::npos);
+  EXPECT_NE(error_of<FormatError>([&] { Array::from_bytes("PK\x03\x04" + good, "t.npy"); }).find("magic"), std::string::npos);
+  EXPECT_NE(error_of<FormatError>([&] { Array::from_bytes(good.substr(0, 50), "t.npy"); }).find("truncated .npy header"), std::string::npos);
+  EXPECT_NE(error_of<FormatError>([&] { Array::from_bytes(with_dict("{'descr': '<i4', 'fortran_order': True, 'shape': (2,), }") + std::string(8, '\0'), "f.npy"); })
                 .find("expected 'fortran_order': False (C order)"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { Array::from_bytes(with_dict("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }") + std::string(8, '\0'), "d.npy"); })
+  EXPECT_NE(error_of<FormatError>([&] { Array::from_bytes(with_dict("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }") + std::string(8, '\0'), "d.npy"); })
                 .find("d.npy: unsupported dtype '<f4'"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { Array::from_bytes(with_dict("{'descr': '>i4', 'fortran_order': False, 'shape': (2,), }") + std::string(8, '\0'), "b.npy"); })
+  EXPECT_NE(error_of<FormatError>([&] { Array::from_bytes(with_dict("{'descr': '>i4', 'fortran_order': False, 'shape': (2,), }") + std::string(8, '\0'), "b.npy"); })
                 .find("big-endian"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { Array::from_bytes(with_dict("{'descr': '<i4', 'shape': (2,), }") + std::string(8, '\0'), "k.npy"); })
+  EXPECT_NE(error_of<FormatError>([&] { Array::from_bytes(with_dict("{'descr': '<i4', 'shape': (2,), }") + std::string(8, '\0'), "k.npy"); })
                 .find("the keys 'descr', 'fortran_order' and 'shape'"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { Array::from_bytes(with_dict("{'descr': '<i4', 'fortran_order': False, 'shape': (-2,), }"), "s.npy"); })
+  EXPECT_NE(error_of<FormatError>([&] { Array::from_bytes(with_dict("{'descr': '<i4', 'fortran_order': False, 'shape': (-2,), }"), "s.npy"); })
                 .find("non-negative integer dimension"),
             std::string::npos);
   std::string v9 = good;
   v9[6] = 9;
-  EXPECT_NE(error_of([&] { Array::from_bytes(v9, "v.npy"); }).find("unsupported .npy version 9.0"), std::string::npos);
-  EXPECT_NE(error_of([&] { Array::from_bytes(with_dict("{'descr': '<i8', 'fortran_order': False, 'shape': (4294967296, 4294967296), }"), "o.npy"); })
+  EXPECT_NE(error_of<FormatError>([&] { Array::from_bytes(v9, "v.npy"); }).find("unsupported .npy version 9.0"), std::string::npos);
+  EXPECT_NE(error_of<FormatError>([&] { Array::from_bytes(with_dict("{'descr': '<i8', 'fortran_order': False, 'shape': (4294967296, 4294967296), }"), "o.npy"); })
                 .find("too large"),
             std::string::npos);
 }
@@ -183,7 +171,7 @@ TEST(Npy, MalformedFilesRaiseFormatErrorsNamingFileAndExpectation) {
 TEST(Npy, LoadNamesTheFileOnDiskErrors) {
   const fs::path dir = temp_dir("disk");
   write_file_atomic((dir / "empty.npy").string(), "");
-  EXPECT_NE(error_of([&] { Array::load((dir / "empty.npy").string()); }).find("empty.npy: empty file"), std::string::npos);
+  EXPECT_NE(error_of<FormatError>([&] { Array::load((dir / "empty.npy").string()); }).find("empty.npy: empty file"), std::string::npos);
   EXPECT_THROW(Array::load((dir / "missing.npy").string()), Error);
   fs::remove_all(dir);
 }

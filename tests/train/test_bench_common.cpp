@@ -35,15 +35,25 @@ TEST(ReducedPrecisionAdvice, MeasuresOnlyForAReducedDtypeOnTheCpu) {
   EXPECT_EQ(note_of(torch::kCPU, "float32"), "");
   EXPECT_EQ(note_of(torch::Device(torch::kCUDA, 0), "bfloat16"), "") << "never touches CUDA";
   // This machine's own verdict: a note exactly when its bfloat16 products are under half float32's.
-  const double bf16 = measure_matmul_flops(torch::kCPU, torch::kBFloat16, 256);
-  const double f32 = measure_matmul_flops(torch::kCPU, torch::kFloat32, 256);
-  EXPECT_GT(bf16, 0);
-  EXPECT_GT(f32, 0);
-  const std::string note = note_of(torch::kCPU, "bfloat16");
-  std::cout << "[ rates ] bfloat16 " << bf16 / 1e9 << " GFLOP/s, float32 " << f32 / 1e9 << " GFLOP/s; note: '" << note
-            << "'\n";
-  if (bf16 < 0.3 * f32) EXPECT_NE(note.find("a bfloat16 matrix product runs at"), std::string::npos);
-  if (bf16 > 0.7 * f32) EXPECT_EQ(note, "");
+  // The note measures again, and a product of a millisecond can be slowed tenfold by another test
+  // sharing the cores (ctest -j): the two verdicts must agree in one of three tries.
+  for (int attempt = 1;; ++attempt) {
+    const double bf16 = measure_matmul_flops(torch::kCPU, torch::kBFloat16, 256);
+    const double f32 = measure_matmul_flops(torch::kCPU, torch::kFloat32, 256);
+    EXPECT_GT(bf16, 0);
+    EXPECT_GT(f32, 0);
+    const std::string note = note_of(torch::kCPU, "bfloat16");
+    std::cout << "[ rates ] bfloat16 " << bf16 / 1e9 << " GFLOP/s, float32 " << f32 / 1e9 << " GFLOP/s; note: '" << note
+              << "'\n";
+    const bool noted = note.find("a bfloat16 matrix product runs at") != std::string::npos;
+    const bool agree = (bf16 < 0.3 * f32 && noted) || (bf16 > 0.7 * f32 && note.empty()) ||
+                       (bf16 >= 0.3 * f32 && bf16 <= 0.7 * f32);
+    if (agree) break;
+    if (attempt == 3) {
+      ADD_FAILURE() << "the note disagrees with the rates measured beside it in 3 tries";
+      break;
+    }
+  }
 }
 
 // train/eval/solve measure after seeding: the measurement must not move torch's global generator.

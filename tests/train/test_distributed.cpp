@@ -622,7 +622,9 @@ TEST_F(DistributedTrain, LaunchOfATwoRankEvalGivesTheMetricsOfOneProcess) {
   const auto one = hrm::testing::run_hrm(eval);
   ASSERT_EQ(one.status, 0) << one.output;
   const std::string log = (dir_->path / "launched_eval.log").string();
-  const int code = wait_for(hrm::testing::spawn_hrm(launch_args({"--nproc-per-node", "2"}, eval), log), std::chrono::seconds(120));
+  // `--` before the command, as torchrun's users write it.
+  const int code =
+      wait_for(hrm::testing::spawn_hrm(launch_args({"--nproc-per-node", "2", "--"}, eval), log), std::chrono::seconds(120));
   const std::string out = read_file(log);
   ASSERT_EQ(code, 0) << "(-2: still running after 120 s)\n" << out;
   EXPECT_NE(out.find("hrm launch: ranks 0-1 of 2"), std::string::npos) << out;
@@ -696,16 +698,17 @@ struct TwoNodes {
   std::vector<pid_t> launchers;
   std::vector<std::string> logs;
 };
-TwoNodes launch_two_nodes(const fs::path& dir, const fs::path& data, const std::string& name) {
+TwoNodes launch_two_nodes(const fs::path& dir, const fs::path& data, const std::string& name,
+                          const std::vector<std::string>& launch_options = {}) {
   const int port = free_port();
   TwoNodes n;
   for (const std::string node : {"0", "1"}) {
     n.logs.push_back((dir / (name + node + ".log")).string());
+    std::vector<std::string> options{"--nnodes", "2", "--node-rank", node, "--nproc-per-node", "1", "--master-addr", "127.0.0.1",
+                                     "--master-port", std::to_string(port), "--stop-grace", "1"};
+    options.insert(options.end(), launch_options.begin(), launch_options.end());
     n.launchers.push_back(hrm::testing::spawn_hrm(
-        launch_args({"--nnodes", "2", "--node-rank", node, "--nproc-per-node", "1", "--master-addr", "127.0.0.1",
-                     "--master-port", std::to_string(port), "--stop-grace", "1"},
-                    train_args(data, dir / name, {"epochs=2000", "eval_interval=2000"})),
-        n.logs.back()));
+        launch_args(options, train_args(data, dir / name, {"epochs=2000", "eval_interval=2000"})), n.logs.back()));
   }
   for (size_t i = 0; i < 2; ++i)
     for (const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
@@ -748,6 +751,41 @@ TEST_F(DistributedTrain, LauncherOfNodeOneStopsItsRanksWhenNodeZerosLauncherIsGo
   EXPECT_NE(c1, 0) << l1;
   EXPECT_NE(c1, -2) << "node 1's launcher still ran after 60 s\n" << l1;
   EXPECT_NE(l1.find("hrm launch: lost the link to node 0's launcher at 127.0.0.1:"), std::string::npos) << l1;
+  EXPECT_FALSE(running(rank1[0])) << "node 1's rank outlived its launcher";
+}
+
+// A machine that stops answering without closing its connections (frozen, cut off) is taken for
+// failed after --node-timeout: here node 1's launcher frozen while its rank trains on. Node 0's
+// launcher stops its rank, and both ranks stop after the same step (the ranks' own agreement).
+TEST_F(DistributedTrain, LauncherOfNodeZeroStopsItsRanksWhenNodeOnesLauncherGoesSilent) {
+  const TwoNodes n = launch_two_nodes(dir_->path, data(), "nodes_silent1", {"--node-timeout", "2"});
+  const std::vector<pid_t> rank0 = children_of(n.launchers[0]), rank1 = children_of(n.launchers[1]);
+  ASSERT_EQ(rank0.size(), 1u) << read_file(n.logs[0]);
+  ASSERT_EQ(rank1.size(), 1u) << read_file(n.logs[1]);
+  ASSERT_EQ(::kill(n.launchers[1], SIGSTOP), 0);
+  const int c0 = wait_for(n.launchers[0], std::chrono::seconds(60));
+  ::kill(n.launchers[1], SIGKILL);
+  ::waitpid(n.launchers[1], nullptr, 0);
+  const std::string l0 = read_file(n.logs[0]);
+  EXPECT_EQ(c0, 1) << "(-2: still running after 60 s)\n" << l0;
+  EXPECT_NE(l0.find("hrm launch: node 1's launcher has not been heard from for 2 s (--node-timeout)"), std::string::npos) << l0;
+  EXPECT_FALSE(running(rank0[0])) << "node 0's rank outlived its launcher";
+}
+
+// Node 0's launcher frozen: node 1's store calls get no answer (the connection stays open, so none
+// fails), and node 1's launcher stops its rank after --node-timeout instead of the link's 30 minutes.
+TEST_F(DistributedTrain, LauncherOfNodeOneStopsItsRanksWhenNodeZerosLauncherGoesSilent) {
+  const TwoNodes n = launch_two_nodes(dir_->path, data(), "nodes_silent0", {"--node-timeout", "2"});
+  const std::vector<pid_t> rank1 = children_of(n.launchers[1]);
+  ASSERT_EQ(rank1.size(), 1u) << read_file(n.logs[1]);
+  ASSERT_EQ(::kill(n.launchers[0], SIGSTOP), 0);
+  const int c1 = wait_for(n.launchers[1], std::chrono::seconds(60));
+  ::kill(n.launchers[0], SIGKILL);
+  ::waitpid(n.launchers[0], nullptr, 0);
+  const std::string l1 = read_file(n.logs[1]);
+  EXPECT_EQ(c1, 1) << "(-2: still running after 60 s)\n" << l1;
+  EXPECT_NE(l1.find("hrm launch: no answer from node 0's launcher at 127.0.0.1:"), std::string::npos) << l1;
+  EXPECT_NE(l1.find("for 2 s (--node-timeout)"), std::string::npos) << l1;
   EXPECT_FALSE(running(rank1[0])) << "node 1's rank outlived its launcher";
 }
 
