@@ -67,17 +67,23 @@ void run(LaunchArgs& a, const std::vector<std::string>& command) {
 }  // namespace
 
 void drop_dashes_before_launched_command(const CLI::App& app, std::vector<std::string>& args) {
-  const auto launch = std::find(args.begin(), args.end(), "launch");
-  if (launch == args.end() || app.get_subcommands([](const CLI::App* c) { return c->get_name() == "launch"; }).empty())
-    return;
-  for (auto it = launch + 1; it != args.end(); ++it) {
-    if (*it == "--") {
-      args.erase(it);
-      return;
+  const auto found = app.get_subcommands([](const CLI::App* c) { return c->get_name() == "launch"; });
+  if (found.empty()) return;  // not built (the libtorch 1.13 fallback)
+  size_t i = 0;
+  // Past the options of `a` at i, and the value of each one that takes one (--master-addr A).
+  auto skip_options = [&](const CLI::App& a) {
+    while (i < args.size() && args[i].size() > 1 && args[i][0] == '-' && args[i] != "--") {
+      const size_t eq = args[i].find('=');
+      const CLI::Option* o = a.get_option_no_throw(args[i].substr(0, eq));
+      ++i;
+      if (o && o->get_type_size_max() > 0 && eq == std::string::npos) ++i;
     }
-    const std::string& token = *it;
-    if (!app.get_subcommands([&](const CLI::App* c) { return c->get_name() == token; }).empty()) return;  // the command
-  }
+  };
+  skip_options(app);  // hrm --threads 4 launch ...
+  if (i >= args.size() || args[i] != "launch") return;
+  ++i;
+  skip_options(*found[0]);
+  if (i < args.size() && args[i] == "--") args.erase(args.begin() + static_cast<std::ptrdiff_t>(i));
 }
 
 void register_launch(CLI::App& app) {
@@ -101,9 +107,9 @@ void register_launch(CLI::App& app) {
                   "and save its state), before SIGKILL (default 30)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--node-timeout", a->plan.node_timeout_seconds,
-                  "several machines: seconds a machine's launcher may go unheard (it beats 5 times a second) before "
-                  "the others count it as failed and stop their ranks (default 30)")
-      ->check(CLI::PositiveNumber);
+                  "several machines: seconds before a launcher that is not heard from counts as failed and the ranks "
+                  "stop (node 0's hears the others beat 5 times a second; theirs, node 0's store answer), in [1, 1e6] "
+                  "(default 30)");
   // What follows the options is the command every rank runs, hrm's own options (--threads) included:
   // nothing of it falls through to hrm's parser. ("train" stays with it because main.cpp's
   // require_subcommand(1) allows one subcommand: launch.)

@@ -20,8 +20,8 @@ void register_solve(CLI::App& app);
 void register_report(CLI::App& app);
 void register_launch(CLI::App& app);
 
-// `hrm launch [options] -- train ...`, as torchrun's users write it: the `--` before the ranks'
-// command is dropped from `args` (argv without the program), since CLI11's prefix_command would
-// pass what follows it to hrm's own parser. A `--` inside the command is left alone.
+// `hrm launch [options] -- train ...`, as torchrun's users write it: the `--` right after launch's
+// options is dropped from `args` (argv without the program), since CLI11's prefix_command would
+// pass what follows it to hrm's own parser. A `--` anywhere else is left alone.
 void drop_dashes_before_launched_command(const CLI::App& app, std::vector<std::string>& args);
 }  // namespace hrm::cli

@@ -131,8 +131,9 @@ void check_launch_plan(LaunchPlan& plan) {
   if (plan.nnodes > 1 && (plan.master_port == 0 || plan.master_addr.empty()))
     HRM_THROW(ConfigError, "hrm launch: with --nnodes ", plan.nnodes,
               " every node needs the same --master-addr (node 0's address, reachable from every node) and --master-port");
-  if (!(plan.node_timeout_seconds > 0))
-    HRM_THROW(ConfigError, "hrm launch: --node-timeout must be > 0 seconds, got ", plan.node_timeout_seconds);
+  // Below 1 s the 0.2 s heartbeat rounds themselves would look like silence.
+  if (!(plan.node_timeout_seconds >= 1 && plan.node_timeout_seconds <= 1e6))
+    HRM_THROW(ConfigError, "hrm launch: --node-timeout must be in [1, 1e6] seconds, got ", plan.node_timeout_seconds);
   if (plan.command.empty() || (plan.command[0] != "train" && plan.command[0] != "eval"))
     HRM_THROW(ConfigError, "hrm launch: expected the command to run on every rank, train ... or eval ..., after the launch options",
               plan.command.empty() ? std::string() : ", got '" + plan.command[0] + "'",

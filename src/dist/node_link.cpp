@@ -21,10 +21,11 @@ namespace hrm::dist {
 
 namespace {
 
-const std::string kPrefix = "hrm_launch/";
+// Not a std::string: a watcher left detached at exit may still build keys after static destructors.
+constexpr const char* kPrefix = "hrm_launch/";
 constexpr auto kPollEvery = std::chrono::milliseconds(200);
 
-std::string key(const char* what, int node) { return kPrefix + what + "/" + std::to_string(node); }
+std::string key(const char* what, int node) { return std::string(kPrefix) + what + "/" + std::to_string(node); }
 
 std::string seconds_text(std::chrono::milliseconds d) {
   std::ostringstream o;
@@ -44,10 +45,14 @@ struct LinkState {
   int node_rank = 0, nnodes = 1;
   std::string where;  // addr:port, for messages
   std::chrono::milliseconds silence{0};
-  std::chrono::steady_clock::time_point last_round;  // the watcher's last round that every store call finished
+  // Since when the watcher's store calls of this round are under way (nullopt between rounds): a
+  // call older than `silence` on node k > 0 is node 0 not answering. (Not the age of the last round:
+  // a launcher that was itself stalled would blame node 0.)
+  std::optional<std::chrono::steady_clock::time_point> calls_since;
   struct Heard {
     int64_t beats = 0;
     std::chrono::steady_clock::time_point at;
+    bool silent = false;  // node 0: judged gone (wait_for_other_nodes does not wait for it)
   };
   std::vector<Heard> heard;  // node 0: each node's beat count, and when it last changed
   std::mutex m;
@@ -75,6 +80,7 @@ void watch(const std::shared_ptr<LinkState>& s) {
       s->wake.wait_for(lock, kPollEvery, [&] { return s->stopping || !s->posts.empty(); });
       posts.swap(s->posts);
       stopping = s->stopping;
+      s->calls_since = std::chrono::steady_clock::now();
     }
     try {
       for (const auto& [k, v] : posts) set_string(*s->store, k, v);
@@ -84,16 +90,19 @@ void watch(const std::shared_ptr<LinkState>& s) {
       for (int n = 1; n < s->nnodes && s->node_rank == 0; ++n) {
         // Node 0 serves the store: these calls answer at once.
         const int64_t beats = s->store->add(key("beat", n), 0);
-        auto& h = s->heard[n];
+        LinkState::Heard& h = s->heard[n];
         if (beats != h.beats) {
-          h = {beats, now};
-        } else if (beats > 0 && now - h.at > s->silence && !s->store->check({key("done", n)}) &&
+          h.beats = beats;
+          h.at = now;
+        } else if (beats > 0 && !h.silent && now - h.at > s->silence && !s->store->check({key("done", n)}) &&
                    !s->store->check({key("failure", n)})) {
+          const std::string why = "node " + std::to_string(n) + "'s launcher has not been heard from for " +
+                                  seconds_text(s->silence) + " (--node-timeout): it ended or hangs, or its machine is gone";
+          // Posted as node 0's failure too: the other nodes stop their ranks as well.
+          set_string(*s->store, key("failure", 0), "1 " + why);
           std::lock_guard<std::mutex> lock(s->m);
-          if (!s->seen)
-            s->seen = NodeLink::Failure{1, "node " + std::to_string(n) + "'s launcher has not been heard from for " +
-                                               seconds_text(s->silence) +
-                                               " (--node-timeout): it ended or hangs, or its machine is gone"};
+          h.silent = true;
+          if (!s->seen) s->seen = NodeLink::Failure{1, why};
         }
       }
       bool known = false;
@@ -114,9 +123,10 @@ void watch(const std::shared_ptr<LinkState>& s) {
         known = true;
       }
       std::lock_guard<std::mutex> lock(s->m);
-      s->last_round = std::chrono::steady_clock::now();
+      s->calls_since.reset();
     } catch (const std::exception& e) {
       std::lock_guard<std::mutex> lock(s->m);
+      s->calls_since.reset();
       if (!s->seen)
         s->seen = NodeLink::Failure{1, "lost the link to node 0's launcher at " + s->where + " (" + message_of(e) +
                                            "): it ended or its machine is gone, and its ranks with it"};
@@ -157,9 +167,9 @@ NodeLink::NodeLink(const std::string& addr, int port, int node_rank, int nnodes,
     // The first beat before any rank starts: node 0 judges a node's silence only once it has heard it.
     if (node_rank > 0) s->store->add(key("beat", node_rank), 1);
   } catch (const std::exception& e) {
-    HRM_THROW(Error, "hrm launch: node ", node_rank, ": lost node 0's launcher at ", s->where, " (", message_of(e), ")");
+    HRM_THROW(Error, "hrm launch: node ", node_rank, ": node 0's launcher at ", s->where, " does not answer (",
+              message_of(e), "); did node 0's hrm launch start, and do --master-addr/--master-port reach it?");
   }
-  s->last_round = std::chrono::steady_clock::now();
   impl_->s = s;
   impl_->watcher = std::thread(watch, s);
 }
@@ -191,7 +201,7 @@ std::optional<NodeLink::Failure> NodeLink::failure_elsewhere() {
   // Node k > 0: a store call that does not return (node 0's machine gone without closing the
   // connection, or its launcher frozen) holds the watcher up; the store's own timeout is the link's
   // (--nnodes: 30 minutes), far too long to leave the ranks waiting.
-  if (!s.seen && s.node_rank > 0 && std::chrono::steady_clock::now() - s.last_round > s.silence)
+  if (!s.seen && s.node_rank > 0 && s.calls_since && std::chrono::steady_clock::now() - *s.calls_since > s.silence)
     s.seen = Failure{1, "no answer from node 0's launcher at " + s.where + " for " + seconds_text(s.silence) +
                             " (--node-timeout): it hangs, or its machine is gone"};
   return s.seen;
@@ -208,8 +218,12 @@ void NodeLink::wait_for_other_nodes(std::chrono::milliseconds patience) {
   if (s->node_rank != 0) return;
   // Node 0 serves the store itself: these calls cannot hang on a lost machine.
   const auto until = std::chrono::steady_clock::now() + patience;
+  auto judged_gone = [&](int n) {
+    std::lock_guard<std::mutex> lock(s->m);
+    return s->heard[n].silent;
+  };
   for (int n = 1; n < s->nnodes; ++n)
-    while (!s->store->check({key("done", n)}) && !s->store->check({key("failure", n)}) &&
+    while (!judged_gone(n) && !s->store->check({key("done", n)}) && !s->store->check({key("failure", n)}) &&
            std::chrono::steady_clock::now() < until)
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
 }

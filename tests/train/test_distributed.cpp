@@ -693,29 +693,46 @@ bool running(pid_t pid) {
   return close != std::string::npos && line.size() > close + 2 && line[close + 2] != 'Z';
 }
 
-// Two machines' launchers (here on this one), one long run; returns their pids once each has its rank.
+// Two (or more) machines' launchers (here on this one), one long run; returns their pids once each
+// has its rank.
 struct TwoNodes {
   std::vector<pid_t> launchers;
   std::vector<std::string> logs;
 };
 TwoNodes launch_two_nodes(const fs::path& dir, const fs::path& data, const std::string& name,
-                          const std::vector<std::string>& launch_options = {}) {
+                          const std::vector<std::string>& launch_options = {}, int nnodes = 2) {
   const int port = free_port();
   TwoNodes n;
-  for (const std::string node : {"0", "1"}) {
+  for (int k = 0; k < nnodes; ++k) {
+    const std::string node = std::to_string(k);
     n.logs.push_back((dir / (name + node + ".log")).string());
-    std::vector<std::string> options{"--nnodes", "2", "--node-rank", node, "--nproc-per-node", "1", "--master-addr", "127.0.0.1",
-                                     "--master-port", std::to_string(port), "--stop-grace", "1"};
+    std::vector<std::string> options{"--nnodes", std::to_string(nnodes), "--node-rank", node, "--nproc-per-node", "1",
+                                     "--master-addr", "127.0.0.1", "--master-port", std::to_string(port), "--stop-grace", "1"};
     options.insert(options.end(), launch_options.begin(), launch_options.end());
-    n.launchers.push_back(hrm::testing::spawn_hrm(
-        launch_args(options, train_args(data, dir / name, {"epochs=2000", "eval_interval=2000"})), n.logs.back()));
+    // Each rank trains an equal slice of the batch: 8 rows each.
+    const std::vector<std::string> overrides{"epochs=2000", "eval_interval=2000", "global_batch_size=" + std::to_string(8 * nnodes)};
+    n.launchers.push_back(hrm::testing::spawn_hrm(launch_args(options, train_args(data, dir / name, overrides)), n.logs.back()));
   }
-  for (size_t i = 0; i < 2; ++i)
+  for (size_t i = 0; i < n.launchers.size(); ++i)
     for (const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
          children_of(n.launchers[i]).empty() && std::chrono::steady_clock::now() < until;)
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
   return n;
 }
+
+// Kills (SIGCONT, then SIGKILL) and reaps those of these children still running when a test ends,
+// an ASSERT's early return included: a frozen launcher of a 2000-epoch run would outlive the test.
+struct ReapOnExit {
+  std::vector<pid_t> pids;
+  ~ReapOnExit() {
+    for (pid_t p : pids)
+      if (::waitpid(p, nullptr, WNOHANG) == 0) {
+        ::kill(p, SIGCONT);
+        ::kill(p, SIGKILL);
+        ::waitpid(p, nullptr, 0);
+      }
+  }
+};
 
 // Node 1's rank killed as it starts: node 1's launcher posts it in the launchers' store and node 0's
 // stops its rank, which would otherwise wait in the rendezvous for dist_timeout (30 minutes), and
@@ -741,6 +758,7 @@ TEST_F(DistributedTrain, LaunchersOfTwoNodesStopBothWhenARankOfOneDies) {
 // frozen (SIGSTOP) so that it cannot notice the lost peer first: only its launcher can end it.
 TEST_F(DistributedTrain, LauncherOfNodeOneStopsItsRanksWhenNodeZerosLauncherIsGone) {
   const TwoNodes n = launch_two_nodes(dir_->path, data(), "nodes_lost");
+  const ReapOnExit reap{n.launchers};
   const std::vector<pid_t> rank1 = children_of(n.launchers[1]);
   ASSERT_EQ(rank1.size(), 1u) << read_file(n.logs[1]);
   ASSERT_EQ(::kill(rank1[0], SIGSTOP), 0);
@@ -755,27 +773,33 @@ TEST_F(DistributedTrain, LauncherOfNodeOneStopsItsRanksWhenNodeZerosLauncherIsGo
 }
 
 // A machine that stops answering without closing its connections (frozen, cut off) is taken for
-// failed after --node-timeout: here node 1's launcher frozen while its rank trains on. Node 0's
-// launcher stops its rank, and both ranks stop after the same step (the ranks' own agreement).
-TEST_F(DistributedTrain, LauncherOfNodeZeroStopsItsRanksWhenNodeOnesLauncherGoesSilent) {
-  const TwoNodes n = launch_two_nodes(dir_->path, data(), "nodes_silent1", {"--node-timeout", "2"});
-  const std::vector<pid_t> rank0 = children_of(n.launchers[0]), rank1 = children_of(n.launchers[1]);
-  ASSERT_EQ(rank0.size(), 1u) << read_file(n.logs[0]);
-  ASSERT_EQ(rank1.size(), 1u) << read_file(n.logs[1]);
-  ASSERT_EQ(::kill(n.launchers[1], SIGSTOP), 0);
-  const int c0 = wait_for(n.launchers[0], std::chrono::seconds(60));
-  ::kill(n.launchers[1], SIGKILL);
-  ::waitpid(n.launchers[1], nullptr, 0);
-  const std::string l0 = read_file(n.logs[0]);
-  EXPECT_EQ(c0, 1) << "(-2: still running after 60 s)\n" << l0;
-  EXPECT_NE(l0.find("hrm launch: node 1's launcher has not been heard from for 2 s (--node-timeout)"), std::string::npos) << l0;
-  EXPECT_FALSE(running(rank0[0])) << "node 0's rank outlived its launcher";
+// failed after --node-timeout: here node 2's launcher of three frozen while its rank trains on.
+// Node 0's launcher judges it and posts it; both others stop their ranks.
+TEST_F(DistributedTrain, LaunchersStopTheirRanksWhenAnotherNodesLauncherGoesSilent) {
+  const TwoNodes n = launch_two_nodes(dir_->path, data(), "nodes_silent2", {"--node-timeout", "2"}, 3);
+  const ReapOnExit reap{n.launchers};
+  std::vector<pid_t> ranks;
+  for (size_t k = 0; k < 3; ++k) {
+    const std::vector<pid_t> r = children_of(n.launchers[k]);
+    ASSERT_EQ(r.size(), 1u) << read_file(n.logs[k]);
+    ranks.push_back(r[0]);
+  }
+  ASSERT_EQ(::kill(n.launchers[2], SIGSTOP), 0);
+  const int c0 = wait_for(n.launchers[0], std::chrono::seconds(60)), c1 = wait_for(n.launchers[1], std::chrono::seconds(60));
+  for (size_t k = 0; k < 2; ++k) {
+    const std::string log = read_file(n.logs[k]);
+    EXPECT_EQ(k == 0 ? c0 : c1, 1) << "node " << k << " (-2: still running after 60 s)\n" << log;
+    EXPECT_NE(log.find("hrm launch: node 2's launcher has not been heard from for 2 s (--node-timeout)"), std::string::npos)
+        << "node " << k << "\n" << log;
+    EXPECT_FALSE(running(ranks[k])) << "node " << k << "'s rank outlived its launcher";
+  }
 }
 
 // Node 0's launcher frozen: node 1's store calls get no answer (the connection stays open, so none
 // fails), and node 1's launcher stops its rank after --node-timeout instead of the link's 30 minutes.
 TEST_F(DistributedTrain, LauncherOfNodeOneStopsItsRanksWhenNodeZerosLauncherGoesSilent) {
   const TwoNodes n = launch_two_nodes(dir_->path, data(), "nodes_silent0", {"--node-timeout", "2"});
+  const ReapOnExit reap{n.launchers};
   const std::vector<pid_t> rank1 = children_of(n.launchers[1]);
   ASSERT_EQ(rank1.size(), 1u) << read_file(n.logs[1]);
   ASSERT_EQ(::kill(n.launchers[0], SIGSTOP), 0);
@@ -905,12 +929,21 @@ TEST_F(DistributedTrain, RanksOfAKilledLauncherStopToo) {
   for (pid_t r : l.ranks) EXPECT_FALSE(running(r)) << "rank pid " << r << " outlived its launcher";
 }
 
-TEST(DistributedLaunch, CommandOtherThanTrainOrEvalAndTwoNodesWithoutAPortAreRefused) {
-  const auto data = hrm::testing::run_hrm({"launch", "--nproc-per-node", "2", "data", "info", "x"});
-  EXPECT_EQ(data.status, 2);
-  EXPECT_NE(data.output.find("expected the command to run on every rank, train ... or eval ..., after the launch options, got 'data'"),
-            std::string::npos)
-      << data.output;
+TEST(DistributedLaunch, CommandOtherThanTrainOrEvalAndBadLaunchOptionsAreRefused) {
+  for (const bool dashes : {false, true}) {  // `--` before the command (torchrun's habit) changes nothing
+    std::vector<std::string> args{"launch", "--nproc-per-node", "2", "data", "info", "x"};
+    if (dashes) args.insert(args.begin() + 3, "--");
+    const auto data = hrm::testing::run_hrm(args);
+    EXPECT_EQ(data.status, 2);
+    EXPECT_NE(data.output.find("expected the command to run on every rank, train ... or eval ..., after the launch options, got 'data'"),
+              std::string::npos)
+        << data.output;
+  }
+  for (const std::string t : {"0.5", "1e7"}) {
+    const auto timeout = hrm::testing::run_hrm({"launch", "--node-timeout", t, "--nproc-per-node", "1", "train"});
+    EXPECT_EQ(timeout.status, 2);
+    EXPECT_NE(timeout.output.find("--node-timeout must be in [1, 1e6] seconds, got "), std::string::npos) << timeout.output;
+  }
   const auto port = hrm::testing::run_hrm({"launch", "--nnodes", "2", "--nproc-per-node", "1", "train"});
   EXPECT_EQ(port.status, 2);
   EXPECT_NE(port.output.find("every node needs the same --master-addr (node 0's address, reachable from every node) and --master-port"),
