@@ -53,8 +53,6 @@ std::string failures(const hrm::VerifyReport& report) {
   return out;
 }
 
-}  // namespace
-
 TEST(Fixtures, AtLeastOneFixtureFolderIsPresent) {
   EXPECT_FALSE(fixture_dirs().empty()) << "no fixture folders under " << HRM_SHARED_DIR << "/fixtures";
 }
@@ -202,3 +200,5 @@ INSTANTIATE_TEST_SUITE_P(Shared, Fixture, ::testing::ValuesIn(fixture_dirs()),
                            return n;
                          });
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(Fixture);
+
+}  // namespace
