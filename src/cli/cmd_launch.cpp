@@ -3,6 +3,7 @@
 // dist/launcher.h. Registered only where data parallel is built (not on the libtorch 1.13 fallback).
 #include <CLI/CLI.hpp>
 #include <torch/cuda.h>
+#include <torch/version.h>
 
 #include <unistd.h>
 
@@ -87,7 +88,18 @@ void drop_dashes_before_launched_command(const CLI::App& app, std::vector<std::s
 }
 
 void register_launch(CLI::App& app) {
-  if (!dist::comm_available()) return;  // the libtorch 1.13 fallback: no data parallel to launch
+  if (!dist::comm_available()) {
+    // The libtorch 1.13 fallback: no data parallel to launch. Not in --help, but asked for by name
+    // it says why rather than CLI11's "A subcommand is required".
+    auto* cmd = app.add_subcommand("launch", "")->group("");
+    cmd->prefix_command();
+    cmd->fallthrough(false);
+    cmd->callback([] {
+      HRM_THROW(ConfigError, "hrm launch is not built into this hrm: it was built on libtorch ", TORCH_VERSION,
+                " (the Debian fallback), which has no data parallel; build on the torch wheel (scripts/setup.sh, torch>=2)");
+    });
+    return;
+  }
   auto a = std::make_shared<LaunchArgs>();
   auto* cmd = app.add_subcommand(
       "launch",

@@ -199,6 +199,16 @@ TEST(DistributedFallback, LaunchOfTwoRanksStopsSayingDataParallelIsNotBuilt) {
   EXPECT_NE(log.find("data parallel (WORLD_SIZE > 1) is not built into this hrm"), std::string::npos) << log;
   EXPECT_NE(log.find("unset WORLD_SIZE"), std::string::npos) << log;
 }
+
+TEST(DistributedFallback, LaunchIsNotInTheHelpAndSaysWhyWhenAskedFor) {
+  const auto help = hrm::testing::run_hrm({"--help"});
+  EXPECT_EQ(help.status, 0);
+  EXPECT_EQ(help.output.find("launch"), std::string::npos) << help.output;
+  const auto launch = hrm::testing::run_hrm({"launch", "--nproc-per-node", "2", "train"});
+  EXPECT_EQ(launch.status, 2);
+  EXPECT_NE(launch.output.find("hrm launch is not built into this hrm: it was built on libtorch "), std::string::npos)
+      << launch.output;
+}
 #else  // the c10d build: Gloo collectives and whole data-parallel runs
 
 // ---- the collectives: two ranks as two threads -----------------------------------------------
