@@ -705,14 +705,14 @@ bool running(pid_t pid) {
 
 // Two (or more) machines' launchers (here on this one), one long run; returns their pids once each
 // has its rank.
-struct TwoNodes {
+struct LaunchedNodes {
   std::vector<pid_t> launchers;
   std::vector<std::string> logs;
 };
-TwoNodes launch_two_nodes(const fs::path& dir, const fs::path& data, const std::string& name,
-                          const std::vector<std::string>& launch_options = {}, int nnodes = 2) {
+LaunchedNodes launch_nodes(const fs::path& dir, const fs::path& data, const std::string& name,
+                           const std::vector<std::string>& launch_options = {}, int nnodes = 2) {
   const int port = free_port();
-  TwoNodes n;
+  LaunchedNodes n;
   for (int k = 0; k < nnodes; ++k) {
     const std::string node = std::to_string(k);
     n.logs.push_back((dir / (name + node + ".log")).string());
@@ -748,7 +748,7 @@ struct ReapOnExit {
 // stops its rank, which would otherwise wait in the rendezvous for dist_timeout (30 minutes), and
 // exits with the dead rank's status naming it.
 TEST_F(DistributedTrain, LaunchersOfTwoNodesStopBothWhenARankOfOneDies) {
-  const TwoNodes n = launch_two_nodes(dir_->path, data(), "nodes_dead");
+  const LaunchedNodes n = launch_nodes(dir_->path, data(), "nodes_dead");
   std::vector<pid_t> rank1;
   for (const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
        rank1.empty() && std::chrono::steady_clock::now() < until; std::this_thread::sleep_for(std::chrono::milliseconds(2)))
@@ -767,7 +767,7 @@ TEST_F(DistributedTrain, LaunchersOfTwoNodesStopBothWhenARankOfOneDies) {
 // store and stops its rank rather than leave it waiting for peers that are gone. Node 1's rank is
 // frozen (SIGSTOP) so that it cannot notice the lost peer first: only its launcher can end it.
 TEST_F(DistributedTrain, LauncherOfNodeOneStopsItsRanksWhenNodeZerosLauncherIsGone) {
-  const TwoNodes n = launch_two_nodes(dir_->path, data(), "nodes_lost");
+  const LaunchedNodes n = launch_nodes(dir_->path, data(), "nodes_lost");
   const ReapOnExit reap{n.launchers};
   const std::vector<pid_t> rank1 = children_of(n.launchers[1]);
   ASSERT_EQ(rank1.size(), 1u) << read_file(n.logs[1]);
@@ -786,7 +786,7 @@ TEST_F(DistributedTrain, LauncherOfNodeOneStopsItsRanksWhenNodeZerosLauncherIsGo
 // failed after --node-timeout: here node 2's launcher of three frozen while its rank trains on.
 // Node 0's launcher judges it and posts it; both others stop their ranks.
 TEST_F(DistributedTrain, LaunchersStopTheirRanksWhenAnotherNodesLauncherGoesSilent) {
-  const TwoNodes n = launch_two_nodes(dir_->path, data(), "nodes_silent2", {"--node-timeout", "2"}, 3);
+  const LaunchedNodes n = launch_nodes(dir_->path, data(), "nodes_silent2", {"--node-timeout", "2"}, 3);
   const ReapOnExit reap{n.launchers};
   std::vector<pid_t> ranks;
   for (size_t k = 0; k < 3; ++k) {
@@ -808,7 +808,7 @@ TEST_F(DistributedTrain, LaunchersStopTheirRanksWhenAnotherNodesLauncherGoesSile
 // Node 0's launcher frozen: node 1's store calls get no answer (the connection stays open, so none
 // fails), and node 1's launcher stops its rank after --node-timeout instead of the link's 30 minutes.
 TEST_F(DistributedTrain, LauncherOfNodeOneStopsItsRanksWhenNodeZerosLauncherGoesSilent) {
-  const TwoNodes n = launch_two_nodes(dir_->path, data(), "nodes_silent0", {"--node-timeout", "2"});
+  const LaunchedNodes n = launch_nodes(dir_->path, data(), "nodes_silent0", {"--node-timeout", "2"});
   const ReapOnExit reap{n.launchers};
   const std::vector<pid_t> rank1 = children_of(n.launchers[1]);
   ASSERT_EQ(rank1.size(), 1u) << read_file(n.logs[1]);
