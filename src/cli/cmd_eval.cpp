@@ -156,7 +156,7 @@ void run_eval(const std::vector<std::string>& args) {
 
   out << "Starting evaluation" << std::endl;
   state.model->eval();
-  const train::EvalMetrics metrics = train::evaluate(config, state, eval_data, outputs_dir);
+  const train::EvalMetrics metrics = *train::evaluate(config, state, eval_data, outputs_dir);
   nlohmann::ordered_json j = nlohmann::ordered_json::object();
   for (const auto& [set, values] : metrics) {
     out << set << ":";

@@ -142,6 +142,18 @@ SamplerState PuzzleSampler::state() const {
   return s;
 }
 
+SamplerState PuzzleSampler::state_before_pass_end() const {
+  HRM_CHECK(!st_.in_pass, "state_before_pass_end: the sampler is inside a pass");
+  SamplerState s = state();
+  s.in_pass = true;
+  s.set_index = static_cast<int64_t>(dataset_.sets().size());
+  return s;
+}
+
+bool PuzzleSampler::pass_end_pending() const {
+  return st_.in_pass && st_.set_index >= static_cast<int64_t>(dataset_.sets().size());
+}
+
 void PuzzleSampler::restore(const SamplerState& s) {
   const int64_t num_sets = static_cast<int64_t>(dataset_.sets().size());
   if (s.iters < 0 || s.set_index < 0 || s.set_index > num_sets || s.position < 0)

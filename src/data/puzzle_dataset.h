@@ -60,6 +60,12 @@ class PuzzleSampler {
 
   SamplerState state() const;
   void restore(const SamplerState& state);
+  // Right after next() reported the end of a pass: the state just before that report. Restored,
+  // next() reports the end once more, then starts the next pass as it would have (a run stopped
+  // between its last training batch and its evaluation resumes at the evaluation).
+  SamplerState state_before_pass_end() const;
+  // Restored from such a state: the pass's batches are all handed out, its end not yet reported.
+  bool pass_end_pending() const;
   int64_t local_batch_size() const { return local_batch_size_; }
   const SamplerConfig& config() const { return config_; }
 

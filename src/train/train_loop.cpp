@@ -288,8 +288,8 @@ std::optional<TrainMetrics> train_batch(const PretrainConfig& config, TrainState
   return m;
 }
 
-EvalMetrics evaluate(const PretrainConfig& config, TrainState& state, const data::Dataset& eval_data,
-                     const std::optional<std::string>& save_dir) {
+std::optional<EvalMetrics> evaluate(const PretrainConfig& config, TrainState& state, const data::Dataset& eval_data,
+                                    const std::optional<std::string>& save_dir, const std::function<bool()>& abandon) {
   EmaScope ema_weights(state.ema.get());  // outside inference mode: it writes the parameters
   c10::InferenceMode inference;
   const auto& sets = eval_data.metadata().sets;
@@ -320,7 +320,8 @@ EvalMetrics evaluate(const PretrainConfig& config, TrainState& state, const data
   std::vector<std::string> metric_keys;
   std::vector<torch::Tensor> metric_values(sets.size());  // per set, [metrics] float64 on the device
   data::Batch db;
-  while (sampler.next(db)) {
+  for (int64_t batches = 0; sampler.next(db); ++batches) {
+    if (batches > 0 && abandon && abandon()) return std::nullopt;
     const Batch batch = to_device(db, state.device);
     Carry carry = state.model->initial_carry(batch);
     LossHeadOutput out;
@@ -409,8 +410,9 @@ void check_iteration_size(const PretrainConfig& config, const data::Dataset& tra
 
 // Ctrl-C or SIGTERM (a scheduler's preemption or time limit): the step in progress finishes, the
 // training state is saved there and the run stops saying what resumes, instead of dying mid-step and
-// losing the steps since the last evaluation; a second one stops at once. Under data parallel the
-// ranks agree on the step first (any_rank_requests), whichever of them was signalled.
+// losing the steps since the last evaluation; during an evaluation, that is abandoned before its next
+// batch (the state saved as before it); a second signal stops at once. Under data parallel the ranks
+// agree on the step or batch first (any_rank_requests), whichever of them was signalled.
 std::atomic<int> g_stop_signal{0};
 std::atomic<int64_t> g_stop_signal_ms{0};
 
@@ -433,7 +435,7 @@ extern "C" void on_stop_signal(int sig) {
     return;
   }
   g_stop_signal = sig;
-  const char msg[] = "\nstopping after this step, saving the training state (again to stop now)\n";
+  const char msg[] = "\nstopping after this step or evaluation batch, saving the training state (again to stop now)\n";
   [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, msg, sizeof msg - 1);
 }
 
@@ -539,7 +541,7 @@ TrainState run_pretrain(PretrainConfig config, std::ostream& out_all_ranks, cons
       if (comm) state.carry = local_carry(*state.carry, comm->rank(), comm->world_size());
     }
     out << "Resuming " << run_dir << " at step " << state.step << " (iteration " << state.iter << " of " << total_iters
-        << ")\n";
+        << ")" << (train_sampler.pass_end_pending() ? ", with the evaluation that the stop interrupted" : "") << "\n";
     if (state.iter >= total_iters)
       out << "note: the run is complete (every iteration of epochs=" << config.epochs
           << " done); nothing to train. Raise epochs to train further.\n";
@@ -579,14 +581,14 @@ TrainState run_pretrain(PretrainConfig config, std::ostream& out_all_ranks, cons
 
   // The training state (the model checkpoints step_N come with evaluations). Under data parallel the
   // carry is saved as the global batch (every rank's rows), so that any world size can resume.
-  auto save_state = [&] {
+  auto save_state = [&](const data::SamplerState& sampler_state) {
     if (comm && state.carry) {
       const Carry local = *state.carry;
       state.carry = gather_carry(*comm, local);
-      if (root) save_train_state(run_dir, state, train_sampler.state());
+      if (root) save_train_state(run_dir, state, sampler_state);
       state.carry = local;
     } else if (root) {
-      save_train_state(run_dir, state, train_sampler.state());
+      save_train_state(run_dir, state, sampler_state);
     }
     last_checkpoint_step = state.step;
     last_save = Clock::now();
@@ -601,7 +603,7 @@ TrainState run_pretrain(PretrainConfig config, std::ostream& out_all_ranks, cons
     if (comm) r = any_rank_requests(*comm, r);
     if (r.save && !r.stop) {
       flush_metrics();  // a run resumed from this state keeps the log up to here, all of it
-      save_state();
+      save_state(train_sampler.state());
       std::ostringstream m;
       m << "saved the training state at step " << state.step << " (save_state_minutes=" << config.save_state_minutes << ")";
       progress.message(m.str());
@@ -610,7 +612,7 @@ TrainState run_pretrain(PretrainConfig config, std::ostream& out_all_ranks, cons
     flush_metrics();
     progress.finish();
     if (state.step > 0 && last_checkpoint_step != state.step) {
-      save_state();
+      save_state(train_sampler.state());
       // No rank exits before rank 0 has written the state: a launcher stops the others when one ends.
       if (comm) comm->barrier("barrier after saving the stopped run's state");
       HRM_THROW(Interrupted, "stopped at step ", state.step, " (", StopSignals::received(), "); saved the training state in ",
@@ -645,11 +647,28 @@ TrainState run_pretrain(PretrainConfig config, std::ostream& out_all_ranks, cons
     }
     flush_metrics();
 
-    // Evaluation
+    // Evaluation. A stop during it abandons it: an evaluation can take longer (minutes on ARC) than a
+    // scheduler waits between its SIGTERM and its SIGKILL, which would lose the iteration's training.
+    // The state is saved as before the evaluation, so that resuming runs it.
     state.model->eval();
-    const EvalMetrics eval_metrics = evaluate(config, state, eval_data, run_dir);
+    auto stop_agreed = [&] {
+      if (hooks.between_eval_batches) hooks.between_eval_batches(state);
+      StepRequests r;
+      r.stop = stop.requested();
+      if (comm) r = any_rank_requests(*comm, r);
+      return r.stop;
+    };
+    const std::optional<EvalMetrics> eval_metrics = evaluate(config, state, eval_data, run_dir, stop_agreed);
+    if (!eval_metrics) {
+      progress.finish();
+      save_state(train_sampler.state_before_pass_end());
+      if (comm) comm->barrier("barrier after saving the stopped run's state");
+      HRM_THROW(Interrupted, "stopped at step ", state.step, " during its evaluation (", StopSignals::received(),
+                "); saved the training state in ", train_state_path(run_dir), ": `hrm train resume=", run_dir,
+                "` evaluates step ", state.step, " and continues.");
+    }
     MetricValues flat;
-    for (const auto& [set, mv] : eval_metrics) {
+    for (const auto& [set, mv] : *eval_metrics) {
       std::string line = "eval " + set + " at step " + std::to_string(state.step) + ":";
       for (const auto& [k, v] : mv) {
         flat.emplace_back(set + "/" + k, v);
@@ -665,10 +684,10 @@ TrainState run_pretrain(PretrainConfig config, std::ostream& out_all_ranks, cons
       EmaScope ema_weights(state.ema.get());
       save_model_checkpoint(model_checkpoint_path(run_dir, state.step), state.model);
     }
-    save_state();
+    save_state(train_sampler.state());
     if (hooks.after_checkpoint) hooks.after_checkpoint(state);
-    // A signal during the evaluation: the state just written is the place to resume; after the last
-    // one the run is complete, and ends as such.
+    // A signal during the evaluation's last batch: the state just written is the place to resume;
+    // after the last evaluation the run is complete, and ends as such.
     if (iter < total_iters - 1) stop_or_save_if_requested(/*in_iteration=*/false);
   }
   progress.finish();

@@ -109,20 +109,24 @@ using EvalMetrics = std::vector<std::pair<std::string, MetricValues>>;
 // evaluate: every test batch from a fresh carry until all rows halted, in inference mode, with the
 // EMA weights when present. Writes `step_<N>_all_preds.<rank>` in save_dir when eval_save_outputs is
 // non-empty and save_dir is given (rank 0 removes files of ranks beyond this world size).
-EvalMetrics evaluate(const PretrainConfig& config, TrainState& state, const data::Dataset& eval_data,
-                     const std::optional<std::string>& save_dir);
+// `abandon`, where given, is asked before each batch after the first (under data parallel every
+// rank asks equally often): true abandons the evaluation, which then writes nothing and returns nullopt.
+std::optional<EvalMetrics> evaluate(const PretrainConfig& config, TrainState& state, const data::Dataset& eval_data,
+                                    const std::optional<std::string>& save_dir, const std::function<bool()>& abandon = {});
 
 // Test hooks into run_pretrain (no effect when empty).
 struct TrainHooks {
   std::function<void(TrainState&)> before_step;           // e.g. inject a NaN
   std::function<void(TrainState&)> after_checkpoint;      // e.g. simulate a crash
+  std::function<void(TrainState&)> between_eval_batches;  // e.g. a signal during an evaluation
 };
 
 // launch(): the whole run. Prints the resolved config, saves all_config.yaml, trains
 // epochs/eval_interval iterations of eval_interval epochs each, evaluating and checkpointing after
 // each. With config.resume, continues from DIR/train_state.pt. Returns the final train state.
 // Throws hrm::Error when max_nonfinite_steps non-finite steps happen in a row, and Interrupted after
-// SIGINT/SIGTERM (to any rank), with the state saved at the step where every rank stopped.
+// SIGINT/SIGTERM (to any rank), with the state saved at the step where every rank stopped (during an
+// evaluation: the evaluation is abandoned and the state saved before it, so that resuming runs it).
 TrainState run_pretrain(PretrainConfig config, std::ostream& out, const TrainHooks& hooks = {});
 
 }  // namespace hrm::train

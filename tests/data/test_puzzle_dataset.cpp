@@ -242,6 +242,35 @@ TEST_F(Sampler, ResumingFromASavedStateContinuesIdentically) {
   }
 }
 
+// A run stopped between its last training batch and its evaluation: restored from the state before
+// the end of the pass, the sampler reports that end once, then gives the next pass's batches.
+TEST_F(Sampler, StateBeforeThePassEndReportsTheEndOnceThenContinuesWithTheNextPass) {
+  const Dataset d = open();
+  const SamplerConfig cfg = config(21, 3, false, 2);
+  PuzzleSampler ref(d, cfg);
+  drain(ref);  // ends with next() reporting the end of the pass
+  const std::vector<Batch> second_pass = drain(ref);
+  ASSERT_FALSE(second_pass.empty());
+
+  PuzzleSampler a(d, cfg);
+  drain(a);
+  EXPECT_FALSE(a.pass_end_pending());
+  const SamplerState saved = a.state_before_pass_end();
+  PuzzleSampler resumed(d, cfg);
+  resumed.restore(saved);
+  EXPECT_TRUE(resumed.pass_end_pending());
+  Batch b;
+  EXPECT_FALSE(resumed.next(b));
+  EXPECT_FALSE(resumed.pass_end_pending());
+  const std::vector<Batch> after = drain(resumed);
+  ASSERT_EQ(after.size(), second_pass.size());
+  for (size_t i = 0; i < after.size(); ++i) EXPECT_EQ(after[i].inputs, second_pass[i].inputs) << "batch " << i;
+
+  PuzzleSampler inside(d, cfg);
+  ASSERT_TRUE(inside.next(b));
+  EXPECT_THROW(inside.state_before_pass_end(), Error);  // only right after a pass ended
+}
+
 TEST_F(Sampler, RejectsBadConfigs) {
   const Dataset d = open();
   EXPECT_THROW(PuzzleSampler(d, config(0, 5, false, 1, 0, 2)), ConfigError);

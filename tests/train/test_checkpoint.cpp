@@ -1,6 +1,6 @@
 // test_checkpoint.cpp: tests src/train/checkpoint.cpp: step_N holds the reference's state-dict keys
 // with the `_orig_mod.` prefix and loads back; the reference's own checkpoints load; a run stopped
-// after an evaluation, or by SIGTERM mid-iteration, and resumed from train_state.pt ends
+// after an evaluation, or by SIGTERM mid-iteration or during an evaluation, and resumed from train_state.pt ends
 // bit-identical to an uninterrupted run (weights, puzzle embeddings, optimizer moments, EMA); a
 // damaged train state names the missing key.
 #include <gtest/gtest.h>
@@ -161,6 +161,57 @@ TEST_F(Checkpoint, RunStoppedMidIterationSavesItsStateAndResumesBitIdentical) {
   EXPECT_EQ(end.step, 16);
   expect_same_training_state(a.path, b.path);
   for (const char* step : {"step_8", "step_16"}) {
+    const auto fa = as_map(io::load_torch_file((a.path / step).string()));
+    const auto fb = as_map(io::load_torch_file((b.path / step).string()));
+    for (const auto& [k, v] : fa) EXPECT_TRUE(torch::equal(v, fb.at(k))) << step << " " << k;
+  }
+}
+
+// SIGTERM during an evaluation (which can outlast a scheduler's grace before its SIGKILL): the
+// evaluation is abandoned before its next batch, the state is saved as it stood before it (no step_N
+// yet), and resuming runs that evaluation first, ending bit-identical to the uninterrupted run.
+TEST_F(Checkpoint, RunStoppedDuringAnEvaluationSavesTheStateBeforeItAndResumesWithIt) {
+  TempDir d("ckpt_eval_term_data"), a("ckpt_full_eval_term"), b("ckpt_eval_term");
+  const fs::path three_batches = d.path / "tiny";
+  write_tiny_dataset(three_batches, 32, 40);  // test batches of 16, 16 and 8 examples
+  const std::vector<std::string> extra = {"epochs=4", "eval_interval=1"};  // 4 steps per iteration
+  std::ostringstream out;
+  run_pretrain(tiny_config(three_batches, a.path, extra), out);
+
+  TrainHooks term;
+  int asked_at_step_8 = 0;
+  term.between_eval_batches = [&](TrainState& s) {
+    if (s.step == 8 && ++asked_at_step_8 == 1) ::raise(SIGTERM);  // after the first batch of step 8's evaluation
+  };
+  try {
+    run_pretrain(tiny_config(three_batches, b.path, extra), out, term);
+    FAIL() << "the run did not stop";
+  } catch (const Interrupted& e) {
+    EXPECT_NE(std::string(e.what()).find("stopped at step 8 during its evaluation (SIGTERM); saved the training state in"),
+              std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("evaluates step 8 and continues"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(asked_at_step_8, 1) << "the evaluation went on after the signal";
+  const auto saved = as_map(io::load_torch_file((b.path / "train_state.pt").string()));
+  EXPECT_EQ(saved.at("step").item<int64_t>(), 8);
+  EXPECT_EQ(saved.at("iter").item<int64_t>(), 1);  // the second iteration's evaluation is still to come
+  EXPECT_TRUE(fs::exists(b.path / "step_4"));
+  EXPECT_FALSE(fs::exists(b.path / "step_8"));
+
+  const PretrainConfig resumed = load_pretrain_config(std::nullopt, [&] {
+    auto o = testing::tiny_overrides(three_batches, b.path);
+    o.insert(o.end(), extra.begin(), extra.end());
+    o.push_back("resume=" + b.path.string());
+    return o;
+  }());
+  std::ostringstream resumed_out;
+  TrainState end = run_pretrain(resumed, resumed_out);
+  EXPECT_NE(resumed_out.str().find("at step 8 (iteration 1 of 4), with the evaluation that the stop interrupted"),
+            std::string::npos) << resumed_out.str();
+  EXPECT_EQ(end.step, 16);
+  expect_same_training_state(a.path, b.path);
+  for (const char* step : {"step_8", "step_12", "step_16"}) {
+    ASSERT_TRUE(fs::exists(b.path / step)) << step;
     const auto fa = as_map(io::load_torch_file((a.path / step).string()));
     const auto fb = as_map(io::load_torch_file((b.path / step).string()));
     for (const auto& [k, v] : fa) EXPECT_TRUE(torch::equal(v, fb.at(k))) << step << " " << k;

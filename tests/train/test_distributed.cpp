@@ -925,6 +925,54 @@ TEST_F(DistributedTrain, SigtermToOneRankStopsEveryRankAfterTheSameStepWithTheSt
   for (const auto& [k, v] : a) EXPECT_TRUE(torch::equal(v, b.at(k))) << k;
 }
 
+// SIGTERM to one rank during an evaluation (long on a real test set): the ranks agree to abandon it
+// before the same batch, rank 0 saves the state as before it, and two ranks resume with that
+// evaluation, ending with the weights of the run never stopped, bit for bit.
+TEST_F(DistributedTrain, SigtermToOneRankDuringAnEvaluationStopsEveryRankAndResumesWithIt) {
+  const fs::path long_eval = path("long_eval_data");
+  testing::write_tiny_dataset(long_eval, 32, 4000);  // data()'s training split; 250 test batches (about a second)
+  auto launch = [&](const std::string& name, const std::vector<std::string>& extra, const fs::path& dataset) {
+    const std::string log = (dir_->path / (name + ".log")).string();
+    std::vector<std::string> train = train_args(dataset, path(name), {"epochs=2", "eval_interval=1"});
+    train.insert(train.end(), extra.begin(), extra.end());
+    return std::make_pair(hrm::testing::spawn_hrm(launch_args({"--nproc-per-node", "2"}, train), log), log);
+  };
+  const auto [launcher, log] = launch("eval_term", {}, long_eval);
+  ReapOnExit reap{{launcher}};
+  const fs::path run = path("eval_term");
+  // Step 4's metrics are written right before its evaluation starts (log_interval=1).
+  auto wrote_step_4 = [&] { return read_file(run / "metrics.jsonl").find("{\"step\":4,") != std::string::npos; };
+  for (const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+       !wrote_step_4() && std::chrono::steady_clock::now() < until;)
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  ASSERT_TRUE(wrote_step_4()) << read_file(log);
+  pid_t rank1 = -1;
+  for (pid_t c : children_of(launcher))
+    if (rank_variable(c) == "1") rank1 = c;
+  ASSERT_GT(rank1, 0) << read_file(log);
+  ASSERT_EQ(::kill(rank1, SIGTERM), 0);
+  const int code = wait_for(launcher, std::chrono::seconds(120));
+  const std::string out = read_file(log);
+  if (fs::exists(run / "step_4")) GTEST_SKIP() << "the evaluation finished before the signal arrived\n" << out;
+  EXPECT_EQ(code, 130) << out;
+  for (const std::string why : {"SIGTERM", "another rank was signalled"})
+    EXPECT_NE(out.find("stopped at step 4 during its evaluation (" + why + ")"), std::string::npos) << why << "\n" << out;
+  EXPECT_EQ(load_tensors(run / "train_state.pt").at("step").item<int64_t>(), 4) << out;
+
+  const auto [resumed, resumed_log] = launch("eval_term", {"resume=" + run.string()}, long_eval);
+  EXPECT_EQ(wait_for(resumed, std::chrono::seconds(120)), 0) << read_file(resumed_log);
+  EXPECT_NE(read_file(resumed_log).find("at step 4 (iteration 0 of 2), with the evaluation that the stop interrupted"),
+            std::string::npos) << read_file(resumed_log);
+  // Evaluations change nothing that training uses: the same training split with a short test split.
+  const auto [full, full_log] = launch("eval_term_full", {}, data());
+  ASSERT_EQ(wait_for(full, std::chrono::seconds(120)), 0) << read_file(full_log);
+  for (const char* step : {"step_4", "step_8"}) {
+    const auto a = load_tensors(run / step), b = load_tensors(path("eval_term_full") / step);
+    ASSERT_EQ(a.size(), b.size()) << step;
+    for (const auto& [k, v] : a) EXPECT_TRUE(torch::equal(v, b.at(k))) << step << " " << k;
+  }
+}
+
 // The launcher itself SIGKILLed (it cannot pass anything on): its ranks get SIGTERM from the kernel
 // (PR_SET_PDEATHSIG) instead of training on, or waiting in a collective, as orphans.
 TEST_F(DistributedTrain, RanksOfAKilledLauncherStopToo) {

@@ -181,7 +181,7 @@ TEST_P(TrainLoopEma, Bfloat16TrainingAndEvaluationAreBitIdenticalWithoutTheCastC
     const data::Dataset test = data::Dataset::open(m.config.data_path, "test");
     m.state.step = 6;
     m.state.model->eval();
-    r.eval = evaluate(m.config, m.state, test, run.path.string());
+    r.eval = *evaluate(m.config, m.state, test, run.path.string());
     r.preds = io::load_torch_file((run.path / "step_6_all_preds.0").string());
     m.state.model->train();
     EXPECT_TRUE(m.step());  // after the evaluation put the trained weights back
@@ -301,7 +301,7 @@ TEST_F(TrainLoop, EvaluateCoversTheTestSplitAndSavesOutputs) {
   const data::Dataset test = data::Dataset::open(m.config.data_path, "test");
   m.state.step = 5;
   m.state.model->eval();
-  const EvalMetrics metrics = evaluate(m.config, m.state, test, run.path.string());
+  const EvalMetrics metrics = *evaluate(m.config, m.state, test, run.path.string());
   ASSERT_EQ(metrics.size(), 1u);
   EXPECT_EQ(metrics[0].first, "all");
   std::vector<std::string> names;
