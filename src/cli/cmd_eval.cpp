@@ -16,6 +16,8 @@
 #include <iostream>
 #include <memory>
 
+#include <unistd.h>
+
 #include "cli/commands.h"
 #include "cli/show_puzzles.h"
 #include "core/check.h"
@@ -24,6 +26,7 @@
 #include "train/checkpoint.h"
 #include "train/distributed.h"
 #include "train/pretrain_config.h"
+#include "train/progress.h"
 #include "train/train_loop.h"
 
 namespace fs = std::filesystem;
@@ -156,7 +159,11 @@ void run_eval(const std::vector<std::string>& args) {
 
   out << "Starting evaluation" << std::endl;
   state.model->eval();
-  const train::EvalMetrics metrics = *train::evaluate(config, state, eval_data, outputs_dir);
+  train::Progress progress(out, 0, 0, (!comm || comm->is_root()) && ::isatty(STDOUT_FILENO) != 0);
+  train::EvalControl control;
+  control.progress = [&](int64_t done, int64_t total) { progress.evaluation(done, total); };
+  const train::EvalMetrics metrics = *train::evaluate(config, state, eval_data, outputs_dir, control);
+  progress.end_evaluation();
   nlohmann::ordered_json j = nlohmann::ordered_json::object();
   for (const auto& [set, values] : metrics) {
     out << set << ":";

@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -28,6 +29,13 @@ std::string fixed(double v, int decimals) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
   return buf;
+}
+
+// "[#########...............] " for done of total.
+std::string bar(int64_t done, int64_t total) {
+  constexpr int kWidth = 24;
+  const int filled = total > 0 ? static_cast<int>(kWidth * std::min(done, total) / total) : 0;
+  return "[" + std::string(static_cast<size_t>(filled), '#') + std::string(static_cast<size_t>(kWidth - filled), '.') + "] ";
 }
 
 }  // namespace
@@ -69,10 +77,7 @@ void Progress::redraw(int64_t step, bool force) {
   if (!force && drawn_ && now - last_draw_ < std::chrono::milliseconds(100)) return;
   last_draw_ = now;
   drawn_ = true;
-  constexpr int kWidth = 24;
-  const int filled = total_ > 0 ? static_cast<int>(kWidth * std::min(step, total_) / total_) : 0;
-  out_ << "\r[" << std::string(static_cast<size_t>(filled), '#') << std::string(static_cast<size_t>(kWidth - filled), '.')
-       << "] " << status(step) << "\033[K" << std::flush;
+  out_ << "\r" << bar(step, total_) << status(step) << "\033[K" << std::flush;
 }
 
 void Progress::step(int64_t step) {
@@ -103,6 +108,39 @@ void Progress::finish() {
     out_ << "\n" << std::flush;
     drawn_ = false;
   }
+}
+
+std::string Progress::evaluation_status(int64_t done, int64_t total) const {
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - eval_t0_).count();
+  const double rate = elapsed > 0 && done > 0 ? done / elapsed : 0.0;
+  std::ostringstream os;
+  os << "evaluating: batch " << done << "/" << total;
+  if (total > 0) os << " " << (100 * done / total) << "%";
+  os << " | " << (rate >= 10 ? fixed(rate, 1) : fixed(rate, 2)) << " batches/s";
+  os << " | ETA " << (rate > 0 ? format_duration((total - done) / rate) : std::string("?"));
+  return os.str();
+}
+
+void Progress::evaluation(int64_t done, int64_t total) {
+  const auto now = std::chrono::steady_clock::now();
+  if (done == 0) eval_t0_ = eval_last_line_ = now;
+  if (!tty_) {
+    if (now - eval_last_line_ < std::chrono::minutes(1)) return;
+    eval_last_line_ = now;
+    out_ << evaluation_status(done, total) << "\n" << std::flush;
+    return;
+  }
+  if (eval_drawn_ && done < total && now - last_draw_ < std::chrono::milliseconds(100)) return;
+  last_draw_ = now;
+  eval_drawn_ = true;
+  out_ << "\r" << bar(done, total) << evaluation_status(done, total) << "\033[K" << std::flush;
+}
+
+void Progress::end_evaluation() {
+  if (!tty_ || !eval_drawn_) return;
+  eval_drawn_ = false;
+  out_ << "\r\033[K" << std::flush;
+  if (drawn_) redraw(last_step_, true);
 }
 
 MetricsLog::MetricsLog(const std::string& dir, std::optional<int64_t> keep_up_to_step)

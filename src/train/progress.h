@@ -3,7 +3,8 @@
 // calls (metrics per step, eval metrics per set), written instead as JSON lines to
 // `metrics.jsonl` in the run directory, one object per log interval or evaluation.
 // Differs: the bar also shows the latest loss and accuracy; when stdout is not a terminal it
-// prints plain lines (one per log interval) instead of redrawing.
+// prints plain lines (one per log interval) instead of redrawing; evaluations (`hrm train`'s and
+// `hrm eval`'s) show their batches and ETA, where the reference is silent for their minutes.
 #pragma once
 
 #include <chrono>
@@ -35,6 +36,13 @@ class Progress {
   void message(const std::string& text);
   void finish();
 
+  // During an evaluation, after `done` of its `total` batches (0 at its start): on a terminal its own
+  // bar in place of the training bar; elsewhere a plain line a minute, so that a long evaluation shows
+  // in a log that it moves. end_evaluation() clears that bar and puts the training bar back.
+  void evaluation(int64_t done, int64_t total);
+  void end_evaluation();
+  std::string evaluation_status(int64_t done, int64_t total) const;
+
   // The current status text: "step 120/1000 12% | 3.4 it/s | ETA 4:18 | loss 1.234 acc 0.812 exact 0.250"
   std::string status(int64_t step) const;
 
@@ -48,6 +56,8 @@ class Progress {
   int64_t last_step_ = 0;
   std::optional<double> loss_, acc_, exact_;
   bool drawn_ = false;
+  std::chrono::steady_clock::time_point eval_t0_, eval_last_line_;
+  bool eval_drawn_ = false;
 };
 
 // metrics.jsonl: one JSON object per line {"step": N, "<name>": value, ...}, appended and flushed.

@@ -289,7 +289,7 @@ std::optional<TrainMetrics> train_batch(const PretrainConfig& config, TrainState
 }
 
 std::optional<EvalMetrics> evaluate(const PretrainConfig& config, TrainState& state, const data::Dataset& eval_data,
-                                    const std::optional<std::string>& save_dir, const std::function<bool()>& abandon) {
+                                    const std::optional<std::string>& save_dir, const EvalControl& control) {
   EmaScope ema_weights(state.ema.get());  // outside inference mode: it writes the parameters
   c10::InferenceMode inference;
   const auto& sets = eval_data.metadata().sets;
@@ -319,9 +319,13 @@ std::optional<EvalMetrics> evaluate(const PretrainConfig& config, TrainState& st
   EvalStepGraph step(config.cuda_graphs);
   std::vector<std::string> metric_keys;
   std::vector<torch::Tensor> metric_values(sets.size());  // per set, [metrics] float64 on the device
+  int64_t total_batches = 0;  // the test sampler's: ceil(examples / global batch) per set
+  for (const auto& set : eval_data.sets())
+    total_batches += (set.examples() + config.global_batch_size - 1) / config.global_batch_size;
+  if (control.progress) control.progress(0, total_batches);
   data::Batch db;
   for (int64_t batches = 0; sampler.next(db); ++batches) {
-    if (batches > 0 && abandon && abandon()) return std::nullopt;
+    if (batches > 0 && control.abandon && control.abandon()) return std::nullopt;
     const Batch batch = to_device(db, state.device);
     Carry carry = state.model->initial_carry(batch);
     LossHeadOutput out;
@@ -351,6 +355,7 @@ std::optional<EvalMetrics> evaluate(const PretrainConfig& config, TrainState& st
     for (const auto& kv : sorted) values.push_back(kv.second.to(torch::kFloat64));
     torch::Tensor v = torch::stack(values);
     metric_values[set_id] = metric_values[set_id].defined() ? metric_values[set_id] + v : v;
+    if (control.progress) control.progress(batches + 1, total_batches);
   }
 
   if (!all_preds.empty() && save_dir) {
@@ -651,14 +656,17 @@ TrainState run_pretrain(PretrainConfig config, std::ostream& out_all_ranks, cons
     // scheduler waits between its SIGTERM and its SIGKILL, which would lose the iteration's training.
     // The state is saved as before the evaluation, so that resuming runs it.
     state.model->eval();
-    auto stop_agreed = [&] {
+    EvalControl control;
+    control.abandon = [&] {
       if (hooks.between_eval_batches) hooks.between_eval_batches(state);
       StepRequests r;
       r.stop = stop.requested();
       if (comm) r = any_rank_requests(*comm, r);
       return r.stop;
     };
-    const std::optional<EvalMetrics> eval_metrics = evaluate(config, state, eval_data, run_dir, stop_agreed);
+    control.progress = [&](int64_t done, int64_t total) { progress.evaluation(done, total); };
+    const std::optional<EvalMetrics> eval_metrics = evaluate(config, state, eval_data, run_dir, control);
+    progress.end_evaluation();
     if (!eval_metrics) {
       progress.finish();
       save_state(train_sampler.state_before_pass_end());

@@ -109,10 +109,15 @@ using EvalMetrics = std::vector<std::pair<std::string, MetricValues>>;
 // evaluate: every test batch from a fresh carry until all rows halted, in inference mode, with the
 // EMA weights when present. Writes `step_<N>_all_preds.<rank>` in save_dir when eval_save_outputs is
 // non-empty and save_dir is given (rank 0 removes files of ranks beyond this world size).
-// `abandon`, where given, is asked before each batch after the first (under data parallel every
-// rank asks equally often): true abandons the evaluation, which then writes nothing and returns nullopt.
+struct EvalControl {  // each may be empty
+  // Asked before each batch after the first (under data parallel every rank asks equally often):
+  // true abandons the evaluation, which then writes nothing and returns nullopt.
+  std::function<bool()> abandon;
+  // Told the batches done (0 at the start, then after each) of the total (every rank runs them all).
+  std::function<void(int64_t done, int64_t total)> progress;
+};
 std::optional<EvalMetrics> evaluate(const PretrainConfig& config, TrainState& state, const data::Dataset& eval_data,
-                                    const std::optional<std::string>& save_dir, const std::function<bool()>& abandon = {});
+                                    const std::optional<std::string>& save_dir, const EvalControl& control = {});
 
 // Test hooks into run_pretrain (no effect when empty).
 struct TrainHooks {

@@ -1,6 +1,6 @@
 // test_progress.cpp: tests src/train/progress.cpp: tqdm-style durations, plain status lines with
 // step, rate, ETA, loss and accuracy when not on a terminal, and metrics.jsonl lines (trimmed to
-// the resumed checkpoint's step on resume).
+// the resumed checkpoint's step on resume), and an evaluation's own bar.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -43,6 +43,31 @@ TEST(Progress, TerminalBarIsRedrawnInPlace) {
   EXPECT_EQ(out.str().rfind("\r[############............] step 5/10 50%", 0), 0u) << out.str();
   p.finish();
   EXPECT_EQ(out.str().back(), '\n');
+}
+
+// A long evaluation shows its own bar on a terminal (the training bar comes back after it); in a log
+// it adds a line only once a minute, so a short one adds none.
+TEST(Progress, EvaluationHasItsOwnBarOnATerminalAndClearsIt) {
+  std::ostringstream out;
+  Progress p(out, 10, 0, /*tty=*/true);
+  p.metrics(5, {{"train/lm_loss", 2.0}});
+  out.str("");
+  p.evaluation(0, 8);
+  p.evaluation(3, 8);
+  p.evaluation(8, 8);  // the last is drawn however soon after the one before
+  const std::string eval = out.str();
+  EXPECT_EQ(eval.rfind("\r[........................] evaluating: batch 0/8 0% | 0.00 batches/s | ETA ?", 0), 0u) << eval;
+  EXPECT_NE(eval.find("\r[########################] evaluating: batch 8/8 100% | "), std::string::npos) << eval;
+  out.str("");
+  p.end_evaluation();
+  EXPECT_EQ(out.str().rfind("\r\033[K\r[############............] step 5/10 50%", 0), 0u) << out.str();
+
+  std::ostringstream log;
+  Progress plain(log, 10, 0, /*tty=*/false);
+  for (int64_t done = 0; done <= 8; ++done) plain.evaluation(done, 8);
+  plain.end_evaluation();
+  EXPECT_EQ(log.str(), "");
+  EXPECT_EQ(plain.evaluation_status(2, 8).rfind("evaluating: batch 2/8 25% | ", 0), 0u) << plain.evaluation_status(2, 8);
 }
 
 TEST(MetricsLog, WritesJsonLinesAndTrimsOnResume) {

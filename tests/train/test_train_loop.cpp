@@ -301,7 +301,11 @@ TEST_F(TrainLoop, EvaluateCoversTheTestSplitAndSavesOutputs) {
   const data::Dataset test = data::Dataset::open(m.config.data_path, "test");
   m.state.step = 5;
   m.state.model->eval();
-  const EvalMetrics metrics = *evaluate(m.config, m.state, test, run.path.string());
+  std::vector<std::pair<int64_t, int64_t>> told;
+  EvalControl control;
+  control.progress = [&](int64_t done, int64_t total) { told.emplace_back(done, total); };
+  const EvalMetrics metrics = *evaluate(m.config, m.state, test, run.path.string(), control);
+  EXPECT_EQ(told, (std::vector<std::pair<int64_t, int64_t>>{{0, 2}, {1, 2}, {2, 2}}));
   ASSERT_EQ(metrics.size(), 1u);
   EXPECT_EQ(metrics[0].first, "all");
   std::vector<std::string> names;
