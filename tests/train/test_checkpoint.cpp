@@ -174,7 +174,8 @@ TEST_F(Checkpoint, RunStoppedDuringAnEvaluationSavesTheStateBeforeItAndResumesWi
   TempDir d("ckpt_eval_term_data"), a("ckpt_full_eval_term"), b("ckpt_eval_term");
   const fs::path three_batches = d.path / "tiny";
   write_tiny_dataset(three_batches, 32, 40);  // test batches of 16, 16 and 8 examples
-  const std::vector<std::string> extra = {"epochs=4", "eval_interval=1"};  // 4 steps per iteration
+  // 4 steps per iteration; with EMA, whose weights the abandoned evaluation must hand back.
+  const std::vector<std::string> extra = {"epochs=4", "eval_interval=1", "ema=True"};
   std::ostringstream out;
   run_pretrain(tiny_config(three_batches, a.path, extra), out);
 
