@@ -142,6 +142,14 @@ SamplerState PuzzleSampler::state() const {
   return s;
 }
 
+int64_t PuzzleSampler::test_batches_per_pass() const {
+  HRM_CHECK(config_.test_set_mode, "test_batches_per_pass: a training sampler");
+  int64_t batches = 0;
+  for (const DatasetSet& set : dataset_.sets())
+    batches += (set.examples() + config_.global_batch_size - 1) / config_.global_batch_size;
+  return batches;
+}
+
 SamplerState PuzzleSampler::state_before_pass_end() const {
   HRM_CHECK(!st_.in_pass, "state_before_pass_end: the sampler is inside a pass");
   SamplerState s = state();

@@ -66,6 +66,8 @@ class PuzzleSampler {
   SamplerState state_before_pass_end() const;
   // Restored from such a state: the pass's batches are all handed out, its end not yet reported.
   bool pass_end_pending() const;
+  // Test mode: the batches of one pass, ceil(examples / global_batch_size) per set.
+  int64_t test_batches_per_pass() const;
   int64_t local_batch_size() const { return local_batch_size_; }
   const SamplerConfig& config() const { return config_; }
 

@@ -319,9 +319,7 @@ std::optional<EvalMetrics> evaluate(const PretrainConfig& config, TrainState& st
   EvalStepGraph step(config.cuda_graphs);
   std::vector<std::string> metric_keys;
   std::vector<torch::Tensor> metric_values(sets.size());  // per set, [metrics] float64 on the device
-  int64_t total_batches = 0;  // the test sampler's: ceil(examples / global batch) per set
-  for (const auto& set : eval_data.sets())
-    total_batches += (set.examples() + config.global_batch_size - 1) / config.global_batch_size;
+  const int64_t total_batches = sampler.test_batches_per_pass();
   if (control.progress) control.progress(0, total_batches);
   data::Batch db;
   for (int64_t batches = 0; sampler.next(db); ++batches) {

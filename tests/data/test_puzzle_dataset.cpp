@@ -214,6 +214,7 @@ TEST_F(Sampler, TestModeReturnsStoredExamplesInOrderAndPadsTheLastBatch) {
     }
   }
   EXPECT_EQ(batches.back().local_real_rows, n % B);
+  EXPECT_EQ(s.test_batches_per_pass(), static_cast<int64_t>(batches.size()));
 }
 
 TEST_F(Sampler, ResumingFromASavedStateContinuesIdentically) {
