@@ -15,12 +15,14 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <optional>
 
 #include <unistd.h>
 
 #include "cli/commands.h"
 #include "cli/show_puzzles.h"
 #include "core/check.h"
+#include "core/stop_signals.h"
 #include "dist/comm.h"
 #include "train/bench_common.h"
 #include "train/checkpoint.h"
@@ -160,10 +162,28 @@ void run_eval(const std::vector<std::string>& args) {
   out << "Starting evaluation" << std::endl;
   state.model->eval();
   train::Progress progress(out, 0, 0, (!comm || comm->is_root()) && ::isatty(STDOUT_FILENO) != 0);
+  // Ctrl-C or SIGTERM: abandoned before the next batch, every rank alike, writing nothing (no partial
+  // metrics or outputs that a later `hrm report` or `arc-score` would take for the whole test split).
+  const StopSignals stop("\nstopping the evaluation before its next batch; it writes nothing (again to stop now)\n");
+  int64_t batches_done = 0, batches_total = 0;
   train::EvalControl control;
-  control.progress = [&](int64_t done, int64_t total) { progress.evaluation(done, total); };
-  const train::EvalMetrics metrics = *train::evaluate(config, state, eval_data, outputs_dir, control);
+  control.abandon = [&] {
+    train::StepRequests r;
+    r.stop = stop.requested();
+    if (comm) r = train::any_rank_requests(*comm, r);
+    return r.stop;
+  };
+  control.progress = [&](int64_t done, int64_t total) {
+    batches_done = done;
+    batches_total = total;
+    progress.evaluation(done, total);
+  };
+  const std::optional<train::EvalMetrics> evaluated = train::evaluate(config, state, eval_data, outputs_dir, control);
   progress.end_evaluation();
+  if (!evaluated)
+    HRM_THROW(Interrupted, "hrm eval stopped after ", batches_done, " of ", batches_total, " test batches (",
+              StopSignals::received(), "); an evaluation writes its metrics and outputs only when complete, so it wrote nothing");
+  const train::EvalMetrics& metrics = *evaluated;
   nlohmann::ordered_json j = nlohmann::ordered_json::object();
   for (const auto& [set, values] : metrics) {
     out << set << ":";

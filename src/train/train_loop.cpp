@@ -2,12 +2,8 @@
 #include "train/train_loop.h"
 
 #include <ATen/record_function.h>
-#include <signal.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -19,6 +15,7 @@
 
 #include "core/atomic_file.h"
 #include "core/check.h"
+#include "core/stop_signals.h"
 #include "optim/lr_schedule.h"
 #include "optim/sign_sgd.h"
 #include "train/bench_common.h"
@@ -411,68 +408,6 @@ void check_iteration_size(const PretrainConfig& config, const data::Dataset& tra
               " examples), too few to fill one batch, so no step would train; lower global_batch_size or raise eval_interval");
 }
 
-// Ctrl-C or SIGTERM (a scheduler's preemption or time limit): the step in progress finishes, the
-// training state is saved there and the run stops saying what resumes, instead of dying mid-step and
-// losing the steps since the last evaluation; during an evaluation, that is abandoned before its next
-// batch (the state saved as before it); a second signal stops at once. Under data parallel the ranks
-// agree on the step or batch first (any_rank_requests), whichever of them was signalled.
-std::atomic<int> g_stop_signal{0};
-std::atomic<int64_t> g_stop_signal_ms{0};
-
-int64_t monotonic_ms() {  // async-signal-safe
-  struct timespec ts {};
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
-}
-
-extern "C" void on_stop_signal(int sig) {
-  // The time first: a second signal, perhaps on another thread, compares with it.
-  const int64_t now = monotonic_ms();
-  int64_t first = 0;
-  if (!g_stop_signal_ms.compare_exchange_strong(first, now)) {
-    // The second stops now, unless it is the same one delivered twice (timeout(1), job runners and
-    // `hrm launch` under a scheduler signal the process and then its group, or the process twice).
-    if (now - first < 1000) return;
-    ::signal(sig, SIG_DFL);
-    ::raise(sig);
-    return;
-  }
-  g_stop_signal = sig;
-  const char msg[] = "\nstopping after this step or evaluation batch, saving the training state (again to stop now)\n";
-  [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, msg, sizeof msg - 1);
-}
-
-class StopSignals {
- public:
-  StopSignals() {
-    g_stop_signal = 0;
-    g_stop_signal_ms = 0;
-    struct sigaction sa {};
-    sa.sa_handler = on_stop_signal;
-    sa.sa_flags = SA_RESTART;  // a write in progress (a checkpoint) goes on instead of failing with EINTR
-    sigemptyset(&sa.sa_mask);
-    sigaddset(&sa.sa_mask, SIGINT);  // not nested in one another on one thread
-    sigaddset(&sa.sa_mask, SIGTERM);
-    ::sigaction(SIGINT, &sa, &old_int_);
-    ::sigaction(SIGTERM, &sa, &old_term_);
-  }
-  ~StopSignals() {
-    ::sigaction(SIGINT, &old_int_, nullptr);
-    ::sigaction(SIGTERM, &old_term_, nullptr);
-  }
-  StopSignals(const StopSignals&) = delete;
-  StopSignals& operator=(const StopSignals&) = delete;
-  bool requested() const { return g_stop_signal != 0; }
-  // For messages: what this process received, or why it stops without one.
-  static std::string received() {
-    const int sig = g_stop_signal;
-    return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "another rank was signalled";
-  }
-
- private:
-  struct sigaction old_int_ {}, old_term_ {};
-};
-
 }  // namespace
 
 TrainState run_pretrain(PretrainConfig config, std::ostream& out_all_ranks, const TrainHooks& hooks) {
@@ -597,7 +532,10 @@ TrainState run_pretrain(PretrainConfig config, std::ostream& out_all_ranks, cons
     last_save = Clock::now();
   };
 
-  const StopSignals stop;
+  // Ctrl-C or SIGTERM: the step in progress finishes, the training state is saved there and the run
+  // stops saying what resumes, instead of dying mid-step and losing the steps since the last
+  // evaluation; an evaluation is abandoned before its next batch (the state saved as before it).
+  const StopSignals stop("\nstopping after this step or evaluation batch, saving the training state (again to stop now)\n");
   // After a step (`in_iteration`) or an evaluation: stop or save as any rank asks.
   auto stop_or_save_if_requested = [&](bool in_iteration) {
     StepRequests r;

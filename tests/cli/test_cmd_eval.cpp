@@ -3,9 +3,16 @@
 // run's final evaluation of the same weights) and saves the reference's step_N_all_preds.0.
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+
+#include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <string>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -170,6 +177,43 @@ TEST(CmdEval, CheckpointNamedFromInsideItsRunDirectory) {
                           hrm::testing::shell_quote(HRM_BINARY) + " --threads 1 eval checkpoint=step_8 2>&1";
   EXPECT_EQ(std::system(cmd.c_str()), 0);
   EXPECT_TRUE(fs::exists(run / "step_8_all_preds.0"));
+}
+
+// Ctrl-C during a long evaluation: abandoned before its next batch, exit 130 naming how far it got,
+// and nothing written (no outputs file that arc-score or report would take for the whole test split).
+TEST(CmdEval, SigintStopsBeforeTheNextBatchAndWritesNothing) {
+  TempDir dir("cmd_eval_sigint");
+  testing::write_tiny_dataset(dir.path / "data");
+  // The same training split (drawn first from the same seed) with 8000 test examples: 500 batches.
+  testing::write_tiny_dataset(dir.path / "long", 32, 8000);
+  const fs::path run = dir.path / "run";
+  ASSERT_EQ(train_tiny_run(dir.path / "data", run).status, 0);
+  const fs::path out_dir = dir.path / "eval_out";
+  fs::create_directories(out_dir);
+  const std::string log = (dir.path / "eval.log").string();
+  const pid_t pid = hrm::testing::spawn_hrm({"eval", "checkpoint=" + (run / "step_8").string(),
+                                             "data_path=" + (dir.path / "long").string(), "save_dir=" + out_dir.string()},
+                                            log);
+  ASSERT_GT(pid, 0);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  auto started = [&] {  // the log appears once the child has opened it
+    std::ifstream f(log);
+    return std::string(std::istreambuf_iterator<char>(f), {}).find("Starting evaluation") != std::string::npos;
+  };
+  while (!started() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  ASSERT_EQ(::kill(pid, SIGINT), 0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  const std::string out = hrm::read_file(log);
+  ASSERT_TRUE(WIFEXITED(status)) << out;
+  if (fs::exists(out_dir / "step_8_all_preds.0")) GTEST_SKIP() << "the evaluation finished before the signal arrived\n" << out;
+  EXPECT_EQ(WEXITSTATUS(status), 130) << out;
+  EXPECT_NE(out.find("stopping the evaluation before its next batch"), std::string::npos) << out;
+  EXPECT_NE(out.find(" of 500 test batches (SIGINT); an evaluation writes its metrics and outputs only when complete"),
+            std::string::npos) << out;
+  EXPECT_EQ(out.find("all: accuracy"), std::string::npos) << out;
+  EXPECT_TRUE(fs::is_empty(out_dir)) << out;  // no outputs, no temporaries
 }
 
 }  // namespace

@@ -1,0 +1,32 @@
+// stop_signals.h: Ctrl-C or SIGTERM (a scheduler's preemption or time limit) asks the work in
+// progress to stop at its next safe point (after a training step, before an evaluation batch)
+// instead of killing it there; a second signal stops at once. Under data parallel the ranks agree on
+// that point first (train/distributed.h, any_rank_requests), whichever of them was signalled.
+#pragma once
+
+#include <string>
+
+#include <signal.h>
+
+namespace hrm {
+
+class StopSignals {
+ public:
+  // While alive: the first SIGINT or SIGTERM sets the flag and writes `notice` (a string literal,
+  // e.g. "\nstopping after this step ...\n") on stderr; a second one more than a second later ends
+  // the process as that signal does by default. The same signal delivered twice within a second
+  // (a job runner signalling the process and then its group) counts once.
+  explicit StopSignals(const char* notice);
+  ~StopSignals();
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+
+  bool requested() const;
+  // For messages: what this process received, or why it stops without a signal of its own.
+  static std::string received();
+
+ private:
+  struct sigaction old_int_ {}, old_term_ {};
+};
+
+}  // namespace hrm
