@@ -5,9 +5,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iterator>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "test_paths.h"
@@ -72,6 +78,21 @@ inline pid_t spawn_hrm(const std::vector<std::string>& args, const std::string& 
     ::_exit(127);
   }
   return pid;
+}
+
+// Signals a process of spawn_hrm once `ready()` holds (or after 60 s) and waits for it: its exit code
+// (-1 when the signal ended it) and its log.
+inline RunResult signal_when(pid_t pid, const std::string& log, int sig, const std::function<bool()>& ready) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!ready() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  ::kill(pid, sig);
+  int status = 0;
+  RunResult r;
+  if (::waitpid(pid, &status, 0) == pid && WIFEXITED(status)) r.status = WEXITSTATUS(status);
+  std::ifstream f(log);
+  r.output.assign(std::istreambuf_iterator<char>(f), {});
+  return r;
 }
 
 // The model checkpoint of a run directory's last step (RUN/step_N with the largest N); empty if none.

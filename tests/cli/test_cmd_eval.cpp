@@ -3,16 +3,12 @@
 // run's final evaluation of the same weights) and saves the reference's step_N_all_preds.0.
 #include <gtest/gtest.h>
 
-#include <sys/wait.h>
-
-#include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
-#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -195,20 +191,13 @@ TEST(CmdEval, SigintStopsBeforeTheNextBatchAndWritesNothing) {
                                              "data_path=" + (dir.path / "long").string(), "save_dir=" + out_dir.string()},
                                             log);
   ASSERT_GT(pid, 0);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  auto started = [&] {  // the log appears once the child has opened it
+  const auto stopped = hrm::testing::signal_when(pid, log, SIGINT, [&] {  // the log appears once the child opened it
     std::ifstream f(log);
     return std::string(std::istreambuf_iterator<char>(f), {}).find("Starting evaluation") != std::string::npos;
-  };
-  while (!started() && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  ASSERT_EQ(::kill(pid, SIGINT), 0);
-  int status = 0;
-  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-  const std::string out = hrm::read_file(log);
-  ASSERT_TRUE(WIFEXITED(status)) << out;
+  });
+  const std::string& out = stopped.output;
   if (fs::exists(out_dir / "step_8_all_preds.0")) GTEST_SKIP() << "the evaluation finished before the signal arrived\n" << out;
-  EXPECT_EQ(WEXITSTATUS(status), 130) << out;
+  EXPECT_EQ(stopped.status, 130) << out;
   EXPECT_NE(out.find("stopping the evaluation before its next batch"), std::string::npos) << out;
   EXPECT_NE(out.find(" of 500 test batches (SIGINT); an evaluation writes its metrics and outputs only when complete"),
             std::string::npos) << out;

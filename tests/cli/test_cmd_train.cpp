@@ -79,16 +79,10 @@ TEST(CmdTrain, SigintStopsAfterTheStepNamingWhatResumes) {
   const std::string log = (dir.path / "run.log").string();
   const pid_t pid = spawn_hrm(args, log);
   ASSERT_GT(pid, 0);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (!fs::exists(run / "train_state.pt") && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  ASSERT_EQ(::kill(pid, SIGINT), 0);
-  int status = 0;
-  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-  const std::string out = hrm::read_file(log);
-  ASSERT_TRUE(WIFEXITED(status)) << out;
+  const auto stopped = hrm::testing::signal_when(pid, log, SIGINT, [&] { return fs::exists(run / "train_state.pt"); });
+  const std::string& out = stopped.output;
   if (fs::exists(run / "step_128")) GTEST_SKIP() << "the run finished before the signal arrived";
-  EXPECT_EQ(WEXITSTATUS(status), 130) << out;
+  EXPECT_EQ(stopped.status, 130) << out;
   EXPECT_NE(out.find("stopped at step"), std::string::npos) << out;
   EXPECT_NE(out.find("hrm train resume=" + run.string()), std::string::npos) << out;
 
