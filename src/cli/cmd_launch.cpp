@@ -1,6 +1,6 @@
 // cmd_launch.cpp: `hrm launch [--nproc-per-node N] [--nnodes M --node-rank K --master-addr A
 // --master-port P] train|eval ...`: a data-parallel run without torchrun (and without Python); see
-// dist/launcher.h. Registered only where data parallel is built (not on the libtorch 1.13 fallback).
+// dist/launcher.h. On the libtorch 1.13 fallback (no data parallel) it is hidden from --help and says so.
 #include <CLI/CLI.hpp>
 #include <torch/cuda.h>
 #include <torch/version.h>
