@@ -167,12 +167,16 @@ void PuzzleSampler::restore(const SamplerState& s) {
   if (s.iters < 0 || s.set_index < 0 || s.set_index > num_sets || s.position < 0)
     HRM_THROW(Error, "sampler state out of range (iters ", s.iters, ", set ", s.set_index, ", position ", s.position, ")");
   st_ = s;
-  if (!st_.in_pass || config_.test_set_mode || st_.set_index >= num_sets) return;
-  if (s.rng_state.size() != 4) HRM_THROW(Error, "sampler state: expected 4 RNG words, got ", s.rng_state.size());
-  rebuild_group_order();  // a function of (seed, iters, set): regenerated, not stored
-  if (st_.position > static_cast<int64_t>(group_order_.size()))
-    HRM_THROW(Error, "sampler state: position ", st_.position, " beyond the pass's ", group_order_.size(), " groups");
-  rng_.set_state(s.rng_state);
+  if (st_.in_pass && !config_.test_set_mode && st_.set_index < num_sets) {
+    if (s.rng_state.size() != 4) HRM_THROW(Error, "sampler state: expected 4 RNG words, got ", s.rng_state.size());
+    rebuild_group_order();  // a function of (seed, iters, set): regenerated, not stored
+    if (st_.position > static_cast<int64_t>(group_order_.size()))
+      HRM_THROW(Error, "sampler state: position ", st_.position, " beyond the pass's ", group_order_.size(), " groups");
+  }
+  // The generator as saved, between passes too (where the next set's start derives it anew): a state
+  // saved again before that (a resumed run that only had its last evaluation left) is the
+  // uninterrupted run's, bit for bit.
+  if (s.rng_state.size() == 4) rng_.set_state(s.rng_state);
 }
 
 }  // namespace hrm::data

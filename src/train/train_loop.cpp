@@ -609,7 +609,8 @@ TrainState run_pretrain(PretrainConfig config, std::ostream& out_all_ranks, cons
       if (comm) comm->barrier("barrier after saving the stopped run's state");
       HRM_THROW(Interrupted, "stopped at step ", state.step, " during its evaluation (", StopSignals::received(),
                 "); saved the training state in ", train_state_path(run_dir), ": `hrm train resume=", run_dir,
-                "` evaluates step ", state.step, " and continues.");
+                "` evaluates step ", state.step,
+                iter < total_iters - 1 ? " and continues." : ", saves its checkpoint and ends the run (this was its last evaluation).");
     }
     MetricValues flat;
     for (const auto& [set, mv] : *eval_metrics) {

@@ -219,6 +219,43 @@ TEST_F(Checkpoint, RunStoppedDuringAnEvaluationSavesTheStateBeforeItAndResumesWi
   }
 }
 
+// A stop during the last evaluation: resuming runs it, writes the final checkpoint (the full run's,
+// bit for bit) and ends the run; the message says that this was the last evaluation.
+TEST_F(Checkpoint, RunStoppedDuringItsLastEvaluationResumesToTheFinalCheckpoint) {
+  TempDir d("ckpt_last_eval_data"), a("ckpt_full_last_eval"), b("ckpt_last_eval");
+  const fs::path three_batches = d.path / "tiny";
+  write_tiny_dataset(three_batches, 32, 40);  // test batches of 16, 16 and 8 examples
+  const std::vector<std::string> extra = {"epochs=2", "eval_interval=1"};  // 2 iterations of 4 steps
+  std::ostringstream out;
+  run_pretrain(tiny_config(three_batches, a.path, extra), out);
+
+  TrainHooks term;
+  term.between_eval_batches = [](TrainState& s) {
+    if (s.step == 8) ::raise(SIGTERM);  // the second signal within a second counts once
+  };
+  try {
+    run_pretrain(tiny_config(three_batches, b.path, extra), out, term);
+    FAIL() << "the run did not stop";
+  } catch (const Interrupted& e) {
+    EXPECT_NE(std::string(e.what()).find("evaluates step 8, saves its checkpoint and ends the run (this was its last evaluation)"),
+              std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(b.path / "step_8"));
+  const PretrainConfig resumed = load_pretrain_config(std::nullopt, [&] {
+    auto o = testing::tiny_overrides(three_batches, b.path);
+    o.insert(o.end(), extra.begin(), extra.end());
+    o.push_back("resume=" + b.path.string());
+    return o;
+  }());
+  std::ostringstream resumed_out;
+  EXPECT_EQ(run_pretrain(resumed, resumed_out).step, 8);
+  ASSERT_TRUE(fs::exists(b.path / "step_8")) << resumed_out.str();
+  const auto fa = as_map(io::load_torch_file((a.path / "step_8").string()));
+  const auto fb = as_map(io::load_torch_file((b.path / "step_8").string()));
+  for (const auto& [k, v] : fa) EXPECT_TRUE(torch::equal(v, fb.at(k))) << k;
+  expect_same_training_state(a.path, b.path);
+}
+
 // save_state_minutes: the state is saved between evaluations after the step in progress, so that a
 // run killed outright (here: a crash after step 6, mid-iteration, with no signal) resumes from it,
 // bit-identical to the uninterrupted run.
