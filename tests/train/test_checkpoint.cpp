@@ -94,6 +94,23 @@ void expect_same_training_state(const fs::path& a, const fs::path& b) {
   EXPECT_GT(weights, 10);
 }
 
+// `hrm train resume=RUN` with the tiny task's overrides (on `data`) and `extra`.
+PretrainConfig resume_config(const fs::path& data, const fs::path& run, const std::vector<std::string>& extra) {
+  auto o = testing::tiny_overrides(data, run);
+  o.insert(o.end(), extra.begin(), extra.end());
+  o.push_back("resume=" + run.string());
+  return load_pretrain_config(std::nullopt, o);
+}
+
+// Two runs' model checkpoint `step` (e.g. "step_16"), tensor for tensor.
+void expect_same_checkpoint(const fs::path& a, const fs::path& b, const std::string& step) {
+  ASSERT_TRUE(fs::exists(b / step)) << step;
+  const auto fa = as_map(io::load_torch_file((a / step).string()));
+  const auto fb = as_map(io::load_torch_file((b / step).string()));
+  ASSERT_EQ(fa.size(), fb.size()) << step;
+  for (const auto& [k, v] : fa) EXPECT_TRUE(torch::equal(v, fb.at(k))) << step << " " << k;
+}
+
 TEST_F(Checkpoint, ResumedRunEndsBitIdenticalToAnUninterruptedOne) {
   TempDir a("ckpt_full"), b("ckpt_resumed");
   const std::vector<std::string> extra = {"epochs=4", "eval_interval=1", "ema=True"};
@@ -108,19 +125,10 @@ TEST_F(Checkpoint, ResumedRunEndsBitIdenticalToAnUninterruptedOne) {
   EXPECT_TRUE(fs::exists(b.path / "step_8"));
   EXPECT_FALSE(fs::exists(b.path / "step_16"));
 
-  std::vector<std::string> resume = extra;
-  resume.push_back("resume=" + b.path.string());
-  const PretrainConfig resumed = load_pretrain_config(std::nullopt, [&] {
-    auto o = testing::tiny_overrides(data(), b.path);
-    o.insert(o.end(), resume.begin(), resume.end());
-    return o;
-  }());
-  TrainState end = run_pretrain(resumed, out);
+  TrainState end = run_pretrain(resume_config(data(), b.path, extra), out);
   EXPECT_EQ(end.step, 16);
   expect_same_training_state(a.path, b.path);
-  const auto fa = as_map(io::load_torch_file((a.path / "step_16").string()));
-  const auto fb = as_map(io::load_torch_file((b.path / "step_16").string()));
-  for (const auto& [k, v] : fa) EXPECT_TRUE(torch::equal(v, fb.at(k))) << k;
+  expect_same_checkpoint(a.path, b.path, "step_16");
   EXPECT_NE(out.str().find("Resuming"), std::string::npos);
 }
 
@@ -151,20 +159,11 @@ TEST_F(Checkpoint, RunStoppedMidIterationSavesItsStateAndResumesBitIdentical) {
   EXPECT_TRUE(fs::exists(b.path / "step_4"));
   EXPECT_FALSE(fs::exists(b.path / "step_6"));
 
-  const PretrainConfig resumed = load_pretrain_config(std::nullopt, [&] {
-    auto o = testing::tiny_overrides(data(), b.path);
-    o.insert(o.end(), extra.begin(), extra.end());
-    o.push_back("resume=" + b.path.string());
-    return o;
-  }());
+  const PretrainConfig resumed = resume_config(data(), b.path, extra);
   TrainState end = run_pretrain(resumed, out);
   EXPECT_EQ(end.step, 16);
   expect_same_training_state(a.path, b.path);
-  for (const char* step : {"step_8", "step_16"}) {
-    const auto fa = as_map(io::load_torch_file((a.path / step).string()));
-    const auto fb = as_map(io::load_torch_file((b.path / step).string()));
-    for (const auto& [k, v] : fa) EXPECT_TRUE(torch::equal(v, fb.at(k))) << step << " " << k;
-  }
+  for (const char* step : {"step_8", "step_16"}) expect_same_checkpoint(a.path, b.path, step);
 }
 
 // SIGTERM during an evaluation (which can outlast a scheduler's grace before its SIGKILL): the
@@ -199,24 +198,14 @@ TEST_F(Checkpoint, RunStoppedDuringAnEvaluationSavesTheStateBeforeItAndResumesWi
   EXPECT_TRUE(fs::exists(b.path / "step_4"));
   EXPECT_FALSE(fs::exists(b.path / "step_8"));
 
-  const PretrainConfig resumed = load_pretrain_config(std::nullopt, [&] {
-    auto o = testing::tiny_overrides(three_batches, b.path);
-    o.insert(o.end(), extra.begin(), extra.end());
-    o.push_back("resume=" + b.path.string());
-    return o;
-  }());
+  const PretrainConfig resumed = resume_config(three_batches, b.path, extra);
   std::ostringstream resumed_out;
   TrainState end = run_pretrain(resumed, resumed_out);
   EXPECT_NE(resumed_out.str().find("at step 8 (iteration 1 of 4), with the evaluation that the stop interrupted"),
             std::string::npos) << resumed_out.str();
   EXPECT_EQ(end.step, 16);
   expect_same_training_state(a.path, b.path);
-  for (const char* step : {"step_8", "step_12", "step_16"}) {
-    ASSERT_TRUE(fs::exists(b.path / step)) << step;
-    const auto fa = as_map(io::load_torch_file((a.path / step).string()));
-    const auto fb = as_map(io::load_torch_file((b.path / step).string()));
-    for (const auto& [k, v] : fa) EXPECT_TRUE(torch::equal(v, fb.at(k))) << step << " " << k;
-  }
+  for (const char* step : {"step_8", "step_12", "step_16"}) expect_same_checkpoint(a.path, b.path, step);
 }
 
 // A stop during the last evaluation: resuming runs it, writes the final checkpoint (the full run's,
@@ -231,7 +220,7 @@ TEST_F(Checkpoint, RunStoppedDuringItsLastEvaluationResumesToTheFinalCheckpoint)
 
   TrainHooks term;
   term.between_eval_batches = [](TrainState& s) {
-    if (s.step == 8) ::raise(SIGTERM);  // the second signal within a second counts once
+    if (s.step == 8) ::raise(SIGTERM);  // before the second of three batches: abandoned there
   };
   try {
     run_pretrain(tiny_config(three_batches, b.path, extra), out, term);
@@ -241,18 +230,11 @@ TEST_F(Checkpoint, RunStoppedDuringItsLastEvaluationResumesToTheFinalCheckpoint)
               std::string::npos) << e.what();
   }
   EXPECT_FALSE(fs::exists(b.path / "step_8"));
-  const PretrainConfig resumed = load_pretrain_config(std::nullopt, [&] {
-    auto o = testing::tiny_overrides(three_batches, b.path);
-    o.insert(o.end(), extra.begin(), extra.end());
-    o.push_back("resume=" + b.path.string());
-    return o;
-  }());
+  const PretrainConfig resumed = resume_config(three_batches, b.path, extra);
   std::ostringstream resumed_out;
   EXPECT_EQ(run_pretrain(resumed, resumed_out).step, 8);
   ASSERT_TRUE(fs::exists(b.path / "step_8")) << resumed_out.str();
-  const auto fa = as_map(io::load_torch_file((a.path / "step_8").string()));
-  const auto fb = as_map(io::load_torch_file((b.path / "step_8").string()));
-  for (const auto& [k, v] : fa) EXPECT_TRUE(torch::equal(v, fb.at(k))) << k;
+  expect_same_checkpoint(a.path, b.path, "step_8");
   expect_same_training_state(a.path, b.path);
 }
 
@@ -276,12 +258,7 @@ TEST_F(Checkpoint, StateSavedEveryFewMinutesResumesAKilledRunMidIteration) {
   EXPECT_NE(saves.str().find("saved the training state at step 6 (save_state_minutes=1e-09)"), std::string::npos) << saves.str();
   EXPECT_EQ(as_map(io::load_torch_file((b.path / "train_state.pt").string())).at("step").item<int64_t>(), 6);
 
-  const PretrainConfig resumed = load_pretrain_config(std::nullopt, [&] {
-    auto o = testing::tiny_overrides(data(), b.path);
-    o.insert(o.end(), extra.begin(), extra.end());
-    o.push_back("resume=" + b.path.string());
-    return o;
-  }());
+  const PretrainConfig resumed = resume_config(data(), b.path, extra);
   EXPECT_EQ(run_pretrain(resumed, out).step, 16);
   expect_same_training_state(a.path, b.path);
 }
