@@ -80,6 +80,12 @@ inline pid_t spawn_hrm(const std::vector<std::string>& args, const std::string& 
   return pid;
 }
 
+// What a spawned process has written to its log so far ("" before it has opened it).
+inline std::string log_so_far(const std::string& log) {
+  std::ifstream f(log);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
 // Signals a process of spawn_hrm once `ready()` holds (or after 60 s) and waits for it: its exit code
 // (-1 when the signal ended it) and its log.
 inline RunResult signal_when(pid_t pid, const std::string& log, int sig, const std::function<bool()>& ready) {
@@ -90,8 +96,7 @@ inline RunResult signal_when(pid_t pid, const std::string& log, int sig, const s
   int status = 0;
   RunResult r;
   if (::waitpid(pid, &status, 0) == pid && WIFEXITED(status)) r.status = WEXITSTATUS(status);
-  std::ifstream f(log);
-  r.output.assign(std::istreambuf_iterator<char>(f), {});
+  r.output = log_so_far(log);
   return r;
 }
 

@@ -7,7 +7,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -191,9 +190,8 @@ TEST(CmdEval, SigintStopsBeforeTheNextBatchAndWritesNothing) {
                                              "data_path=" + (dir.path / "long").string(), "save_dir=" + out_dir.string()},
                                             log);
   ASSERT_GT(pid, 0);
-  const auto stopped = hrm::testing::signal_when(pid, log, SIGINT, [&] {  // the log appears once the child opened it
-    std::ifstream f(log);
-    return std::string(std::istreambuf_iterator<char>(f), {}).find("Starting evaluation") != std::string::npos;
+  const auto stopped = hrm::testing::signal_when(pid, log, SIGINT, [&] {
+    return hrm::testing::log_so_far(log).find("Starting evaluation") != std::string::npos;
   });
   const std::string& out = stopped.output;
   if (fs::exists(out_dir / "step_8_all_preds.0")) GTEST_SKIP() << "the evaluation finished before the signal arrived\n" << out;
