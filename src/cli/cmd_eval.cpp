@@ -162,9 +162,12 @@ void run_eval(const std::vector<std::string>& args) {
   out << "Starting evaluation" << std::endl;
   state.model->eval();
   train::Progress progress(out, 0, 0, (!comm || comm->is_root()) && ::isatty(STDOUT_FILENO) != 0);
-  // Ctrl-C or SIGTERM: abandoned before the next batch, every rank alike, writing nothing (no partial
-  // metrics or outputs that a later `hrm report` or `arc-score` would take for the whole test split).
-  const StopSignals stop("\nstopping the evaluation before its next batch; it writes nothing (again to stop now)\n");
+  // Ctrl-C or SIGTERM: abandoned after the segment (CPU) or batch (GPU) in progress, every rank alike,
+  // writing nothing (no partial metrics or outputs that a later `hrm report` or `arc-score` would
+  // take for the whole test split).
+  const std::string stop_notice = std::string("\nstopping the evaluation after this ") + train::eval_stop_unit(state.device) +
+                                  "; it writes nothing (again to stop now)\n";
+  const StopSignals stop(stop_notice.c_str());
   int64_t batches_done = 0, batches_total = 0;
   train::EvalControl control;
   control.abandon = [&] {

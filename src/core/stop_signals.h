@@ -1,5 +1,5 @@
 // stop_signals.h: Ctrl-C or SIGTERM (a scheduler's preemption or time limit) asks the work in
-// progress to stop at its next safe point (after a training step, before an evaluation batch)
+// progress to stop at its next safe point (after a training step or an evaluation's segment or batch)
 // instead of killing it there; a second signal stops at once. Under data parallel the ranks agree on
 // that point first (train/distributed.h, any_rank_requests), whichever of them was signalled.
 #pragma once
@@ -12,8 +12,8 @@ namespace hrm {
 
 class StopSignals {
  public:
-  // While alive: the first SIGINT or SIGTERM sets the flag and writes `notice` (a string literal,
-  // e.g. "\nstopping after this step ...\n") on stderr; a second one more than a second later ends
+  // While alive: the first SIGINT or SIGTERM sets the flag and writes `notice` (kept by the caller
+  // for as long as this object lives, e.g. "\nstopping after this step ...\n") on stderr; a second one more than a second later ends
   // the process as that signal does by default. The same signal delivered twice within a second
   // (a job runner signalling the process and then its group) counts once.
   explicit StopSignals(const char* notice);

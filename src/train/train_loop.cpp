@@ -285,6 +285,12 @@ std::optional<TrainMetrics> train_batch(const PretrainConfig& config, TrainState
   return m;
 }
 
+bool eval_stops_between_segments(const torch::Device& device) { return device.is_cpu(); }
+
+const char* eval_stop_unit(const torch::Device& device) {
+  return eval_stops_between_segments(device) ? "segment" : "batch";
+}
+
 std::optional<EvalMetrics> evaluate(const PretrainConfig& config, TrainState& state, const data::Dataset& eval_data,
                                     const std::optional<std::string>& save_dir, const EvalControl& control) {
   EmaScope ema_weights(state.ema.get());  // outside inference mode: it writes the parameters
@@ -318,6 +324,7 @@ std::optional<EvalMetrics> evaluate(const PretrainConfig& config, TrainState& st
   std::vector<torch::Tensor> metric_values(sets.size());  // per set, [metrics] float64 on the device
   const int64_t total_batches = sampler.test_batches_per_pass();
   if (control.progress) control.progress(0, total_batches);
+  const bool between_segments = control.abandon && eval_stops_between_segments(state.device);
   data::Batch db;
   for (int64_t batches = 0; sampler.next(db); ++batches) {
     if (batches > 0 && control.abandon && control.abandon()) return std::nullopt;
@@ -328,6 +335,7 @@ std::optional<EvalMetrics> evaluate(const PretrainConfig& config, TrainState& st
     // training halts by Q), so the segments run without reading all_halted after each (a device sync
     // each, where the reference checks); it is checked once, after the last.
     for (int k = 0; k < config.arch.halt_max_steps; ++k) {
+      if (k > 0 && between_segments && control.abandon()) return std::nullopt;
       out = step.forward(state.model, carry, batch);
       carry = out.new_carry;
     }
@@ -534,8 +542,11 @@ TrainState run_pretrain(PretrainConfig config, std::ostream& out_all_ranks, cons
 
   // Ctrl-C or SIGTERM: the step in progress finishes, the training state is saved there and the run
   // stops saying what resumes, instead of dying mid-step and losing the steps since the last
-  // evaluation; an evaluation is abandoned before its next batch (the state saved as before it).
-  const StopSignals stop("\nstopping after this step or evaluation batch, saving the training state (again to stop now)\n");
+  // evaluation; an evaluation is abandoned after its segment or batch in progress (eval_stop_unit),
+  // the state saved as before it.
+  const std::string stop_notice = std::string("\nstopping after this step or evaluation ") + eval_stop_unit(state.device) +
+                                  ", saving the training state (again to stop now)\n";
+  const StopSignals stop(stop_notice.c_str());
   // After a step (`in_iteration`) or an evaluation: stop or save as any rank asks.
   auto stop_or_save_if_requested = [&](bool in_iteration) {
     StepRequests r;
@@ -594,7 +605,7 @@ TrainState run_pretrain(PretrainConfig config, std::ostream& out_all_ranks, cons
     state.model->eval();
     EvalControl control;
     control.abandon = [&] {
-      if (hooks.between_eval_batches) hooks.between_eval_batches(state);
+      if (hooks.at_eval_stop_check) hooks.at_eval_stop_check(state);
       StepRequests r;
       r.stop = stop.requested();
       if (comm) r = any_rank_requests(*comm, r);

@@ -110,12 +110,20 @@ using EvalMetrics = std::vector<std::pair<std::string, MetricValues>>;
 // EMA weights when present. Writes `step_<N>_all_preds.<rank>` in save_dir when eval_save_outputs is
 // non-empty and save_dir is given (rank 0 removes files of ranks beyond this world size).
 struct EvalControl {  // each may be empty
-  // Asked before each batch after the first (under data parallel every rank asks equally often):
-  // true abandons the evaluation, which then writes nothing and returns nullopt.
+  // Asked before each batch after the first and, where eval_stops_between_segments, also between
+  // the segments of a batch (under data parallel every rank asks equally often): true abandons the
+  // evaluation, which then writes nothing and returns nullopt.
   std::function<bool()> abandon;
   // Told the batches done (0 at the start, then after each) of the total (every rank runs them all).
   std::function<void(int64_t done, int64_t total)> progress;
 };
+// On the CPU an evaluation batch can run for minutes (the 27M model at batch 768: 16 segments, each
+// ~48 times the 0.9-1.7 s of a batch-16 segment in docs/PERF.md), longer than a scheduler's grace between its SIGTERM and SIGKILL, so a stop is honoured
+// between segments there; on a GPU a batch takes about a second, and a check between segments would
+// cost a device sync each under data parallel.
+bool eval_stops_between_segments(const torch::Device& device);
+// "segment" or "batch": what a stop during an evaluation waits for on this device.
+const char* eval_stop_unit(const torch::Device& device);
 std::optional<EvalMetrics> evaluate(const PretrainConfig& config, TrainState& state, const data::Dataset& eval_data,
                                     const std::optional<std::string>& save_dir, const EvalControl& control = {});
 
@@ -123,7 +131,7 @@ std::optional<EvalMetrics> evaluate(const PretrainConfig& config, TrainState& st
 struct TrainHooks {
   std::function<void(TrainState&)> before_step;           // e.g. inject a NaN
   std::function<void(TrainState&)> after_checkpoint;      // e.g. simulate a crash
-  std::function<void(TrainState&)> between_eval_batches;  // e.g. a signal during an evaluation
+  std::function<void(TrainState&)> at_eval_stop_check;  // where an evaluation may be abandoned: e.g. a signal there
 };
 
 // launch(): the whole run. Prints the resolved config, saves all_config.yaml, trains

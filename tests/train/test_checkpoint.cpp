@@ -167,7 +167,8 @@ TEST_F(Checkpoint, RunStoppedMidIterationSavesItsStateAndResumesBitIdentical) {
 }
 
 // SIGTERM during an evaluation (which can outlast a scheduler's grace before its SIGKILL): the
-// evaluation is abandoned before its next batch, the state is saved as it stood before it (no step_N
+// evaluation is abandoned at its next check (on the CPU: after the segment in progress), the state is
+// saved as it stood before it (no step_N
 // yet), and resuming runs that evaluation first, ending bit-identical to the uninterrupted run.
 TEST_F(Checkpoint, RunStoppedDuringAnEvaluationSavesTheStateBeforeItAndResumesWithIt) {
   TempDir d("ckpt_eval_term_data"), a("ckpt_full_eval_term"), b("ckpt_eval_term");
@@ -180,8 +181,8 @@ TEST_F(Checkpoint, RunStoppedDuringAnEvaluationSavesTheStateBeforeItAndResumesWi
 
   TrainHooks term;
   int asked_at_step_8 = 0;
-  term.between_eval_batches = [&](TrainState& s) {
-    if (s.step == 8 && ++asked_at_step_8 == 1) ::raise(SIGTERM);  // after the first batch of step 8's evaluation
+  term.at_eval_stop_check = [&](TrainState& s) {
+    if (s.step == 8 && ++asked_at_step_8 == 1) ::raise(SIGTERM);  // after the first segment of step 8's evaluation
   };
   try {
     run_pretrain(tiny_config(three_batches, b.path, extra), out, term);
@@ -219,8 +220,8 @@ TEST_F(Checkpoint, RunStoppedDuringItsLastEvaluationResumesToTheFinalCheckpoint)
   run_pretrain(tiny_config(three_batches, a.path, extra), out);
 
   TrainHooks term;
-  term.between_eval_batches = [](TrainState& s) {
-    if (s.step == 8) ::raise(SIGTERM);  // before the second of three batches: abandoned there
+  term.at_eval_stop_check = [](TrainState& s) {
+    if (s.step == 8) ::raise(SIGTERM);  // after the first segment of the first of three batches: abandoned there
   };
   try {
     run_pretrain(tiny_config(three_batches, b.path, extra), out, term);

@@ -926,7 +926,7 @@ TEST_F(DistributedTrain, SigtermToOneRankStopsEveryRankAfterTheSameStepWithTheSt
 }
 
 // SIGTERM to one rank during an evaluation (long on a real test set): the ranks agree to abandon it
-// before the same batch, rank 0 saves the state as before it, and two ranks resume with that
+// at the same segment, rank 0 saves the state as before it, and two ranks resume with that
 // evaluation, ending with the weights of the run never stopped, bit for bit.
 TEST_F(DistributedTrain, SigtermToOneRankDuringAnEvaluationStopsEveryRankAndResumesWithIt) {
   const fs::path long_eval = path("long_eval_data");

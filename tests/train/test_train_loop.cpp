@@ -2,7 +2,8 @@
 // schedule reaches the optimizers step by step, training lowers the loss, metrics are normalised as
 // the reference's train_batch does, a non-finite step updates nothing and is counted, too many in a
 // row stop the run with the last checkpoint intact, evaluation covers the test split with EMA
-// weights when enabled and leaves the trained weights in place.
+// weights when enabled and leaves the trained weights in place, and is abandoned between segments on
+// the CPU.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -325,6 +326,39 @@ TEST_F(TrainLoop, EvaluateCoversTheTestSplitAndSavesOutputs) {
     if (k == "logits") EXPECT_EQ(v.sizes(), (std::vector<int64_t>{24, 8, 6}));
     if (k == "labels") EXPECT_TRUE((v.narrow(0, 16, 8) == -100).all().item<bool>());
   }
+}
+
+// On the CPU a batch of a large model runs for minutes: a stop is asked for between its segments
+// too, and abandoning there returns nothing and writes nothing.
+TEST_F(TrainLoop, EvaluationOnTheCpuIsAbandonedBetweenSegmentsAndWritesNothing) {
+  TempDir run("eval_abandon");
+  Manual m(tiny_config(data(), run.path, {"eval_save_outputs=[logits]", "global_batch_size=12"}));
+  ASSERT_TRUE(eval_stops_between_segments(m.state.device));
+  EXPECT_STREQ(eval_stop_unit(m.state.device), "segment");
+  const data::Dataset test = data::Dataset::open(m.config.data_path, "test");
+  m.state.model->eval();
+  int64_t done = 0;
+  std::vector<int64_t> asked_after;  // batches done when asked
+  EvalControl control;
+  control.progress = [&](int64_t d, int64_t) { done = d; };
+  control.abandon = [&] {
+    asked_after.push_back(done);
+    return false;
+  };
+  ASSERT_TRUE(evaluate(m.config, m.state, test, run.path.string(), control));
+  // 2 batches of halt_max_steps = 2 segments: between the first batch's segments, before the
+  // second batch, between its segments.
+  EXPECT_EQ(asked_after, (std::vector<int64_t>{0, 1, 1}));
+  fs::remove(run.path / "step_0_all_preds.0");
+
+  asked_after.clear();
+  control.abandon = [&] {
+    asked_after.push_back(done);
+    return true;
+  };
+  EXPECT_FALSE(evaluate(m.config, m.state, test, run.path.string(), control));
+  EXPECT_EQ(asked_after, (std::vector<int64_t>{0}));  // after the first segment of the first batch
+  EXPECT_FALSE(fs::exists(run.path / "step_0_all_preds.0"));
 }
 
 TEST_F(TrainLoop, EmaWeightsAreEvaluatedAndSavedWhileTrainingKeepsItsOwn) {
