@@ -32,17 +32,7 @@ using testing::write_tiny_dataset;
 
 struct Crash {};  // thrown by a hook to stop a run the way a kill would, right after a checkpoint
 
-class Checkpoint : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    data_ = new TempDir("checkpoint_data");
-    write_tiny_dataset(data_->path / "tiny");
-  }
-  static void TearDownTestSuite() { delete data_; }
-  static fs::path data() { return data_->path / "tiny"; }
-  static TempDir* data_;
-};
-TempDir* Checkpoint::data_ = nullptr;
+class Checkpoint : public testing::TinyTaskSuite {};
 
 std::map<std::string, torch::Tensor> as_map(const io::StateDict& sd) { return {sd.begin(), sd.end()}; }
 

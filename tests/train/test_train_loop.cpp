@@ -25,7 +25,6 @@ namespace {
 namespace fs = std::filesystem;
 using testing::TempDir;
 using testing::tiny_config;
-using testing::write_tiny_dataset;
 
 // The pieces run_pretrain wires together, driven step by step.
 struct Manual {
@@ -65,17 +64,7 @@ std::vector<torch::Tensor> snapshot(const ACTLossHead& model) {
   return out;
 }
 
-class TrainLoop : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    data_ = new TempDir("train_loop_data");
-    write_tiny_dataset(data_->path / "tiny");
-  }
-  static void TearDownTestSuite() { delete data_; }
-  static fs::path data() { return data_->path / "tiny"; }
-  static TempDir* data_;
-};
-TempDir* TrainLoop::data_ = nullptr;
+class TrainLoop : public testing::TinyTaskSuite {};
 
 TEST_F(TrainLoop, TotalStepsAndLrScheduleReachEveryStep) {
   TempDir run("lr");

@@ -11,8 +11,11 @@
 
 #include <unistd.h>
 
+#include <gtest/gtest.h>
+
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -124,6 +127,21 @@ struct TempDir {
     fs::create_directories(path);
   }
   ~TempDir() { remove_tree(path); }
+};
+
+// A suite whose tests share one tiny dataset, written before its first test (class S : public
+// TinyTaskSuite {}; then data() in its tests).
+class TinyTaskSuite : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = std::make_unique<TempDir>("tiny_task_data");
+    write_tiny_dataset(dir_->path / "tiny");
+  }
+  static void TearDownTestSuite() { dir_.reset(); }
+  static fs::path data() { return dir_->path / "tiny"; }
+
+ private:
+  static inline std::unique_ptr<TempDir> dir_;
 };
 
 }  // namespace hrm::train::testing
