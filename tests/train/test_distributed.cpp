@@ -933,14 +933,17 @@ TEST_F(DistributedTrain, SigtermToOneRankDuringAnEvaluationStopsEveryRankAndResu
   testing::write_tiny_dataset(long_eval, 32, 4000);  // data()'s training split; 250 test batches (about a second)
   auto launch = [&](const std::string& name, const std::vector<std::string>& extra, const fs::path& dataset) {
     const std::string log = (dir_->path / (name + ".log")).string();
-    std::vector<std::string> train = train_args(dataset, path(name), {"epochs=2", "eval_interval=1"});
+    // log_interval above the 4 steps of an iteration: step 4's metrics are written after the stop
+    // check that follows the step, which rank 0 passes only with rank 1's flag (see below).
+    std::vector<std::string> train = train_args(dataset, path(name), {"epochs=2", "eval_interval=1", "log_interval=100"});
     train.insert(train.end(), extra.begin(), extra.end());
     return std::make_pair(hrm::testing::spawn_hrm(launch_args({"--nproc-per-node", "2"}, train), log), log);
   };
   const auto [launcher, log] = launch("eval_term", {}, long_eval);
   ReapOnExit reap{{launcher}};
   const fs::path run = path("eval_term");
-  // Step 4's metrics are written right before its evaluation starts (log_interval=1).
+  // Step 4's metrics are written right before its evaluation starts, after both ranks have passed the
+  // stop check of step 4 (a signal before rank 1's would stop the run there, not in the evaluation).
   auto wrote_step_4 = [&] { return read_file(run / "metrics.jsonl").find("{\"step\":4,") != std::string::npos; };
   for (const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
        !wrote_step_4() && std::chrono::steady_clock::now() < until;)
