@@ -27,6 +27,7 @@
 #include "cli/validators.h"
 #include "core/atomic_file.h"
 #include "core/check.h"
+#include "data/arc_scoring.h"
 #include "data/maze.h"
 #include "data/mini_sudoku.h"
 #include "data/render_text.h"
@@ -272,9 +273,11 @@ void solve_arc_task(answer::Solver& solver, const SolveArgs& a, answer::Halting 
     if (has_label) tj["correct"] = right1 || right2;
     j["tests"].push_back(std::move(tj));
   }
-  // The ARC Prize submission entry of this task, for programs that collect them.
+  // The ARC Prize submission entry of this task, for programs that collect them (an empty crop is
+  // [[0]] there, as in arc-score's submission.json; [] above).
   ordered_json sub = ordered_json::array();
-  for (const auto& ta : r.tests) sub.push_back({{"attempt_1", grid_json(ta.attempt_1)}, {"attempt_2", grid_json(ta.attempt_2)}});
+  for (const auto& ta : r.tests)
+    sub.push_back({{"attempt_1", arc::submission_grid(ta.attempt_1)}, {"attempt_2", arc::submission_grid(ta.attempt_2)}});
   j["submission"] = {{task.id, sub}};
 }
 

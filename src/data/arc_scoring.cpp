@@ -245,17 +245,15 @@ std::string summary(const Score& s) {
   return out;
 }
 
+std::vector<std::vector<int>> submission_grid(const Grid& g) {
+  if (g.rows * g.cols == 0) return {{0}};
+  std::vector<std::vector<int>> rows(static_cast<size_t>(g.rows));
+  for (int r = 0; r < g.rows; ++r)
+    for (int c = 0; c < g.cols; ++c) rows[static_cast<size_t>(r)].push_back(int(g.at(r, c)));
+  return rows;
+}
+
 std::string submission_json(const Score& s) {
-  auto grid_json = [](const Grid& g) {
-    if (g.rows * g.cols == 0) return nlohmann::json::array({nlohmann::json::array({0})});
-    nlohmann::json rows = nlohmann::json::array();
-    for (int r = 0; r < g.rows; ++r) {
-      nlohmann::json row = nlohmann::json::array();
-      for (int c = 0; c < g.cols; ++c) row.push_back(int(g.at(r, c)));
-      rows.push_back(std::move(row));
-    }
-    return rows;
-  };
   nlohmann::json out = nlohmann::json::object();
   for (const TaskResult& t : s.tasks) {
     nlohmann::json attempts = nlohmann::json::array();
@@ -263,7 +261,7 @@ std::string submission_json(const Score& s) {
       const Grid none;
       const Grid& a1 = r.ranked.empty() ? none : r.ranked[0].grid;
       const Grid& a2 = r.ranked.size() > 1 ? r.ranked[1].grid : a1;
-      attempts.push_back({{"attempt_1", grid_json(a1)}, {"attempt_2", grid_json(a2)}});
+      attempts.push_back({{"attempt_1", submission_grid(a1)}, {"attempt_2", submission_grid(a2)}});
     }
     out[t.task_id] = std::move(attempts);
   }

@@ -92,6 +92,8 @@ std::string summary(const Score& s);
 // test input; attempt_2 repeats attempt_1 when there is only one candidate, and an empty crop is
 // written as [[0]] (a grid needs at least one cell).
 std::string submission_json(const Score& s);
+// One grid of a submission: its rows of colours, [[0]] for an empty crop.
+std::vector<std::vector<int>> submission_grid(const Grid& g);
 void write_submission(const std::string& path, const Score& s);  // atomically
 
 }  // namespace hrm::arc

@@ -179,6 +179,7 @@ TEST(ArcScoring, EmptyCropIsWrittenAsOneCell) {
   const Score s = score(f.split, p);
   EXPECT_EQ(s.tasks_correct[0], 0);
   EXPECT_EQ(nlohmann::json::parse(submission_json(s))["A"][0]["attempt_1"], nlohmann::json::parse("[[0]]"));
+  EXPECT_EQ(submission_grid(Grid{}), (std::vector<std::vector<int>>{{0}}));  // hrm solve's submission entry too
 }
 
 std::string error_of(Fixture& f, const std::function<void(Fixture&)>& spoil) {
