@@ -53,7 +53,7 @@ struct Candidate {
 };
 
 // A row's confidence in the vote: sigmoid(q_halt_logit) in float32, as the notebook's torch sigmoid.
-// It is exactly 1 for logits above ~17, so confident answers with equal votes tie and keep their
+// It is exactly 1 from a logit of ~16.6, so confident answers with equal votes tie and keep their
 // first-appearance order there (a double sigmoid would rank them by logit instead).
 float vote_confidence(float q_halt_logit);
 
@@ -80,7 +80,8 @@ struct Score {
   }
 };
 
-// Votes every test input and counts pass@k. FormatError when the predictions do not fit the split
+// Votes every test input and counts pass@k; "first appearance" is the test split's order, whatever
+// the order of a data-parallel evaluation's rank files (the notebook's is its glob's). FormatError when the predictions do not fit the split
 // (a test example without its row, a row of no test example, identifiers), a name has no original
 // puzzle, or an un-augmented input differs.
 Score score(const TestSplit& split, const Predictions& preds, const std::vector<int>& ks = kPassKs);
