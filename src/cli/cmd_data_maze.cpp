@@ -6,11 +6,11 @@
 
 #include <chrono>
 #include <iostream>
-#include <thread>
 
 #include "cli/data_commands.h"
 #include "cli/validators.h"
 #include "core/check.h"
+#include "core/cores.h"
 #include "data/build_maze.h"
 
 namespace hrm::cli {
@@ -61,7 +61,7 @@ void register_data_maze(CLI::App& data) {
     if (*subsample >= 0) c.subsample_size = *subsample;
     c.check = !*no_check;
     c.save_csv = !*no_csv;
-    if (c.threads <= 0) c.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    if (c.threads <= 0) c.threads = static_cast<int>(usable_cores());
     const auto t0 = std::chrono::steady_clock::now();
     const data::MazeBuildSummary s = data::build_maze_dataset(c);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -8,11 +8,11 @@
 
 #include <chrono>
 #include <iostream>
-#include <thread>
 
 #include "cli/data_commands.h"
 #include "cli/validators.h"
 #include "core/check.h"
+#include "core/cores.h"
 #include "data/build_sudoku.h"
 #include "data/mini_sudoku.h"
 
@@ -105,7 +105,7 @@ void register_data_sudoku(CLI::App& data) {
     if (*test_size >= 0) c.test_size = *test_size;
     c.on_invalid = *on_invalid == "skip" ? data::OnInvalid::kSkip : data::OnInvalid::kError;
     c.save_csv = !*no_csv;
-    if (c.threads <= 0) c.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    if (c.threads <= 0) c.threads = static_cast<int>(usable_cores());
     const auto t0 = std::chrono::steady_clock::now();
     const data::SudokuBuildSummary s = data::build_sudoku_dataset(c);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

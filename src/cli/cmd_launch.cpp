@@ -12,10 +12,10 @@
 #include <cstdlib>
 #include <iostream>
 #include <memory>
-#include <thread>
 
 #include "cli/commands.h"
 #include "core/check.h"
+#include "core/cores.h"
 #include "dist/comm.h"
 #include "dist/launcher.h"
 
@@ -59,7 +59,7 @@ void run(LaunchArgs& a, const std::vector<std::string>& command) {
   const bool threads_given = std::getenv("OMP_NUM_THREADS") != nullptr ||
                              std::any_of(command.begin(), command.end(), [](const std::string& s) { return s.rfind("--threads", 0) == 0; });
   if (!threads_given)
-    plan.omp_threads = std::to_string(std::max(1u, std::thread::hardware_concurrency() / static_cast<unsigned>(plan.nproc_per_node)));
+    plan.omp_threads = std::to_string(std::max(1u, usable_cores() / static_cast<unsigned>(plan.nproc_per_node)));
   dist::check_launch_plan(plan);
   const int code = dist::run_launch(plan, this_binary(), std::cerr);
   if (code != 0) std::exit(code);  // the ranks have printed their errors
@@ -116,8 +116,7 @@ void register_launch(CLI::App& app) {
       ->check(CLI::Range(1, 65535));
   cmd->add_option("--stop-grace", a->plan.stop_grace_seconds,
                   "seconds the ranks get to stop, after one failed or after Ctrl-C/SIGTERM (hrm train: finish the step "
-                  "and save its state), before SIGKILL (default 30)")
-      ->check(CLI::NonNegativeNumber);
+                  "and save its state), before SIGKILL, in [0, 1e6] (default 30)");
   cmd->add_option("--node-timeout", a->plan.node_timeout_seconds,
                   "several machines: seconds before a launcher that is not heard from counts as failed and the ranks "
                   "stop (node 0's hears the others beat 5 times a second; theirs, node 0's store answer), in [1, 1e6] "

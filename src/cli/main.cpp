@@ -16,12 +16,12 @@
 #include <iostream>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "cli/commands.h"
 #include "cli/validators.h"
 #include "core/check.h"
+#include "core/cores.h"
 #include "dist/comm.h"
 #include "model/fused_ops.h"
 #include "model/layers.h"
@@ -91,7 +91,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", version_text, "Print the version, the libtorch it runs on, CUDA devices, data-parallel backends");
   int threads = -1;  // not given
   app.add_option("--threads", threads,
-                 "CPU threads for torch, 0: all cores of this machine (default: OMP_NUM_THREADS where set, else all cores)")
+                 "CPU threads for torch, 0: all cores this process may use (its CPU affinity: taskset, SLURM) (default: OMP_NUM_THREADS where set, else all those cores)")
       ->check(hrm::cli::thread_count());
   bool unfused = false;
   app.add_flag("--unfused", unfused,
@@ -101,7 +101,7 @@ int main(int argc, char** argv) {
     hrm::set_fused_kernels(!unfused);
     std::string warning;
     const unsigned n = threads > 0    ? static_cast<unsigned>(threads)
-                       : threads == 0 ? std::max(1u, std::thread::hardware_concurrency())
+                       : threads == 0 ? hrm::usable_cores()
                                       : hrm::cli::default_thread_count(std::getenv("OMP_NUM_THREADS"), warning);
     if (!warning.empty()) std::cerr << "warning: " << warning << "\n";
     at::set_num_threads(static_cast<int>(n));

@@ -5,7 +5,8 @@
 
 #include <algorithm>
 #include <string>
-#include <thread>
+
+#include "core/cores.h"
 
 namespace hrm::cli {
 
@@ -13,7 +14,7 @@ namespace hrm::cli {
 // Threads cost memory and process slots: `--threads 99999` once hit a machine's process limit, and
 // fork() failed for every user of it.
 inline CLI::Validator thread_count() {
-  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  const unsigned cores = usable_cores();
   const unsigned limit = 4 * cores;
   return CLI::Validator(
       [cores, limit](std::string& value) -> std::string {
@@ -31,7 +32,7 @@ inline CLI::Validator thread_count() {
 // PyTorch; torchrun sets it to 1 for each of several processes, the reference's commands to 8; an
 // OpenMP list "4,2" gives its first), else every core. `warning` tells why a set value was passed over.
 inline unsigned default_thread_count(const char* omp_num_threads, std::string& warning) {
-  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  const unsigned cores = usable_cores();
   if (!omp_num_threads || !*omp_num_threads) return cores;
   const std::string first = std::string(omp_num_threads).substr(0, std::string(omp_num_threads).find(','));
   unsigned long long n = 0;

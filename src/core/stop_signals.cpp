@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdint>
 #include <cstring>
 
@@ -22,20 +23,26 @@ int64_t monotonic_ms() {  // async-signal-safe
 }
 
 extern "C" void on_stop_signal(int sig) {
+  const int saved_errno = errno;  // the interrupted code may be about to read it
   // The time first: a second signal, perhaps on another thread, compares with it.
   const int64_t now = monotonic_ms();
   int64_t first = 0;
   if (!g_stop_signal_ms.compare_exchange_strong(first, now)) {
     // The second stops now, unless it is the same one delivered twice (timeout(1), job runners and
     // `hrm launch` under a scheduler signal the process and then its group, or the process twice).
-    if (now - first < 1000) return;
+    if (now - first < 1000) {
+      errno = saved_errno;
+      return;
+    }
     ::signal(sig, SIG_DFL);
     ::raise(sig);
+    errno = saved_errno;
     return;
   }
   g_stop_signal = sig;
   const char* notice = g_notice.load();
   [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, notice, std::strlen(notice));  // strlen: async-signal-safe
+  errno = saved_errno;
 }
 
 }  // namespace

@@ -14,8 +14,9 @@ class StopSignals {
  public:
   // While alive: the first SIGINT or SIGTERM sets the flag and writes `notice` (kept by the caller
   // for as long as this object lives, e.g. "\nstopping after this step ...\n") on stderr; a second one more than a second later ends
-  // the process as that signal does by default. The same signal delivered twice within a second
-  // (a job runner signalling the process and then its group) counts once.
+  // the process as that signal does by default. A second signal within a second of the first
+  // counts as the same one (a job runner signalling the process and then its group, or SIGTERM after
+  // SIGINT).
   explicit StopSignals(const char* notice);
   ~StopSignals();
   StopSignals(const StopSignals&) = delete;

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "core/check.h"
+#include "core/cores.h"
 #include "data/dataset.h"
 
 namespace hrm::arc {
@@ -238,7 +239,7 @@ BuildSummary build_dataset(const BuildConfig& cfg) {
   const bool has_test = std::any_of(tasks.begin(), tasks.end(), [](const SourceTask& t) { return t.evaluation; });
   data::SplitWriter* test = has_test ? &writer.split("test", kSeqLen, kVocabSize) : nullptr;
   std::vector<std::string> identifiers{"<blank>"};
-  const int threads = cfg.threads > 0 ? cfg.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int threads = cfg.threads > 0 ? cfg.threads : static_cast<int>(usable_cores());
   {
     OrderedWorkers workers(tasks, cfg, threads);
     for (size_t i = 0; i < tasks.size(); ++i) {

@@ -48,13 +48,14 @@ void Comm::run_backward(const std::function<void()>&) { unavailable(); }
 std::string Comm::broadcast_string(const std::string&, const char*) { unavailable(); }
 
 struct NodeLink::Impl {};
-NodeLink::NodeLink(const std::string&, int, int, int, std::chrono::milliseconds, std::chrono::milliseconds) {
+NodeLink::NodeLink(const std::string&, int, int, int, const std::string&, std::chrono::milliseconds,
+                   std::chrono::milliseconds) {
   unavailable();
 }
 NodeLink::~NodeLink() = default;
 void NodeLink::post_failure(int, const std::string&) { unavailable(); }
 std::optional<NodeLink::Failure> NodeLink::failure_elsewhere() { unavailable(); }
 void NodeLink::post_done() { unavailable(); }
-void NodeLink::wait_for_other_nodes(std::chrono::milliseconds) { unavailable(); }
+void NodeLink::wait_for_other_nodes(const std::function<bool()>&, std::ostream&) { unavailable(); }
 
 }  // namespace hrm::dist

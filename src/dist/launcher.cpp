@@ -38,13 +38,17 @@ bool take_pending(int sig) {
 }
 
 // While alive: SIGINT and SIGTERM are noted for the ranks, and SIGCHLD has its default action, so
-// that waitpid sees the ranks end (an inherited SIG_IGN would reap them unseen).
+// that waitpid sees the ranks end (an inherited SIG_IGN would reap them unseen). SIGINT and SIGTERM
+// are unblocked too: a mask inherited with them blocked (some wrappers and job runners leave it so)
+// would keep the launcher, and the ranks after it, from ever hearing them.
 struct SignalsOfTheLauncher {
   struct sigaction old_int {}, old_term {}, old_chld {};
+  sigset_t old_mask{};
   SignalsOfTheLauncher() {
     pending_int = pending_term = 0;
     struct sigaction sa {};
     sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;  // a write to a pipe in progress goes on (std::cerr would go bad on EINTR)
     sigemptyset(&sa.sa_mask);
     ::sigaction(SIGINT, &sa, &old_int);
     ::sigaction(SIGTERM, &sa, &old_term);
@@ -52,8 +56,14 @@ struct SignalsOfTheLauncher {
     dfl.sa_handler = SIG_DFL;
     sigemptyset(&dfl.sa_mask);
     ::sigaction(SIGCHLD, &dfl, &old_chld);
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    ::sigprocmask(SIG_UNBLOCK, &stop, &old_mask);
   }
   ~SignalsOfTheLauncher() {
+    ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);
     ::sigaction(SIGINT, &old_int, nullptr);
     ::sigaction(SIGTERM, &old_term, nullptr);
     ::sigaction(SIGCHLD, &old_chld, nullptr);
@@ -111,6 +121,7 @@ struct Rank {
   int rank = 0;
   pid_t pid = -1;
   bool running = false;
+  int status = 0;  // waitpid's, once ended
 };
 
 void signal_running(std::vector<Rank>& ranks, int sig) {
@@ -131,6 +142,8 @@ void check_launch_plan(LaunchPlan& plan) {
   if (plan.nnodes > 1 && (plan.master_port == 0 || plan.master_addr.empty()))
     HRM_THROW(ConfigError, "hrm launch: with --nnodes ", plan.nnodes,
               " every node needs the same --master-addr (node 0's address, reachable from every node) and --master-port");
+  if (!(plan.stop_grace_seconds >= 0 && plan.stop_grace_seconds <= 1e6))  // NaN too
+    HRM_THROW(ConfigError, "hrm launch: --stop-grace must be in [0, 1e6] seconds, got ", plan.stop_grace_seconds);
   // Below 1 s the 0.2 s heartbeat rounds themselves would look like silence.
   if (!(plan.node_timeout_seconds >= 1 && plan.node_timeout_seconds <= 1e6))
     HRM_THROW(ConfigError, "hrm launch: --node-timeout must be in [1, 1e6] seconds, got ", plan.node_timeout_seconds);
@@ -183,12 +196,15 @@ int run_launch(const LaunchPlan& plan, const std::string& binary, std::ostream& 
   argv.push_back(nullptr);
   std::vector<std::vector<std::string>> envs;
   for (int l = 0; l < plan.nproc_per_node; ++l) envs.push_back(rank_environment(plan, l, base));
+  const std::string exec_failed = "hrm launch: a rank cannot execute " + binary + "\n";
 
   // Several machines: in touch with the other launchers before any rank starts (node k > 0 waits here
   // for node 0's launcher), so that a failure on any machine stops every machine's ranks.
   std::unique_ptr<NodeLink> link;
   if (plan.nnodes > 1)
     link = std::make_unique<NodeLink>(plan.master_addr, plan.master_port, plan.node_rank, plan.nnodes,
+                                      "--nnodes " + std::to_string(plan.nnodes) + " --nproc-per-node " +
+                                          std::to_string(plan.nproc_per_node),
                                       std::chrono::milliseconds(static_cast<int64_t>(plan.link_timeout_seconds * 1000)),
                                       std::chrono::milliseconds(static_cast<int64_t>(plan.node_timeout_seconds * 1000)));
 
@@ -219,6 +235,7 @@ int run_launch(const LaunchPlan& plan, const std::string& binary, std::ostream& 
 #endif
         ::sigprocmask(SIG_SETMASK, &blocked.previous, nullptr);  // a signal passed on meanwhile ends it now
         ::execve(argv[0], argv.data(), envp.data());
+        [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, exec_failed.data(), exec_failed.size());
         ::_exit(127);
       }
       if (pid < 0) {
@@ -259,6 +276,7 @@ int run_launch(const LaunchPlan& plan, const std::string& binary, std::ostream& 
       for (Rank& r : ranks)
         if (r.pid == pid && r.running) {
           r.running = false;
+          r.status = status;
           --left;
           ended.emplace_back(&r, status);
         }
@@ -276,7 +294,7 @@ int run_launch(const LaunchPlan& plan, const std::string& binary, std::ostream& 
       // step, rank 0 saved the state, the others are ending too. SIGTERM would be a second signal.
       log << "hrm launch: rank " << cause->first->rank << " (pid " << cause->first->pid
           << ") exited 130, interrupted by a signal to a rank; "
-          << (left > 0 ? "the others stop after the same step" : "every rank stopped") << std::endl;
+          << (left > 0 ? "the others stop at the same place" : "every rank stopped") << std::endl;
       stopping = true;
       kill_at = std::chrono::steady_clock::now() + grace;
     }
@@ -305,17 +323,34 @@ int run_launch(const LaunchPlan& plan, const std::string& binary, std::ostream& 
     }
     if (left == 0) break;
     if (std::chrono::steady_clock::now() >= kill_at) {
+      std::string still;
+      for (const Rank& r : ranks)
+        if (r.running) still += (still.empty() ? "" : ", ") + std::to_string(r.rank);
+      log << "hrm launch: rank" << (left > 1 ? "s " : " ") << still << " still running " << plan.stop_grace_seconds
+          << " s (--stop-grace) after being told to stop: SIGKILL" << std::endl;
       signal_running(ranks, SIGKILL);
       kill_at = std::chrono::steady_clock::time_point::max();
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  if (interrupted)  // hrm train: the ranks agreed on a step and saved the state there
-    log << "hrm launch: " << strsignal(interrupted) << " passed to every rank; all stopped" << std::endl;
+  if (interrupted) {  // hrm train: the ranks agreed on a step and saved the state there
+    // Stopped as told: exit 130 (the state saved), 0 (done meanwhile), or the signal itself before
+    // hrm had its handler. Anything else (the SIGKILL after --stop-grace, an error) is named.
+    // The exit code is then the first such rank's: 130 says the state was saved (RUNS.md's requeue).
+    std::string other;
+    for (const Rank& r : ranks)
+      if (!stopped_as_told(r.status) && exit_code_of(r.status) != 0 && !(WIFSIGNALED(r.status) && WTERMSIG(r.status) == interrupted)) {
+        if (other.empty()) result = exit_code_of(r.status);
+        other += "; rank " + std::to_string(r.rank) + " " + how_it_ended(r.status);
+      }
+    log << "hrm launch: " << strsignal(interrupted) << " passed to every rank; "
+        << (other.empty() ? "all stopped" : "not all stopped as told" + other) << std::endl;
+  }
   if (link) {
     link->post_done();
-    // Node 0: its store serves until the others are done with it (their ranks may end a little later).
-    link->wait_for_other_nodes(std::max(grace, std::chrono::milliseconds(10000)));
+    // Node 0: its store serves until the others are done with it (their ranks may end a little
+    // later); Ctrl-C or SIGTERM stops waiting.
+    link->wait_for_other_nodes([] { return take_pending(SIGINT) || take_pending(SIGTERM); }, log);
   }
   return result;
 }

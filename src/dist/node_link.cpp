@@ -1,5 +1,6 @@
 // node_link.cpp: see node_link.h. Keys under "hrm_launch/" (the ranks' are under "hrm/"):
-// failure/<node> = "<exit code> <why>", done/<node>, beat/<node> (a counter that node k > 0 adds to).
+// failure/<node> = "<exit code> <why>", done/<node>, beat/<node> (a counter that node k > 0 adds to),
+// plan/0 (node 0's launch plan), claim/<node> (how many launchers came as that node).
 // Every store call of a node k > 0 runs on a watcher thread: a request to a machine that vanished
 // without closing the connection can block for long, and the launcher's own loop must go on
 // passing signals, reaping and killing its ranks meanwhile.
@@ -140,8 +141,8 @@ void watch(const std::shared_ptr<LinkState>& s) {
 
 }  // namespace
 
-NodeLink::NodeLink(const std::string& addr, int port, int node_rank, int nnodes, std::chrono::milliseconds timeout,
-                   std::chrono::milliseconds silence)
+NodeLink::NodeLink(const std::string& addr, int port, int node_rank, int nnodes, const std::string& plan,
+                   std::chrono::milliseconds timeout, std::chrono::milliseconds silence)
     : impl_(std::make_unique<Impl>()) {
   auto s = std::make_shared<LinkState>();
   s->node_rank = node_rank;
@@ -163,13 +164,27 @@ NodeLink::NodeLink(const std::string& addr, int port, int node_rank, int nnodes,
               node_rank == 0 ? "is --master-port free on this machine, and --master-addr one of its addresses?"
                              : "did node 0's hrm launch start, and do --master-addr/--master-port reach it?");
   }
+  std::string wrong;  // this node's plan against node 0's
   try {
-    // The first beat before any rank starts: node 0 judges a node's silence only once it has heard it.
-    if (node_rank > 0) s->store->add(key("beat", node_rank), 1);
+    if (node_rank == 0) {
+      set_string(*s->store, std::string(kPrefix) + "plan/0", plan);
+    } else {
+      const std::vector<uint8_t> theirs = s->store->get(std::string(kPrefix) + "plan/0");
+      const std::string node0(theirs.begin(), theirs.end());
+      if (node0 != plan)
+        wrong = "node " + std::to_string(node_rank) + " was started with " + plan + ", node 0 with " + node0 +
+                ": every node needs the same --nnodes and --nproc-per-node";
+      else if (s->store->add(key("claim", node_rank), 1) > 1)
+        wrong = "two launchers were started with --node-rank " + std::to_string(node_rank);
+      if (!wrong.empty()) set_string(*s->store, key("failure", node_rank), "2 " + wrong);
+      // The first beat before any rank starts: node 0 judges a node's silence only once it has heard it.
+      else s->store->add(key("beat", node_rank), 1);
+    }
   } catch (const std::exception& e) {
     HRM_THROW(Error, "hrm launch: node ", node_rank, ": node 0's launcher at ", s->where, " does not answer (",
               message_of(e), "); did node 0's hrm launch start, and do --master-addr/--master-port reach it?");
   }
+  if (!wrong.empty()) HRM_THROW(ConfigError, "hrm launch: ", wrong);
   impl_->s = s;
   impl_->watcher = std::thread(watch, s);
 }
@@ -213,19 +228,30 @@ void NodeLink::post_done() {
   impl_->s->wake.notify_all();
 }
 
-void NodeLink::wait_for_other_nodes(std::chrono::milliseconds patience) {
+void NodeLink::wait_for_other_nodes(const std::function<bool()>& give_up, std::ostream& log) {
   const std::shared_ptr<LinkState>& s = impl_->s;
   if (s->node_rank != 0) return;
-  // Node 0 serves the store itself: these calls cannot hang on a lost machine.
-  const auto until = std::chrono::steady_clock::now() + patience;
+  // Node 0 serves the store itself: these calls cannot hang on a lost machine. A node still beating
+  // is still ending its ranks (at most --stop-grace once told to stop); one that is not is judged
+  // gone by the watcher after --node-timeout.
+  const auto say_at = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  bool said = false;
   auto judged_gone = [&](int n) {
     std::lock_guard<std::mutex> lock(s->m);
     return s->heard[n].silent;
   };
-  for (int n = 1; n < s->nnodes; ++n)
-    while (!judged_gone(n) && !s->store->check({key("done", n)}) && !s->store->check({key("failure", n)}) &&
-           std::chrono::steady_clock::now() < until)
+  for (int n = 1; n < s->nnodes; ++n) {
+    if (s->store->add(key("beat", n), 0) == 0) continue;  // never came: no rank of its uses the store
+    while (!judged_gone(n) && !s->store->check({key("done", n)}) && !s->store->check({key("failure", n)})) {
+      if (give_up()) return;
+      if (!said && std::chrono::steady_clock::now() >= say_at) {
+        log << "hrm launch: waiting for node " << n << "'s ranks to end (they use the store this launcher hosts; "
+            << "Ctrl-C stops waiting)" << std::endl;
+        said = true;
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
 }
 
 }  // namespace hrm::dist

@@ -7,8 +7,10 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
+#include <ostream>
 #include <string>
 
 namespace hrm::dist {
@@ -21,8 +23,12 @@ class NodeLink {
   // launcher unheard by node k (a machine gone without closing its connections, or frozen), node k's
   // launcher unheard by node 0 once it has beaten (node 0's ranks would otherwise wait in their
   // collectives for the lost peer: NCCL perhaps until dist_timeout).
-  NodeLink(const std::string& addr, int port, int node_rank, int nnodes, std::chrono::milliseconds timeout,
-           std::chrono::milliseconds silence);
+  // `plan` (e.g. "--nnodes 2 --nproc-per-node 8") must be node 0's on every node, and each node rank
+  // is taken once: otherwise ranks would share a RANK and wait in the rendezvous until dist_timeout.
+  // A node that finds either wrong posts it as its failure (node 0 stops its ranks) and throws
+  // ConfigError naming both plans, or the node rank.
+  NodeLink(const std::string& addr, int port, int node_rank, int nnodes, const std::string& plan,
+           std::chrono::milliseconds timeout, std::chrono::milliseconds silence);
   ~NodeLink();
   NodeLink(const NodeLink&) = delete;
   NodeLink& operator=(const NodeLink&) = delete;
@@ -38,9 +44,10 @@ class NodeLink {
   std::optional<Failure> failure_elsewhere();
   // This node's ranks have all ended (as told, or as posted).
   void post_done();
-  // Node 0: waits until every other node has posted done or a failure, at most `patience`, so that
-  // the store outlives their last use of it. Other nodes: returns at once.
-  void wait_for_other_nodes(std::chrono::milliseconds patience);
+  // Node 0: waits until every other node has posted done or a failure, or is judged gone (unheard
+  // for `silence`), so that the store outlives their last use of it; says so on `log` after 10 s,
+  // and stops waiting once `give_up` (asked every 50 ms) is true. Other nodes: returns at once.
+  void wait_for_other_nodes(const std::function<bool()>& give_up, std::ostream& log);
 
  private:
   struct Impl;

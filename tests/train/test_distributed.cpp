@@ -832,12 +832,14 @@ struct LaunchedPair {
 };
 // eval_interval 0: one train/eval iteration of all `epochs`.
 LaunchedPair launch_two_ranks(const fs::path& dir, const fs::path& data, const std::string& name, int epochs,
-                              int eval_interval = 0) {
+                              int eval_interval = 0, const std::vector<std::string>& launch_options = {}) {
   LaunchedPair l;
   l.log = (dir / (name + ".log")).string();
   const std::string e = std::to_string(epochs), i = std::to_string(eval_interval > 0 ? eval_interval : epochs);
+  std::vector<std::string> options{"--nproc-per-node", "2"};
+  options.insert(options.end(), launch_options.begin(), launch_options.end());
   l.launcher = hrm::testing::spawn_hrm(
-      launch_args({"--nproc-per-node", "2"}, train_args(data, dir / name, {"epochs=" + e, "eval_interval=" + i})), l.log);
+      launch_args(options, train_args(data, dir / name, {"epochs=" + e, "eval_interval=" + i})), l.log);
   for (const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
        l.ranks.size() < 2 && std::chrono::steady_clock::now() < until;
        std::this_thread::sleep_for(std::chrono::milliseconds(5)))
@@ -881,6 +883,68 @@ TEST_F(DistributedTrain, LaunchPassesCtrlCToEveryRank) {
   EXPECT_EQ(code, 128 + SIGINT) << out;
   EXPECT_NE(out.find("hrm launch: Interrupt passed to every rank; all stopped"), std::string::npos) << out;
   for (pid_t r : l.ranks) EXPECT_FALSE(running(r)) << "rank pid " << r << " still runs after the launcher exited";
+}
+
+// A rank that has not stopped --stop-grace after Ctrl-C (here frozen) is SIGKILLed, and the launcher
+// says so, naming it, instead of "all stopped" (its training state may not have been saved).
+TEST_F(DistributedTrain, LaunchNamesTheRanksItKillsAfterTheGrace) {
+  const LaunchedPair l = launch_two_ranks(dir_->path, data(), "launch_grace", 400, 0, {"--stop-grace", "1"});
+  ReapOnExit reap{{l.launcher}};
+  const pid_t rank1 = rank_pid(l, "1");
+  ASSERT_GT(rank1, 0) << read_file(l.log);
+  ASSERT_EQ(::kill(rank1, SIGSTOP), 0);
+  ASSERT_EQ(::kill(l.launcher, SIGINT), 0);
+  const int code = wait_for(l.launcher, std::chrono::seconds(60));
+  const std::string out = read_file(l.log);
+  EXPECT_EQ(code, 128 + SIGKILL) << out;
+  EXPECT_NE(out.find(" still running 1 s (--stop-grace) after being told to stop: SIGKILL"), std::string::npos) << out;
+  EXPECT_NE(out.find("hrm launch: Interrupt passed to every rank; not all stopped as told; rank 1 was killed by signal 9"),
+            std::string::npos) << out;
+  EXPECT_FALSE(running(rank1));
+}
+
+// A launcher started with SIGINT and SIGTERM blocked (a wrapper's mask, inherited through exec)
+// still hears Ctrl-C and passes it on.
+TEST_F(DistributedTrain, LaunchHearsCtrlCThoughStartedWithItBlocked) {
+  sigset_t stop, previous;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGTERM);
+  ASSERT_EQ(::pthread_sigmask(SIG_BLOCK, &stop, &previous), 0);
+  const LaunchedPair l = launch_two_ranks(dir_->path, data(), "launch_blocked", 400);
+  ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  ReapOnExit reap{{l.launcher}};
+  ASSERT_GT(rank_pid(l, "1"), 0) << read_file(l.log);
+  ASSERT_EQ(::kill(l.launcher, SIGINT), 0);
+  const int code = wait_for(l.launcher, std::chrono::seconds(60));
+  const std::string out = read_file(l.log);
+  EXPECT_EQ(code, 128 + SIGINT) << "(-2: the launcher never heard it)\n" << out;
+  EXPECT_NE(out.find("hrm launch: Interrupt passed to every rank; all stopped"), std::string::npos) << out;
+}
+
+// Nodes started with different plans would give two processes one RANK, and the run would wait in
+// its rendezvous until dist_timeout: node 1 finds the difference with node 0's plan, both stop, exit 2.
+TEST_F(DistributedTrain, LaunchersOfNodesWithDifferentPlansStopNamingBoth) {
+  const int port = free_port();
+  std::vector<pid_t> nodes;
+  std::vector<std::string> logs;
+  for (const char* node : {"0", "1"}) {
+    logs.push_back((dir_->path / ("plans" + std::string(node) + ".log")).string());
+    nodes.push_back(hrm::testing::spawn_hrm(
+        launch_args({"--nnodes", "2", "--node-rank", node, "--nproc-per-node", node == std::string("0") ? "2" : "1",
+                     "--master-addr", "127.0.0.1", "--master-port", std::to_string(port), "--stop-grace", "1"},
+                    train_args(data(), path("plans"), {"epochs=2000"})),
+        logs.back()));
+  }
+  ReapOnExit reap{nodes};
+  const int c0 = wait_for(nodes[0], std::chrono::seconds(60)), c1 = wait_for(nodes[1], std::chrono::seconds(60));
+  const std::string l0 = read_file(logs[0]), l1 = read_file(logs[1]);
+  const std::string why = "node 1 was started with --nnodes 2 --nproc-per-node 1, node 0 with --nnodes 2 --nproc-per-node 2: "
+                          "every node needs the same --nnodes and --nproc-per-node";
+  EXPECT_EQ(c1, 2) << l1;
+  EXPECT_NE(l1.find("error: hrm launch: " + why), std::string::npos) << l1;
+  EXPECT_EQ(c0, 2) << "(-2: still running after 60 s)\n" << l0;
+  EXPECT_NE(l0.find("hrm launch: " + why + "; stopping this machine's ranks"), std::string::npos) << l0;
 }
 
 // SIGTERM to one rank only (a scheduler signalling one machine's processes, say): the ranks agree to
@@ -1004,6 +1068,11 @@ TEST(DistributedLaunch, CommandOtherThanTrainOrEvalAndBadLaunchOptionsAreRefused
     const auto timeout = hrm::testing::run_hrm({"launch", "--node-timeout", t, "--nproc-per-node", "1", "train"});
     EXPECT_EQ(timeout.status, 2);
     EXPECT_NE(timeout.output.find("--node-timeout must be in [1, 1e6] seconds, got "), std::string::npos) << timeout.output;
+  }
+  for (const std::string t : {"nan", "-1", "1e10"}) {  // 1e10 s would overflow the deadline: SIGKILL at once
+    const auto grace = hrm::testing::run_hrm({"launch", "--stop-grace", t, "--nproc-per-node", "1", "train"});
+    EXPECT_EQ(grace.status, 2);
+    EXPECT_NE(grace.output.find("--stop-grace must be in [0, 1e6] seconds, got "), std::string::npos) << t << "\n" << grace.output;
   }
   const auto port = hrm::testing::run_hrm({"launch", "--nnodes", "2", "--nproc-per-node", "1", "train"});
   EXPECT_EQ(port.status, 2);
