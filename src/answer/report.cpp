@@ -53,14 +53,19 @@ std::string number(double v) {
 
 bool is_train_metric(const std::string& k) { return k.rfind("train/", 0) == 0; }
 
-// Every evaluation line (a metric outside train/) as a table row.
+// A metric's value in metrics.jsonl: a number, or null where it was NaN or infinite (JSON has neither).
+bool is_metric_value(const json& v) { return v.is_number() || v.is_null(); }
+double metric_value(const json& v) { return v.is_null() ? std::nan("") : v.get<double>(); }
+
+// Every evaluation line (a metric outside train/) with a numeric step as a table row.
 std::string eval_table(const std::vector<json>& lines) {
   std::vector<std::string> cols;
   std::vector<const json*> rows;
   for (const json& l : lines) {
+    if (!l.contains("step") || !l["step"].is_number()) continue;
     bool eval = false;
     for (auto it = l.begin(); it != l.end(); ++it) {
-      if (it.key() == "step" || it.key() == "num_params" || is_train_metric(it.key()) || !it.value().is_number()) continue;
+      if (it.key() == "step" || it.key() == "num_params" || is_train_metric(it.key()) || !is_metric_value(it.value())) continue;
       eval = true;
       if (std::find(cols.begin(), cols.end(), it.key()) == cols.end()) cols.push_back(it.key());
     }
@@ -71,9 +76,12 @@ std::string eval_table(const std::vector<json>& lines) {
   for (const auto& c : cols) h += "<th>" + html_escape(c) + "</th>";
   h += "</tr></thead><tbody>\n";
   for (const json* l : rows) {
-    h += "<tr><td>" + (l->contains("step") ? l->at("step").dump() : std::string("?")) + "</td>";
+    h += "<tr><td>" + l->at("step").dump() + "</td>";
     for (const auto& c : cols)
-      h += "<td>" + (l->contains(c) && l->at(c).is_number() ? number(l->at(c).get<double>()) : std::string()) + "</td>";
+      h += "<td>" + (!l->contains(c) || !is_metric_value(l->at(c)) ? std::string()
+                     : l->at(c).is_null()                          ? std::string("NaN")
+                                                                   : number(l->at(c).get<double>())) +
+           "</td>";
     h += "</tr>\n";
   }
   return h + "</tbody></table>\n";
@@ -86,7 +94,8 @@ json answers_json(const ReportData& r) {
     for (size_t i = 0; i < v.label.size() && i < v.pred.size(); ++i)
       if (v.label[i] >= 0) ++counted, wrong += v.pred[i] != v.label[i];
     a.push_back({{"title", v.title}, {"input", v.input}, {"label", v.label}, {"pred", v.pred},
-                 {"confidence", v.confidence}, {"wrong_cells", wrong}, {"right", counted > 0 && wrong == 0}});
+                 // -1: none to show (NaN would be written as null, which the page's `>= 0` takes for 0)
+                 {"confidence", std::isfinite(v.confidence) ? v.confidence : -1.0}, {"wrong_cells", wrong}, {"right", counted > 0 && wrong == 0}});
   }
   return {{"kind", kind_name(r.answers_kind)}, {"items", a}};
 }
@@ -172,7 +181,7 @@ const char* kScript = R"JS(
     const card = el('div', 'card answer');
     const h = el('h4', null, a.title + ' ');
     if (a.pred.length) h.appendChild(el('span', 'badge ' + (a.right ? 'right' : 'wrong'), a.right ? 'right' : a.wrong_cells + ' wrong cells'));
-    if (a.confidence >= 0) h.appendChild(document.createTextNode(' confidence ' + a.confidence.toFixed(3)));
+    if (typeof a.confidence === 'number' && a.confidence >= 0) h.appendChild(document.createTextNode(' confidence ' + a.confidence.toFixed(3)));
     card.appendChild(h);
     const row = el('div', 'row');
     const w = width(a.label.length || a.input.length);
@@ -254,13 +263,13 @@ std::vector<Curve> curves_from_metrics(const std::vector<json>& lines) {
     if (!l.contains("step") || !l["step"].is_number()) continue;
     const double step = l["step"].get<double>();
     for (auto it = l.begin(); it != l.end(); ++it) {
-      if (it.key() == "step" || it.key() == "num_params" || !it.value().is_number()) continue;  // a fact, not a curve
+      if (it.key() == "step" || it.key() == "num_params" || !is_metric_value(it.value())) continue;  // a fact, not a curve
       auto c = std::find_if(curves.begin(), curves.end(), [&](const Curve& x) { return x.name == it.key(); });
       if (c == curves.end()) {
         curves.push_back({it.key(), {}});
         c = curves.end() - 1;
       }
-      c->points.emplace_back(step, it.value().get<double>());
+      c->points.emplace_back(step, metric_value(it.value()));
     }
   }
   return curves;

@@ -6,6 +6,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 
 #include "answer/chromium.h"
@@ -133,22 +135,46 @@ TEST(AnswerReport, PageHoldsEverySectionAndItsDataCannotCloseTheScript) {
   EXPECT_EQ(h.find("<th>num_params</th>"), std::string::npos);
 }
 
+// metrics.jsonl is the run's, but may have been edited or written by other tools: a line whose step
+// is not a number is left out (it once reached the table unescaped: markup of the file's choosing),
+// and NaN values (written as null) are drawn as gaps and shown as NaN, not dropped.
+TEST(AnswerReport, MetricsOfOtherToolsCannotAddMarkupAndNanValuesAreShown) {
+  std::vector<json> m = metrics();
+  m.push_back({{"step", "<img src=x onerror=alert(1)>"}, {"all/accuracy", 0.5}});
+  m.push_back({{"step", 7}, {"train/lm_loss", nullptr}});
+  m.push_back({{"step", 8}, {"all/exact_accuracy", nullptr}, {"all/q_halt_loss", nullptr}});
+  ReportData r = sample_report();
+  r.metrics = m;
+  const std::string h = render_report(r);
+  EXPECT_EQ(h.find("<img src=x"), std::string::npos);
+  EXPECT_NE(h.find("<tr><td>8</td><td>NaN</td>"), std::string::npos) << h.substr(h.find("eval-metrics"), 600);
+  const auto curves = curves_from_metrics(m);
+  const auto q = std::find_if(curves.begin(), curves.end(), [](const Curve& c) { return c.name == "all/q_halt_loss"; });
+  ASSERT_NE(q, curves.end());  // a curve of NaN only: "no finite values", not missing
+  EXPECT_NE(svg_curve(*q).find("no finite values"), std::string::npos);
+}
+
 TEST(AnswerReport, ChromiumDrawsTheGridsAndMarksWrongCells) {
   const std::string chromium = testing::find_chromium();
   if (chromium.empty()) GTEST_SKIP() << "no chromium on PATH (Debian package `chromium`; scripts/setup.sh installs it)";
   const fs::path dir = fs::temp_directory_path() / ("hrm_report_test_" + std::to_string(::getpid()));
   fs::create_directories(dir);
   const std::string html = (dir / "report.html").string();
-  write_file_atomic(html, render_report(sample_report()));
+  ReportData r = sample_report();
+  r.answers.push_back(sudoku_answer());
+  r.answers.back().confidence = std::nan("");  // a diverged model's q_halt: no confidence shown, the page still drawn
+  write_file_atomic(html, render_report(r));
 
   const std::string dom = testing::chromium_dump_dom(chromium, html);
   ASSERT_NE(dom.find("data-rendered=\"yes\""), std::string::npos) << "the script did not finish:\n" << dom.substr(0, 2000);
-  // One answer card (input, expected, model) and the browser's first group (2 puzzles of 1 example:
-  // input and label each): 3 + 2 * 2 Sudoku grids of 81 cells.
-  EXPECT_EQ(testing::count_of(dom, "class=\"grid sudoku\""), 7u);
+  // Two answer cards (input, expected, model) and the browser's first group (2 puzzles of 1 example:
+  // input and label each): 2 * 3 + 2 * 2 Sudoku grids of 81 cells.
+  EXPECT_EQ(testing::count_of(dom, "class=\"grid sudoku\""), 10u);
   // Marked cells: their class list ends in "wrong" (after "given" or the box rules).
-  EXPECT_EQ(testing::count_of(dom, "wrong\"") - testing::count_of(dom, "badge wrong\""), 2u);
-  EXPECT_EQ(testing::count_of(dom, "class=\"badge wrong\""), 1u);
+  EXPECT_EQ(testing::count_of(dom, "wrong\"") - testing::count_of(dom, "badge wrong\""), 4u);
+  EXPECT_EQ(testing::count_of(dom, "class=\"badge wrong\""), 2u);
+  EXPECT_EQ(testing::count_of(dom, "confidence 0.750"), 1u);  // the NaN one shows none
+  EXPECT_EQ(dom.find("confidence NaN"), std::string::npos);
   EXPECT_NE(dom.find("row 0 &lt;/script&gt;&lt;b&gt;"), std::string::npos);
   EXPECT_NE(dom.find("group 0 of "), std::string::npos);
 
