@@ -36,8 +36,10 @@ void print_example(const Dataset& d, const DatasetSet& s, int64_t example) {
   if (!l.empty()) std::cout << l << "\n";
 }
 
-void print_split(const fs::path& dir, const std::string& split, const std::vector<std::string>& ids, int64_t example,
-                 bool check) {
+// Draws `example` of the split's first set; one it lacks is an error only when `must_draw` (the
+// split was named), else a note (the other split may have it). Returns whether it was drawn.
+bool print_split(const fs::path& dir, const std::string& split, const std::vector<std::string>& ids, int64_t example,
+                 bool check, bool must_draw) {
   const Dataset d = Dataset::open(dir, split);
   const auto& m = d.metadata();
   std::cout << "\n[" << split << "] " << data::metadata_to_json(m) << "\n";
@@ -64,14 +66,17 @@ void print_split(const fs::path& dir, const std::string& split, const std::vecto
                              m.ignore_label_id ? fmt::format(" (labels: or ignore_label_id {}, or -100)", *m.ignore_label_id)
                                                : " (labels: or -100)");
   }
-  if (d.sets().empty() || d.sets()[0].examples() == 0) return;
+  if (d.sets().empty() || d.sets()[0].examples() == 0) return false;
   // The reference's builders name every identifier: a count that differs means files of two builds.
   if (!ids.empty() && static_cast<int64_t>(ids.size()) != m.num_puzzle_identifiers)
     std::cout << fmt::format("  note: identifiers.json names {} identifiers, {}/dataset.json counts {}\n", ids.size(), split,
                              m.num_puzzle_identifiers);
   const DatasetSet& s = d.sets()[0];
-  if (example < 0 || example >= s.examples())
-    HRM_THROW(ConfigError, "--example ", example, " outside [0, ", s.examples(), ") of ", split, "/", s.name);
+  if (example < 0 || example >= s.examples()) {
+    if (must_draw) HRM_THROW(ConfigError, "--example ", example, " outside [0, ", s.examples(), ") of ", split, "/", s.name);
+    std::cout << fmt::format("  (no example {} to draw: set '{}' has {})\n", example, s.name, s.examples());
+    return false;
+  }
   const auto it = std::upper_bound(s.puzzle_indices.begin(), s.puzzle_indices.end(), static_cast<int32_t>(example));
   const int64_t puzzle = (it - s.puzzle_indices.begin()) - 1;
   const int32_t id = s.puzzle_identifiers[static_cast<size_t>(puzzle)];
@@ -80,6 +85,7 @@ void print_split(const fs::path& dir, const std::string& split, const std::vecto
                            static_cast<size_t>(id) < ids.size() ? ids[static_cast<size_t>(id)] : "?",
                            (git - s.group_indices.begin()) - 1);
   print_example(d, s, example);
+  return true;
 }
 
 }  // namespace
@@ -112,7 +118,10 @@ void register_data_info(CLI::App& data) {
     std::vector<std::string> ids;
     if (fs::exists(root / "identifiers.json")) ids = data::read_identifiers(root);
     std::cout << "dataset " << root.string() << ": " << ids.size() << " puzzle identifier name" << (ids.size() == 1 ? "" : "s") << " in identifiers.json\n";
-    for (const auto& s : splits) print_split(root, s, ids, *example, *check);
+    bool drawn = false;
+    for (const auto& s : splits) drawn = print_split(root, s, ids, *example, *check, *split != "all") || drawn;
+    if (!drawn && *example > 0)
+      HRM_THROW(ConfigError, "--example ", *example, " is beyond the first set of every split (see the counts above)");
   });
 }
 

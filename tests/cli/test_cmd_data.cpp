@@ -130,6 +130,24 @@ TEST(CmdData, InfoNamesATokenOutsideTheVocabularyInsteadOfDrawingIt) {
       << r.output;
 }
 
+// --example N of a dataset whose test split is smaller than its training split (usual): drawn where
+// there is one, a note where not; an error only when no split has it, or for the split named.
+TEST(CmdData, InfoDrawsTheExampleInTheSplitsThatHaveIt) {
+  TempDir dir("cmd_data_info_example");
+  const fs::path out = dir.path / "s4";
+  ASSERT_EQ(run_hrm(small_sudoku(out, "0")).status, 0);  // 20 training and 5 test puzzles
+  const auto both = run_hrm({"data", "info", out.string(), "--example", "10"});
+  EXPECT_EQ(both.status, 0) << both.output;
+  EXPECT_NE(both.output.find("example 10 of set 'all'"), std::string::npos) << both.output;
+  EXPECT_NE(both.output.find("(no example 10 to draw: set 'all' has 5)"), std::string::npos) << both.output;
+  const auto named = run_hrm({"data", "info", out.string(), "--split", "test", "--example", "10"});
+  EXPECT_EQ(named.status, 2);
+  EXPECT_NE(named.output.find("--example 10 outside [0, 5) of test/all"), std::string::npos) << named.output;
+  const auto none = run_hrm({"data", "info", out.string(), "--example", "20"});
+  EXPECT_EQ(none.status, 2);
+  EXPECT_NE(none.output.find("--example 20 is beyond the first set of every split"), std::string::npos) << none.output;
+}
+
 // --check reads every example: a bad token deep in a split (not the drawn example) is named, and a
 // clean dataset says what was checked.
 TEST(CmdData, InfoCheckReadsEveryExampleAndNamesTheFirstBadLabel) {
