@@ -57,6 +57,11 @@ void register_data_maze(CLI::App& data) {
         if (cmd->count(generator_only) > 0)
           HRM_THROW(ConfigError, generator_only, " applies to generated mazes; --input imports its CSVs as they are (",
                     "--subsample-size N keeps N training mazes)");
+    // hrm tells a dataset's kind from its shape (data::task_kind), and a 4x4 maze has a 4x4 Sudoku's:
+    // data info, report and solve would draw it, and answer it, as a Sudoku.
+    if (cfg->generator.side == 4)
+      HRM_THROW(ConfigError, "--side 4: a 4x4 maze has the shape of a 4x4 Sudoku (16 cells, vocabulary 6), which hrm ",
+                "could not tell apart; choose another side");
     data::MazeBuildConfig c = *cfg;
     if (*subsample >= 0) c.subsample_size = *subsample;
     c.check = !*no_check;

@@ -85,8 +85,10 @@ std::vector<std::string> lines_of(const std::string& text) {
   return out;
 }
 
-// sudoku | maze | arc from the puzzle itself, so that a checkpoint of another kind is caught.
-std::string detect_kind(const std::string& puzzle) {
+// sudoku | maze | arc from the puzzle itself, so that a checkpoint of another kind is caught; a file
+// that is neither clearly (no Sudoku first line, characters outside a maze's) goes to the parser of
+// the checkpoint's kind, which names the bad line.
+std::string detect_kind(const std::string& puzzle, answer::Kind checkpoint_kind) {
   if (!fs::is_regular_file(puzzle)) {
     if (is_sudoku_text(trimmed(puzzle))) return "sudoku";
     HRM_THROW(ConfigError, "puzzle '", puzzle.substr(0, 100), "' is ", sudoku_text_error(trimmed(puzzle)),
@@ -94,17 +96,20 @@ std::string detect_kind(const std::string& puzzle) {
   }
   if (fs::path(puzzle).extension() == ".json") return "arc";
   // A Sudoku file may have '#' comment lines; a maze's rows often start with '#' (a wall): the first
-  // line that does not start with '#' decides, and a file of only such lines is a maze.
-  bool any = false;
+  // line that does not start with '#' says Sudoku, or every line is of a maze's characters.
+  bool any = false, maze_characters = true, first = true;
   for (const std::string& line : lines_of(read_text_file(puzzle))) {
     const std::string t = trimmed(line);
     if (t.empty()) continue;
     any = true;
-    if (t[0] == '#') continue;
-    return is_sudoku_text(std::string(sudoku::split_list_line(t).cells)) ? "sudoku" : "maze";
+    maze_characters = maze_characters && t.find_first_not_of("# SGo") == std::string::npos;
+    if (t[0] == '#' || !first) continue;
+    first = false;
+    if (is_sudoku_text(std::string(sudoku::split_list_line(t).cells))) return "sudoku";
   }
-  if (any) return "maze";
-  HRM_THROW(FormatError, puzzle, ": empty");
+  if (!any) HRM_THROW(FormatError, puzzle, ": empty");
+  if (maze_characters) return "maze";
+  return checkpoint_kind == answer::Kind::kMaze ? "maze" : "sudoku";
 }
 
 ordered_json grid_json(const arc::Grid& g) {
@@ -410,8 +415,9 @@ void run_solve(SolveArgs a) {
     answer::Solver solver(a.solver);
     // A checkpoint of a task of one's own reads token rows; otherwise the puzzle says what it is, so
     // that a puzzle of another kind than the checkpoint's is caught (Solver::check_fits).
-    const bool own_task = answer::kind_of(solver.seq_len(), solver.vocab_size()) == answer::Kind::kOther;
-    const std::string kind = a.kind != "auto" ? a.kind : own_task ? "tokens" : detect_kind(a.puzzle);
+    const answer::Kind checkpoint_kind = answer::kind_of(solver.seq_len(), solver.vocab_size());
+    const bool own_task = checkpoint_kind == answer::Kind::kOther;
+    const std::string kind = a.kind != "auto" ? a.kind : own_task ? "tokens" : detect_kind(a.puzzle, checkpoint_kind);
     j = {{"kind", kind}, {"checkpoint", a.solver.checkpoint}, {"halting", a.halting}, {"halt_max_steps", solver.halt_max_steps()}};
     if (kind == "sudoku") solve_sudoku(solver, a, halting, j);
     if (kind == "maze") solve_maze(solver, a, halting, j);
@@ -420,10 +426,12 @@ void run_solve(SolveArgs a) {
   }
   std::fflush(stdout);
   if (!a.json_out.empty()) {
+    // replace: a path or task name that is not UTF-8 (JSON's encoding) would otherwise fail here,
+    // after the solve, with nothing written.
     if (a.json_out == "-")
-      std::cout << j.dump() << std::endl;
+      std::cout << j.dump(-1, ' ', false, ordered_json::error_handler_t::replace) << std::endl;
     else
-      write_file_atomic(a.json_out, j.dump(2) + "\n");
+      write_file_atomic(a.json_out, j.dump(2, ' ', false, ordered_json::error_handler_t::replace) + "\n");
   }
 }
 

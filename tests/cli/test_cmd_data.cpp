@@ -113,6 +113,11 @@ TEST(CmdData, NegativeCountsAreRefusedNamingTheOption) {
     EXPECT_NE(r.output.find(opt), std::string::npos) << r.output;
   }
   EXPECT_FALSE(fs::exists(dir.path / "s4"));
+  // A 4x4 maze would have a 4x4 Sudoku's shape, from which hrm tells a dataset's kind.
+  const auto side4 = run_hrm({"data", "maze", (dir.path / "m4").string(), "--side", "4", "--min-path-length", "1"});
+  EXPECT_EQ(side4.status, 2);
+  EXPECT_NE(side4.output.find("--side 4: a 4x4 maze has the shape of a 4x4 Sudoku"), std::string::npos) << side4.output;
+  EXPECT_FALSE(fs::exists(dir.path / "m4"));
 }
 
 TEST(CmdData, InfoNamesATokenOutsideTheVocabularyInsteadOfDrawingIt) {

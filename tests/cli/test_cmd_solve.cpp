@@ -151,6 +151,33 @@ TEST(CmdSolve, SudokuWithSpacesAroundItIsReadAndABadCharacterIsNamed) {
   EXPECT_NE(b.output.find("a 9x9 Sudoku of 81 characters, but character 41 is 'x'"), std::string::npos) << b.output;
 }
 
+// A Sudoku file whose first puzzle line is mistyped is still read as Sudoku (it was taken for a
+// maze, whose parser then spoke of a "2-line maze"): the Sudoku parser names the line.
+TEST(CmdSolve, SudokuFileWithAMistypedFirstLineNamesThatLine) {
+  const AnswerRun& run = answer_run("sudoku-small");
+  TempDir dir("solve_sudoku_first_line");
+  const fs::path file = dir.path / "p.txt";
+  write_file_atomic(file.string(), first_sudoku(0).substr(1) + "\n" + first_sudoku(1) + "\n");
+  const auto r = run_hrm({"solve", "--checkpoint", run.checkpoint.string(), file.string()});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.output.find(file.string() + ":1: expected 81 cells, got 80 characters"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("maze"), std::string::npos) << r.output;
+}
+
+// JSON is UTF-8: a checkpoint path that is not (a Latin-1 folder name) is written with U+FFFD in its
+// place, instead of failing after the solve with nothing written.
+TEST(CmdSolve, JsonIsWrittenForACheckpointPathThatIsNotUtf8) {
+  const AnswerRun& run = answer_run("sudoku-small");
+  TempDir dir("solve_latin1");
+  const fs::path folder = dir.path / "run\xe9";
+  fs::create_directory_symlink(run.checkpoint.parent_path(), folder);
+  const auto r = run_hrm({"solve", "--checkpoint", (folder / run.checkpoint.filename()).string(), first_sudoku(0), "--json",
+                          (dir.path / "a.json").string()});
+  ASSERT_EQ(r.status, 0) << r.output;
+  const json j = read_json(dir.path / "a.json");
+  EXPECT_NE(j["checkpoint"].get<std::string>().find("run\xef\xbf\xbd"), std::string::npos) << j["checkpoint"];
+}
+
 // --json never replaces a file that is not a JSON of answers (a mistyped path could name the checkpoint).
 TEST(CmdSolve, JsonOutputRefusesToReplaceAnotherKindOfFile) {
   const AnswerRun& run = answer_run("sudoku-small");
