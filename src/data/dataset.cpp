@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -228,12 +229,27 @@ void DatasetSet::check_tokens(int64_t example, const int32_t* in, const int32_t*
 int64_t Dataset::check_all_tokens() const {
   std::vector<int32_t> in(static_cast<size_t>(metadata_.seq_len)), lab(in.size());
   int64_t n = 0;
-  for (const DatasetSet& s : sets_)
+  for (const DatasetSet& s : sets_) {
+    // Tokens are read as int32 (numpy's astype wraps them the same way): a 64-bit or uint32 value
+    // that wraps into the vocabulary would pass the check below unseen.
+    for (const npy::Array* a : {&s.inputs, &s.labels}) {
+      const npy::DType t = a->dtype();
+      if (t != npy::DType::u4 && t != npy::DType::u8 && t != npy::DType::i8) continue;
+      const int64_t L = std::max<int64_t>(1, a->shape().size() > 1 ? a->dim(1) : 1);
+      for (int64_t i = 0; i < a->numel(); ++i) {
+        const int64_t v = t == npy::DType::u8 && a->at(i) < 0 ? INT64_MAX : a->at(i);  // at(): uint64 above 2^63 wraps
+        if (v != static_cast<int32_t>(v))
+          HRM_THROW(FormatError, a->name(), ": example ", i / L, ", position ", i % L, ": token ",
+                    t == npy::DType::u8 ? std::to_string(static_cast<uint64_t>(a->at(i))) : std::to_string(v),
+                    " does not fit int32, as tokens are read (", npy::descr(t), ")");
+      }
+    }
     for (int64_t e = 0; e < s.examples(); ++e, ++n) {
       s.input_row(e, in.data());
       s.label_row(e, lab.data());
       s.check_tokens(e, in.data(), lab.data(), metadata_.vocab_size, metadata_.ignore_label_id);
     }
+  }
   return n;
 }
 

@@ -342,6 +342,26 @@ TEST(DatasetReader, StructuralErrorsNameTheFile) {
   fs::remove_all(root);
 }
 
+// The reference's builders write int64 token arrays, read here as int32 (as numpy's astype): a value
+// that would wrap into the vocabulary is named by check_all_tokens, not passed.
+TEST(DatasetReader, CheckNamesAWideTokenThatWouldWrapIntoTheVocabulary) {
+  const fs::path root = temp_dir("wide_tokens");
+  write_small(root / "ds");  // 8 examples of 2 tokens, vocabulary 300
+  std::vector<int64_t> inputs(16, 1);
+  npy::save((root / "ds/train/all__inputs.npy").string(), npy::DType::i8, {8, 2}, inputs.data());
+  EXPECT_EQ(Dataset::open(root / "ds", "train").check_all_tokens(), 8);
+  inputs[5] = (int64_t{1} << 32) + 3;  // read as 3
+  npy::save((root / "ds/train/all__inputs.npy").string(), npy::DType::i8, {8, 2}, inputs.data());
+  try {
+    Dataset::open(root / "ds", "train").check_all_tokens();
+    ADD_FAILURE() << "no error";
+  } catch (const FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("all__inputs.npy: example 2, position 1: token 4294967299 does not fit int32"),
+              std::string::npos) << e.what();
+  }
+  fs::remove_all(root);
+}
+
 TEST(DatasetInterop, NumpyAndAReferenceStyleLoaderReadWhatWeWrite) {
   const fs::path root = temp_dir("py");
   write_small(root / "ds");
