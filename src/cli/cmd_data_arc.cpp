@@ -28,7 +28,7 @@ void register_data_arc(CLI::App& data) {
       ->check(CLI::ExistingDirectory);
   cmd->add_option("--num-aug", cfg->num_aug, "augmentations per task (fewer when a task has fewer distinct ones)")
       ->capture_default_str()
-      ->check(non_negative());
+      ->check(CLI::Range(0, arc::kMaxAugmentations));
   cmd->add_option("--seed", cfg->seed, "seed of every random draw (same seed, same bytes)")->capture_default_str()
       ->check(non_negative());  // -1 would silently become 2^64 - 1
   cmd->add_option("--threads", cfg->threads, "worker threads (default: all cores; output does not depend on it)")

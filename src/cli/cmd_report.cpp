@@ -95,7 +95,9 @@ void run_report(const ReportArgs& a) {
       HRM_THROW(Error, "'", a.run, "' is not a run folder (no metrics.jsonl, no all_config.yaml)",
                 data::dataset_marker(a.run).empty() ? std::string() : "; it is a dataset: hrm report --data " + a.run);
     r.run_dir = a.run;
-    r.title = "HRM report: " + fs::path(a.run).lexically_normal().filename().string();
+    fs::path named = fs::absolute(a.run).lexically_normal();  // "run/" and "." have a name too
+    if (named.filename().empty()) named = named.parent_path();
+    r.title = "HRM report: " + named.filename().string();
     const fs::path log = fs::path(a.run) / "metrics.jsonl", cfg = fs::path(a.run) / "all_config.yaml";
     bool unfinished = false;
     if (fs::is_regular_file(log)) r.metrics = answer::read_metrics_log(log.string(), &unfinished);

@@ -458,7 +458,7 @@ void register_solve(CLI::App& app) {
                   "max: run halt_max_steps segments, as the reference evaluates (default); q: stop a puzzle at the "
                   "first segment where q_halt > q_continue");
   cmd->add_option("--num-aug", a->num_aug, "ARC: augmented copies voted besides the original (default 8)")
-      ->check(non_negative());
+      ->check(CLI::Range(0, arc::kMaxAugmentations));
   cmd->add_option("--seed", a->seed, "ARC: seed of the augmentations drawn for a task the dataset lacks")
       ->check(non_negative());
   cmd->add_option("--json", a->json_out,

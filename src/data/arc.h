@@ -26,6 +26,9 @@ inline constexpr uint8_t kPad = 0;
 inline constexpr uint8_t kEos = 1;
 inline constexpr uint8_t kColourOffset = 2;                   // token = colour + 2
 inline constexpr int kAugmentRetriesFactor = 5;               // ARCAugmentRetriesFactor
+// Distinct augmentations besides the identity: 8 dihedral transforms x 9! permutations of colours 1-9,
+// less one. The bound of every --num-aug (kAugmentRetriesFactor times it still fits an int).
+inline constexpr int kMaxAugmentations = 8 * 362880 - 1;
 
 // A rows x cols grid of colours 0..9, row-major. 0x0 only as the crop of a prediction that has no
 // valid top-left cell.
