@@ -63,10 +63,6 @@ void run_eval(const std::vector<std::string>& args) {
     else
       overrides.push_back(a);
   }
-  if (show > 0)
-    for (const char* k : {"inputs", "labels", "logits"})
-      if (save_outputs.find(k) == std::string::npos)
-        HRM_THROW(ConfigError, "hrm eval: show=N needs '", k, "' in save_outputs (got ", save_outputs, ")");
   if (checkpoint.empty()) HRM_THROW(ConfigError, "hrm eval: checkpoint=PATH is required (a step_N file of a run)");
   const bool state_file = fs::path(checkpoint).filename() == "train_state.pt";
   if (!fs::is_regular_file(checkpoint) || state_file) {
@@ -97,6 +93,11 @@ void run_eval(const std::vector<std::string>& args) {
   }
   builder.set("eval_save_outputs", save_outputs, "save_outputs=" + save_outputs);
   for (const auto& o : overrides) {
+    // Keys of a training run that an evaluation would ignore: refused rather than silently dropped.
+    for (const auto& [key, why] : {std::pair<const char*, const char*>{"checkpoint_path=", "it writes into the checkpoint's run folder, or save_dir=DIR"},
+                                   {"resume=", "it evaluates checkpoint=PATH; resume= continues a training run (hrm train)"},
+                                   {"ema=", "it evaluates the weights the checkpoint holds (a run with ema=True saved its EMA weights)"}})
+      if (o.rfind(key, 0) == 0) HRM_THROW(ConfigError, "hrm eval: ", o, " does not apply: ", why);
     try {
       builder.merge_override(o);
     } catch (const ConfigError& e) {  // a misspelt key of eval's own is as likely as a config key's
@@ -106,6 +107,10 @@ void run_eval(const std::vector<std::string>& args) {
     }
   }
   train::PretrainConfig config = builder.build();
+  if (show > 0)
+    for (const char* k : {"inputs", "labels", "logits"})
+      if (std::find(config.eval_save_outputs.begin(), config.eval_save_outputs.end(), k) == config.eval_save_outputs.end())
+        HRM_THROW(ConfigError, "hrm eval: show=N needs '", k, "' in save_outputs (got ", save_outputs, ")");
   config.checkpoint_path = run_dir;
   config.ema = false;
   config.resume.reset();

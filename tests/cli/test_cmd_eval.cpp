@@ -78,6 +78,20 @@ TEST(CmdEval, AMisspeltKeyListsEvalsOwnKeysToo) {
   EXPECT_EQ(r.status, 2) << r.output;
   EXPECT_NE(r.output.find("unknown config key 'shwo'"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("hrm eval's own keys: checkpoint, save_outputs, save_dir, show"), std::string::npos) << r.output;
+  // Keys of a training run that an evaluation would ignore are refused, not dropped.
+  for (const std::string key : {"checkpoint_path=" + (dir.path / "elsewhere").string(), std::string("resume=x"), std::string("ema=True")}) {
+    const auto k = run_hrm({"eval", "checkpoint=" + (dir.path / "run" / "step_8").string(), key});
+    EXPECT_EQ(k.status, 2) << k.output;
+    EXPECT_NE(k.output.find("hrm eval: " + key + " does not apply: "), std::string::npos) << k.output;
+  }
+  EXPECT_FALSE(fs::exists(dir.path / "elsewhere"));
+  // show=N needs the logits themselves: q_halt_logits does not count (a substring match took it, and
+  // the evaluation ran and wrote outputs without logits before failing).
+  const auto show = run_hrm({"eval", "checkpoint=" + (dir.path / "run" / "step_8").string(), "show=1",
+                             "save_outputs=[inputs,labels,q_halt_logits]"});
+  EXPECT_EQ(show.status, 2) << show.output;
+  EXPECT_NE(show.output.find("show=N needs 'logits' in save_outputs"), std::string::npos) << show.output;
+  EXPECT_FALSE(fs::exists(dir.path / "run" / "step_8_all_preds.0")) << show.output;
 }
 
 // The run's folder keeps the answers on the run's own dataset (report and arc-score read them with it):
