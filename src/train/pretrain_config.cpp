@@ -36,6 +36,12 @@ std::string node_text(const YAML::Node& n) {
   return e.c_str();
 }
 
+std::string quoted(const std::string& s) {
+  YAML::Emitter e;
+  e << YAML::DoubleQuoted << s;
+  return e.c_str();
+}
+
 [[noreturn]] void type_error(const std::string& key, const std::string& origin, const char* expected,
                              const YAML::Node& n) {
   HRM_THROW(ConfigError, "config key '", key, "' (", origin, "): expected ", expected, ", got '", node_text(n), "'");
@@ -408,7 +414,8 @@ void PretrainConfig::validate() const {
   positive("log_interval", log_interval);
   if (!(save_state_minutes >= 0 && save_state_minutes <= 1e6))  // a steady_clock duration holds ~292 years
     HRM_THROW(ConfigError, "config key 'save_state_minutes' = ", save_state_minutes, ": must be in [0, 1000000] (minutes; 0: off)");
-  if (!(dist_timeout > 0)) HRM_THROW(ConfigError, "config key 'dist_timeout' = ", dist_timeout, ": must be > 0 (seconds)");
+  if (!(dist_timeout >= 0.001 && dist_timeout <= 1e6))  // milliseconds in an int64 (c10d's timeouts); 1e6 s: 11 days
+    HRM_THROW(ConfigError, "config key 'dist_timeout' = ", dist_timeout, ": must be in [0.001, 1000000] (seconds)");
   static const std::regex device_re(R"(auto|cpu|cuda(:[0-9]+)?)");
   if (!std::regex_match(device, device_re))
     HRM_THROW(ConfigError, "config key 'device' = '", device, "': expected auto, cpu, cuda or cuda:N");
@@ -449,7 +456,9 @@ void ConfigBuilder::merge_file(const std::string& path) {
   auto merge_own = [&](const YAML::Node& map, const std::string& prefix, const std::string& file) {
     std::vector<std::pair<std::string, YAML::Node>> flat;
     flatten(map, prefix, file, flat);
-    for (const auto& [k, v] : flat) set(k, node_text(v), file);
+    // A quoted scalar stays quoted: build() parses each value's text again, where "set #2" unquoted
+    // would lose its comment and "null" would become null.
+    for (const auto& [k, v] : flat) set(k, v.IsScalar() && v.Tag() == "!" ? quoted(v.Scalar()) : node_text(v), file);
   };
   const YAML::Node defaults = root["defaults"];
   bool self_done = false;
@@ -540,9 +549,28 @@ PretrainConfig load_pretrain_config(const std::optional<std::string>& config_fil
   } else if (config_file) {
     b.merge_file(*config_file);
   }
+  std::optional<PretrainConfig> run;  // the run's own config, where it holds without the overrides
+  if (resume) {
+    try {
+      run = b.build();
+    } catch (const ConfigError&) {
+    }
+  }
   for (const auto& o : overrides) b.merge_override(o);
   PretrainConfig c = b.build();
   if (resume) c.checkpoint_path = *resume;
+  if (run) {
+    // The saved state counts iterations of the run's epochs per evaluation, and its sampler is inside
+    // a pass drawn from the run's seed: another unit or seed would train on silently, but not as the run.
+    if (c.epochs_per_iter() != run->epochs_per_iter())
+      HRM_THROW(ConfigError, "resume=", *resume, ": the run evaluates every ", run->epochs_per_iter(),
+                " epochs (eval_interval=", run->eval_interval ? std::to_string(*run->eval_interval) : "null, epochs=" + std::to_string(run->epochs),
+                ") and its saved state counts iterations of that many; this config makes it ", c.epochs_per_iter(),
+                ": keep eval_interval=", run->epochs_per_iter());
+    if (c.seed != run->seed)
+      HRM_THROW(ConfigError, "resume=", *resume, ": seed=", c.seed, " differs from the run's ", run->seed,
+                ", whose permutation the saved sampler is in");
+  }
   return c;
 }
 

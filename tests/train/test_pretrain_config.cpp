@@ -129,6 +129,9 @@ TEST(PretrainConfig, ValuesOutOfRangeAreErrors) {
   EXPECT_NE(error_of({"global_batch_size=0"}).find("must be > 0"), std::string::npos);
   for (const char* minutes : {"save_state_minutes=-1", "save_state_minutes=1e7", "save_state_minutes=.nan"})
     EXPECT_NE(error_of({minutes}).find("'save_state_minutes' = "), std::string::npos) << minutes;
+  // In milliseconds it must fit an int64 (.inf was INT64_MIN ms, and the rendezvous failed at once).
+  for (const char* timeout : {"dist_timeout=.inf", "dist_timeout=1e300", "dist_timeout=1e-9", "dist_timeout=0"})
+    EXPECT_NE(error_of({timeout}).find("'dist_timeout' = "), std::string::npos) << timeout;
 }
 
 TEST(PretrainConfig, ConfigFileWithARepeatedKeyOrAFlatArchIsAnError) {
@@ -181,6 +184,22 @@ TEST(PretrainConfig, AllConfigYamlRoundTripsInTheReferenceLayout) {
   ConfigBuilder back;
   back.merge_file((dir.path / "all_config.yaml").string());
   EXPECT_EQ(to_yaml(back.build()), text);
+}
+
+// A quoted string in a YAML file stays the string: build() once parsed the unquoted text again, so
+// `data_path: "/data/set #2"` resumed at /data/set and `run_name: "null"` became null.
+TEST(PretrainConfig, QuotedStringsOfAFileSurviveResumeAndEval) {
+  TempDir dir("cfg_quoted");
+  PretrainConfig c = with({"data_path=\"/data/set #2\"", "run_name=\"null\"", "project_name=\"exp: lr 1e-4\""});
+  EXPECT_EQ(c.data_path, "/data/set #2");
+  fill_names(c);
+  save_all_config(c, dir.path.string());
+  ConfigBuilder back;
+  back.merge_file((dir.path / "all_config.yaml").string());
+  const PretrainConfig b = back.build();
+  EXPECT_EQ(b.data_path, "/data/set #2");
+  EXPECT_EQ(b.run_name, std::optional<std::string>("null"));
+  EXPECT_EQ(b.project_name, std::optional<std::string>("exp: lr 1e-4"));
 }
 
 TEST(PretrainConfig, ReadsTheReferencesAllConfigYaml) {
@@ -263,6 +282,23 @@ TEST(PretrainConfig, ResumeRefusesAnotherCheckpointPathAndNamesAMissingOrFileFol
   EXPECT_NE(error_of({"resume=" + dir.path.string() + "/all_config.yaml"}).find(": a file; expected the folder"),
             std::string::npos);
   EXPECT_NE(error_of({"resume="}).find("needs the folder"), std::string::npos);
+}
+
+// The saved state counts iterations of eval_interval epochs, inside a pass drawn from the seed: a
+// resume with another unit trained too many or too few epochs without a word, another seed drew the
+// rest of the pass from another permutation. Both are refused; epochs may change (more training).
+TEST(PretrainConfig, ResumeRefusesAnotherIterationUnitOrSeed) {
+  TempDir dir("cfg_resume3"), whole("cfg_resume4");
+  save_all_config(with({"epochs=40", "eval_interval=10"}), dir.path.string());
+  const std::string r = "resume=" + dir.path.string();
+  EXPECT_EQ(with({r, "epochs=80"}).epochs, 80);
+  EXPECT_NE(error_of({r, "eval_interval=20"}).find(": the run evaluates every 10 epochs (eval_interval=10) and its saved state "
+                                                   "counts iterations of that many; this config makes it 20: keep eval_interval=10"),
+            std::string::npos) << error_of({r, "eval_interval=20"});
+  EXPECT_NE(error_of({r, "seed=7"}).find(": seed=7 differs from the run's 0"), std::string::npos);
+  save_all_config(with({"epochs=40", "eval_interval=null"}), whole.path.string());  // one iteration of all epochs
+  EXPECT_NE(error_of({"resume=" + whole.path.string(), "epochs=80"}).find("(eval_interval=null, epochs=40)"), std::string::npos);
+  EXPECT_EQ(with({"resume=" + whole.path.string(), "epochs=80", "eval_interval=40"}).epochs_per_iter(), 40);
 }
 
 TEST(PretrainConfig, FillNamesAsTheReference) {
