@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <random>
 #include <ctime>
 #include <filesystem>
 #include <functional>
@@ -588,7 +589,11 @@ void fill_names(PretrainConfig& c) {
     std::tm tm{};
     gmtime_r(&now, &tm);
     std::strftime(slug, sizeof slug, "%Y%m%d-%H%M%S", &tm);
-    c.run_name = c.arch_name.substr(c.arch_name.rfind('@') + 1) + " " + slug;
+    // And 4 random hex digits (the reference's coolname slug is random too): runs of a sweep started
+    // in the same second get folders of their own.
+    char suffix[8];
+    std::snprintf(suffix, sizeof suffix, "-%04x", static_cast<unsigned>(std::random_device{}() & 0xffff));
+    c.run_name = c.arch_name.substr(c.arch_name.rfind('@') + 1) + " " + slug + suffix;
   }
   if (!c.checkpoint_path) c.checkpoint_path = (fs::path("checkpoints") / *c.project_name / *c.run_name).string();
 }

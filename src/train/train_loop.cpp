@@ -15,6 +15,7 @@
 
 #include "core/atomic_file.h"
 #include "core/check.h"
+#include "core/dir_lock.h"
 #include "core/stop_signals.h"
 #include "optim/lr_schedule.h"
 #include "optim/sign_sgd.h"
@@ -445,6 +446,10 @@ TrainState run_pretrain(PretrainConfig config, std::ostream& out_all_ranks, cons
   if (const std::string marker = data::dataset_marker(run_dir); !marker.empty())
     HRM_THROW(ConfigError, "checkpoint_path '", run_dir, "' is a dataset's folder (it holds ", marker,
               "); give the run a folder of its own");
+  // One run per folder, for as long as this one runs (rank 0's hold; a second `hrm train` there, say
+  // two runs of a sweep started in the same second, is refused instead of mixing their files).
+  std::optional<DirLock> run_dir_lock;
+  if (root) run_dir_lock.emplace(run_dir, "checkpoint_path");
   // Checkpoints and train_state.pt of a process killed while writing them: their temporaries (only
   // the renamed files are ever read) go before this run adds its own.
   if (root) remove_stale_temporaries(run_dir);

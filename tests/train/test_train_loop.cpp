@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "core/check.h"
+#include "core/dir_lock.h"
 #include "io/state_dict.h"
 #include "io/torch_file.h"
 #include "model/layers.h"
@@ -368,6 +369,22 @@ TEST_F(TrainLoop, EmaWeightsAreEvaluatedAndSavedWhileTrainingKeepsItsOwn) {
     EXPECT_FALSE(torch::equal(v, state.model->named_parameters()[name])) << name << " equals the trained weights";
   }
   EXPECT_EQ(compared, static_cast<int>(state.model->parameters().size()));
+}
+
+// Two runs in one folder would mix their metrics, checkpoints and state: the second is refused while
+// the first holds the folder (here: a hold taken by hand), and nothing of it is written there.
+TEST_F(TrainLoop, ARunFolderInUseByAnotherRunIsRefused) {
+  TempDir run("in_use");
+  const DirLock held(run.path.string(), "checkpoint_path");
+  std::ostringstream out;
+  try {
+    run_pretrain(tiny_config(data(), run.path, {}), out);
+    ADD_FAILURE() << "the second run was let in";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("' is in use by another process (pid "), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(run.path / "all_config.yaml"));
+  EXPECT_FALSE(fs::exists(run.path / "metrics.jsonl"));
 }
 
 TEST_F(TrainLoop, RunWritesConfigMetricsAndCheckpoints) {
