@@ -486,7 +486,23 @@ void ConfigBuilder::merge_override(const std::string& arg) {
   const size_t eq = arg.find('=');
   if (eq == std::string::npos || eq == 0)
     HRM_THROW(ConfigError, "argument '", arg, "': expected key=value (e.g. lr=1e-4 or arch.L_cycles=8)");
-  set(arg.substr(0, eq), arg.substr(eq + 1), "override '" + arg + "'");
+  // The value is read as YAML, as Hydra reads it. Where YAML takes part of it for syntax (`#` starts
+  // a comment, `!` a tag, `|` a block), the value would change without a word: refused instead.
+  const std::string raw = arg.substr(eq + 1);
+  const size_t first = raw.find_first_not_of(" \t"), last = raw.find_last_not_of(" \t");
+  const std::string t = first == std::string::npos ? std::string() : raw.substr(first, last - first + 1);
+  if (!t.empty() && t[0] != '"' && t[0] != '\'') {
+    YAML::Node n;
+    try {
+      n = YAML::Load(t);
+    } catch (const YAML::Exception&) {  // build() names the key and YAML's reason
+    }
+    const bool null_word = t == "null" || t == "Null" || t == "NULL" || t == "~";
+    if ((n.IsScalar() && n.Scalar() != t) || (n.IsNull() && !null_word))
+      HRM_THROW(ConfigError, "override '", arg, "': YAML reads its value as ", n.IsNull() ? std::string("null") : "'" + n.Scalar() + "'",
+                ", not as written; quote it to keep it: ", arg.substr(0, eq), "='\"", t, "\"'");
+  }
+  set(arg.substr(0, eq), raw, "override '" + arg + "'");
 }
 
 PretrainConfig ConfigBuilder::build() const {

@@ -202,6 +202,21 @@ TEST(PretrainConfig, QuotedStringsOfAFileSurviveResumeAndEval) {
   EXPECT_EQ(b.project_name, std::optional<std::string>("exp: lr 1e-4"));
 }
 
+// key=value is read as YAML: a value that YAML would change (a comment, a tag, a block) is refused
+// with the quoting that keeps it, rather than cut short ("Test #1" became "Test") or dropped.
+TEST(PretrainConfig, AnOverrideThatYamlWouldChangeIsRefusedWithItsQuotedForm) {
+  for (const char* o : {"run_name=Test #1", "run_name=x  # c", "run_name=#x", "run_name=!x y", "run_name=|", "data_path=%x"}) {
+    const std::string e = error_of({o});
+    EXPECT_NE(e.find("YAML reads its value as "), std::string::npos) << o << ": " << e;
+    EXPECT_NE(e.find(", not as written; quote it to keep it: "), std::string::npos) << o << ": " << e;
+  }
+  EXPECT_NE(error_of({"run_name=Test #1"}).find("run_name='\"Test #1\"'"), std::string::npos);
+  EXPECT_EQ(with({"run_name=\"Test #1\""}).run_name, std::optional<std::string>("Test #1"));
+  EXPECT_EQ(with({"run_name=null"}).run_name, std::nullopt);
+  EXPECT_DOUBLE_EQ(with({"lr= 1e-4 "}).lr, 1e-4);
+  EXPECT_EQ(with({"arch.puzzle_emb_ndim=${.hidden_size}", "arch.hidden_size=64"}).arch.puzzle_emb_ndim, 64);
+}
+
 TEST(PretrainConfig, ReadsTheReferencesAllConfigYaml) {
   // The layout of yaml.dump(config.model_dump()) in the reference's save_code_and_config.
   TempDir dir("cfg_reference");
